@@ -1,0 +1,144 @@
+// conv2d.cl: 2-D convolution, forward and backward, NCHW, fp32.
+// Mirrors Sources/CycleGAN/Backend/CPU/CPUConv2d.swift function by function.
+//
+// Geometry (all kernels): input x[N][C][H][W], weight w[K][C][KH][KW],
+// output y[N][K][OH][OW], OH = (H + 2*pad - KH)/stride + 1.
+// reflect != 0 pads by mirroring (PyTorch ReflectionPad2d, edge not repeated),
+// folded into the index arithmetic: no padded copy is ever made.
+
+// Maps a coordinate of the padded image back into [0, n) by reflection.
+inline int reflect_index(int i, int n) {
+    return i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i);
+}
+
+// One work-item per output element: global (OW, OH, N*K).
+__kernel void conv2d_forward(__global const float* x, __global const float* w,
+                             __global const float* b, int has_bias, __global float* y,
+                             int N, int C, int H, int W, int K, int OH, int OW,
+                             int KH, int KW, int stride, int pad, int reflect) {
+    int ox = get_global_id(0), oy = get_global_id(1), nk = get_global_id(2);
+    if (ox >= OW || oy >= OH || nk >= N * K) return;
+    int n = nk / K, k = nk % K;
+    float acc = 0.0f;
+    for (int c = 0; c < C; c++) {
+        __global const float* xp = x + ((size_t)n * C + c) * H * W;
+        __global const float* wp = w + ((size_t)k * C + c) * KH * KW;
+        for (int ky = 0; ky < KH; ky++) {
+            int iy = oy * stride - pad + ky;
+            if (reflect) iy = reflect_index(iy, H);
+            else if (iy < 0 || iy >= H) continue;
+            for (int kx = 0; kx < KW; kx++) {
+                int ix = ox * stride - pad + kx;
+                if (reflect) ix = reflect_index(ix, W);
+                else if (ix < 0 || ix >= W) continue;
+                acc += xp[iy * W + ix] * wp[ky * KW + kx];
+            }
+        }
+    }
+    if (has_bias) acc += b[k];
+    y[(((size_t)n * K + k) * OH + oy) * OW + ox] = acc;
+}
+
+// Gradient with respect to the input, gathered per input element: global (W, H, N*C).
+// A padded coordinate p = o*stride + t (t the tap) reads input index p - pad, or its
+// mirror. So input row iy receives from padded rows: iy + pad always, and with
+// reflect also pad - iy (1 <= iy <= pad) and pad + 2H - 2 - iy (H-1-pad <= iy <= H-2).
+// This kernel is also the transposed-convolution forward (zero padding).
+__kernel void conv2d_backward_data(__global const float* gy, __global const float* w,
+                                   __global float* gx,
+                                   int N, int C, int H, int W, int K, int OH, int OW,
+                                   int KH, int KW, int stride, int pad, int reflect) {
+    int ix = get_global_id(0), iy = get_global_id(1), nc = get_global_id(2);
+    if (ix >= W || iy >= H || nc >= N * C) return;
+    int n = nc / C, c = nc % C;
+    int rows[3], cols[3];
+    int nr = 0, ncol = 0;
+    rows[nr++] = iy + pad;
+    cols[ncol++] = ix + pad;
+    if (reflect) {
+        if (iy >= 1 && iy <= pad) rows[nr++] = pad - iy;
+        if (iy >= H - 1 - pad && iy <= H - 2) rows[nr++] = pad + 2 * H - 2 - iy;
+        if (ix >= 1 && ix <= pad) cols[ncol++] = pad - ix;
+        if (ix >= W - 1 - pad && ix <= W - 2) cols[ncol++] = pad + 2 * W - 2 - ix;
+    }
+    float acc = 0.0f;
+    for (int k = 0; k < K; k++) {
+        __global const float* gp = gy + ((size_t)n * K + k) * OH * OW;
+        __global const float* wp = w + ((size_t)k * C + c) * KH * KW;
+        for (int r = 0; r < nr; r++) {
+            for (int ky = 0; ky < KH; ky++) {
+                int t = rows[r] - ky;  // = oy * stride when this tap reaches row rows[r]
+                if (t < 0 || t % stride != 0) continue;
+                int oy = t / stride;
+                if (oy >= OH) continue;
+                for (int q = 0; q < ncol; q++) {
+                    for (int kx = 0; kx < KW; kx++) {
+                        int s = cols[q] - kx;
+                        if (s < 0 || s % stride != 0) continue;
+                        int ox = s / stride;
+                        if (ox >= OW) continue;
+                        acc += gp[oy * OW + ox] * wp[ky * KW + kx];
+                    }
+                }
+            }
+        }
+    }
+    gx[(((size_t)n * C + c) * H + iy) * W + ix] = acc;
+}
+
+// Gradient with respect to the weight: global (KW*KH, C, K), one work-item per weight,
+// summing over batch and output positions in a fixed order (deterministic).
+__kernel void conv2d_backward_weight(__global const float* x, __global const float* gy,
+                                     __global float* gw,
+                                     int N, int C, int H, int W, int K, int OH, int OW,
+                                     int KH, int KW, int stride, int pad, int reflect) {
+    int kk = get_global_id(0), c = get_global_id(1), k = get_global_id(2);
+    if (kk >= KH * KW || c >= C || k >= K) return;
+    int ky = kk / KW, kx = kk % KW;
+    float acc = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float* xp = x + ((size_t)n * C + c) * H * W;
+        __global const float* gp = gy + ((size_t)n * K + k) * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            int iy = oy * stride - pad + ky;
+            if (reflect) iy = reflect_index(iy, H);
+            else if (iy < 0 || iy >= H) continue;
+            float row = 0.0f;
+            for (int ox = 0; ox < OW; ox++) {
+                int ix = ox * stride - pad + kx;
+                if (reflect) ix = reflect_index(ix, W);
+                else if (ix < 0 || ix >= W) continue;
+                row += xp[iy * W + ix] * gp[oy * OW + ox];
+            }
+            acc += row;
+        }
+    }
+    gw[(((size_t)k * C + c) * KH + ky) * KW + kx] = acc;
+}
+
+// Bias gradient: out[c] = sum over n, h, w of gy[n][c][h][w].
+// One work-group per channel (global = C * local); the work-items stride over the
+// channel's N*HW elements, then a tree reduction in local memory (local size a power of 2).
+__kernel void channel_sum(__global const float* gy, __global float* out,
+                          int N, int C, int HW, __local float* scratch) {
+    int c = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    float acc = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float* p = gy + ((size_t)n * C + c) * HW;
+        for (int i = lid; i < HW; i += ls) acc += p[i];
+    }
+    scratch[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ls / 2; s > 0; s >>= 1) {
+        if (lid < s) scratch[lid] += scratch[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) out[c] = scratch[0];
+}
+
+// y[n][c][i] += b[c]: the bias of a transposed convolution. global (HW, N*C).
+__kernel void add_channel_bias(__global float* y, __global const float* b, int C, int HW) {
+    int i = get_global_id(0), nc = get_global_id(1);
+    if (i >= HW) return;
+    y[(size_t)nc * HW + i] += b[nc % C];
+}

@@ -1,0 +1,54 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "CycleGAN",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cyclegan", targets: ["cyclegan"]),
+        .library(name: "CycleGAN", targets: ["CycleGAN"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // <CL/cl.h> and the ICD loader (Debian: ocl-icd-opencl-dev, opencl-headers).
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        // libpng and libjpeg-turbo (Debian: libpng-dev, libjpeg62-turbo-dev).
+        .systemLibrary(name: "CImageIO", path: "Sources/CImageIO"),
+        // Kernels/*.cl compiled into the binary as PackageResources.<name>_cl.
+        .target(
+            name: "CycleGANKernels",
+            path: "Kernels",
+            exclude: ["README.md"],
+            resources: [
+                .embedInCode("conv2d.cl"),
+                .embedInCode("instance_norm.cl"),
+                .embedInCode("elementwise.cl"),
+                .embedInCode("reduce.cl"),
+                .embedInCode("loss.cl"),
+                .embedInCode("adam.cl"),
+                .embedInCode("random.cl"),
+                .embedInCode("bench.cl"),
+            ]
+        ),
+        .target(
+            name: "CycleGAN",
+            dependencies: ["COpenCL", "CImageIO", "CycleGANKernels"],
+            path: "Sources/CycleGAN"
+        ),
+        .executableTarget(
+            name: "cyclegan",
+            dependencies: [
+                "CycleGAN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/cyclegan"
+        ),
+        .testTarget(
+            name: "CycleGANTests",
+            dependencies: ["CycleGAN"],
+            path: "Tests/CycleGANTests"
+        ),
+    ]
+)

@@ -1,0 +1,90 @@
+/// Storage for `count` fp32 values on one backend's device.
+public protocol Buffer: AnyObject {
+    /// Number of Float elements.
+    var count: Int { get }
+}
+
+/// The operations every backend implements with identical semantics. The CPU reference
+/// (`CPUBackend`) is the oracle; `OpenCLBackend` runs the same ops as kernels from
+/// `Kernels/*.cl`. Every method writes its outputs in full; none reads back to the host
+/// except `download`.
+public protocol Backend: AnyObject {
+    /// A human-readable device name, e.g. "cpu-ref" or "cl:0:0 pthread-AMD EPYC".
+    var name: String { get }
+
+    // MARK: memory
+    /// A buffer of `count` floats with unspecified contents.
+    func makeBuffer(count: Int) -> Buffer
+    func upload(_ values: [Float], to buffer: Buffer)
+    func download(_ buffer: Buffer) -> [Float]
+    func fill(_ buffer: Buffer, value: Float)
+    /// Waits until every queued operation has finished.
+    func synchronize()
+
+    // MARK: convolution
+    func conv2dForward(x: Buffer, weight: Buffer, bias: Buffer?, y: Buffer, _ g: Conv2dGeometry)
+    func conv2dBackwardData(gy: Buffer, weight: Buffer, gx: Buffer, _ g: Conv2dGeometry)
+    func conv2dBackwardWeight(x: Buffer, gy: Buffer, gw: Buffer, _ g: Conv2dGeometry)
+    /// out[c] = Σ_{n,i} x[n][c][i]; the bias gradient.
+    func channelSum(_ x: Buffer, out: Buffer, n: Int, c: Int, hw: Int)
+    /// y[n][c][i] += bias[c].
+    func addChannelBias(_ y: Buffer, bias: Buffer, n: Int, c: Int, hw: Int)
+
+    // MARK: instance norm
+    /// Normalises each of `planes` planes of `hw` values; saves mean and 1/σ per plane.
+    func instanceNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer, planes: Int, hw: Int, eps: Float)
+    func instanceNormBackward(y: Buffer, gy: Buffer, rstd: Buffer, gx: Buffer, planes: Int, hw: Int)
+
+    // MARK: elementwise
+    func leakyReLUForward(x: Buffer, y: Buffer, slope: Float, count: Int)
+    func leakyReLUBackward(x: Buffer, gy: Buffer, gx: Buffer, slope: Float, count: Int)
+    func tanhForward(x: Buffer, y: Buffer, count: Int)
+    func tanhBackward(y: Buffer, gy: Buffer, gx: Buffer, count: Int)
+    /// out = alpha·a + beta·b.
+    func addScaled(_ a: Buffer, _ b: Buffer, out: Buffer, alpha: Float, beta: Float, count: Int)
+    /// y += alpha·x.
+    func axpy(_ x: Buffer, _ y: Buffer, alpha: Float, count: Int)
+
+    // MARK: reductions and losses (results stay on the device as one-element buffers)
+    /// out[0] = scale·Σx.
+    func sum(_ x: Buffer, count: Int, scale: Float, out: Buffer)
+    /// out[0] = mean((x − target)²).
+    func mseLoss(x: Buffer, target: Float, count: Int, out: Buffer)
+    func mseLossBackward(x: Buffer, target: Float, gy: Buffer, gx: Buffer, count: Int)
+    /// out[0] = mean|x − t|.
+    func l1Loss(x: Buffer, t: Buffer, count: Int, out: Buffer)
+    func l1LossBackward(x: Buffer, t: Buffer, gy: Buffer, gx: Buffer, gt: Buffer?, count: Int)
+    /// out[0] = mean(max(x,0) − x·target + log(1 + e^−|x|)).
+    func bceWithLogitsLoss(x: Buffer, target: Float, count: Int, out: Buffer)
+    func bceWithLogitsLossBackward(x: Buffer, target: Float, gy: Buffer, gx: Buffer, count: Int)
+
+    // MARK: optimiser and initialisation
+    func adamStep(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, count: Int, _ s: AdamScalars)
+    func randomUniform(_ y: Buffer, count: Int, seed: UInt64, low: Float, high: Float)
+    func randomNormal(_ y: Buffer, count: Int, seed: UInt64, mean: Float, std: Float)
+}
+
+/// The per-step scalars of one Adam update, computed on the host in Double as PyTorch does.
+public struct AdamScalars: Sendable {
+    public var beta1: Float, beta2: Float, eps: Float
+    /// lr / (1 − β1^t)
+    public var stepSize: Float
+    /// √(1 − β2^t)
+    public var bc2Sqrt: Float
+
+    public init(lr: Double, beta1: Double, beta2: Double, eps: Double, step: Int) {
+        self.beta1 = Float(beta1)
+        self.beta2 = Float(beta2)
+        self.eps = Float(eps)
+        let bc1 = 1 - pow(beta1, Double(step))
+        let bc2 = 1 - pow(beta2, Double(step))
+        self.stepSize = Float(lr / bc1)
+        self.bc2Sqrt = Float(bc2.squareRoot())
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Foundation
+#endif

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Host memory for the CPU reference backend.
+public final class CPUBuffer: Buffer {
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<Float>
+
+    init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+    }
+    deinit { pointer.deallocate() }
+
+    subscript(i: Int) -> Float {
+        get { pointer[i] }
+        set { pointer[i] = newValue }
+    }
+}
+
+/// The CPU reference: plain, obviously correct Swift for every op, sums accumulated in
+/// Double. It is the oracle every OpenCL kernel is tested against, and the fallback
+/// when no OpenCL device exists. The ops live in extensions, one file per kernel file:
+/// CPUConv2d.swift ↔ Kernels/conv2d.cl, CPUInstanceNorm.swift ↔ instance_norm.cl, …
+public final class CPUBackend: Backend {
+    public let name = "cpu-ref"
+    public init() {}
+
+    public func makeBuffer(count: Int) -> Buffer { CPUBuffer(count: count) }
+
+    public func upload(_ values: [Float], to buffer: Buffer) {
+        let b = cpu(buffer)
+        precondition(values.count == b.count, "upload of \(values.count) values into a buffer of \(b.count)")
+        values.withUnsafeBufferPointer { b.pointer.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    public func download(_ buffer: Buffer) -> [Float] {
+        let b = cpu(buffer)
+        return Array(UnsafeBufferPointer(start: b.pointer, count: b.count))
+    }
+
+    public func fill(_ buffer: Buffer, value: Float) {
+        let b = cpu(buffer)
+        b.pointer.update(repeating: value, count: b.count)
+    }
+
+    public func synchronize() {}
+
+    /// The host pointer of a buffer made by this backend.
+    @inline(__always) func cpu(_ b: Buffer) -> CPUBuffer {
+        guard let c = b as? CPUBuffer else { fatalError("buffer of another backend passed to cpu-ref") }
+        return c
+    }
+    @inline(__always) func ptr(_ b: Buffer) -> UnsafeMutablePointer<Float> { cpu(b).pointer }
+}
+
+/// Runs `body(i)` for i in 0..<count on all cores.
+@inline(__always) func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    if count < 2 { for i in 0..<count { body(i) }; return }
+    DispatchQueue.concurrentPerform(iterations: count, execute: body)
+}

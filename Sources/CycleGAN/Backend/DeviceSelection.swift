@@ -1,0 +1,89 @@
+import Foundation
+
+/// What `--device` (or $CYCLEGAN_DEVICE) asks for.
+public enum DeviceSpec: Equatable, Sendable, CustomStringConvertible {
+    /// The first GPU, else any OpenCL device, else the CPU reference (said once on stderr).
+    case auto
+    /// The N-th GPU over all platforms.
+    case gpu(Int)
+    /// Platform P, device D.
+    case cl(platform: Int, device: Int)
+    /// The CPU reference backend.
+    case cpuReference
+
+    /// Parses "auto", "gpu", "gpu:N", "cl:P:D" or "cpu-ref".
+    public init(parsing text: String) throws {
+        let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        switch (parts.first ?? "", parts.count) {
+        case ("auto", 1): self = .auto
+        case ("cpu-ref", 1): self = .cpuReference
+        case ("gpu", 1): self = .gpu(0)
+        case ("gpu", 2):
+            guard let n = Int(parts[1]), n >= 0 else { throw DeviceError.badSpec(text) }
+            self = .gpu(n)
+        case ("cl", 3):
+            guard let p = Int(parts[1]), let d = Int(parts[2]), p >= 0, d >= 0 else { throw DeviceError.badSpec(text) }
+            self = .cl(platform: p, device: d)
+        default: throw DeviceError.badSpec(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .gpu(let n): return "gpu:\(n)"
+        case .cl(let p, let d): return "cl:\(p):\(d)"
+        case .cpuReference: return "cpu-ref"
+        }
+    }
+
+    /// The device `auto` picks among `devices`: the first GPU, else the first device.
+    public static func autoChoice(_ devices: [OpenCLDeviceInfo]) -> OpenCLDeviceInfo? {
+        devices.first(where: { $0.isGPU }) ?? devices.first
+    }
+}
+
+public enum DeviceError: Error, CustomStringConvertible {
+    case badSpec(String)
+    case noMatch(String, available: [String])
+
+    public var description: String {
+        switch self {
+        case .badSpec(let s):
+            return "--device: \"\(s)\" is not a device; expected auto, gpu, gpu:N, cl:P:D or cpu-ref"
+        case .noMatch(let s, let available):
+            return "no OpenCL device matches \"--device \(s)\" (found: \(available.joined(separator: ", ")))"
+        }
+    }
+}
+
+/// Opens the backend `spec` names. With `.auto` and no OpenCL device, returns the CPU
+/// reference and says so once on stderr.
+public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false) throws -> Backend {
+    let devices = openCLDevices()
+    let chosen: OpenCLDeviceInfo?
+    switch spec {
+    case .cpuReference: return CPUBackend()
+    case .auto:
+        chosen = DeviceSpec.autoChoice(devices)
+        if chosen == nil {
+            FileHandle.standardError.write(Data("note: no OpenCL device found; using the CPU reference backend (slow)\n".utf8))
+            return CPUBackend()
+        }
+    case .gpu(let n):
+        let gpus = devices.filter { $0.isGPU }
+        chosen = n < gpus.count ? gpus[n] : nil
+    case .cl(let p, let d):
+        chosen = devices.first { $0.platformIndex == p && $0.deviceIndex == d }
+    }
+    guard let device = chosen else {
+        throw DeviceError.noMatch(spec.description, available: devices.map { "\($0.spec) \($0.name)" } + ["cpu-ref"])
+    }
+    return try OpenCLBackend(device: device, profiling: profiling)
+}
+
+/// The device spec from $CYCLEGAN_DEVICE, else auto.
+public func defaultDeviceSpec() throws -> DeviceSpec {
+    if let s = ProcessInfo.processInfo.environment["CYCLEGAN_DEVICE"], !s.isEmpty { return try DeviceSpec(parsing: s) }
+    return .auto
+}

@@ -1,0 +1,92 @@
+import COpenCL
+import Foundation
+
+/// Runs every op as an OpenCL kernel from Kernels/*.cl on one device. Launchers live in
+/// extensions, one file per kernel file (OpenCLConv2d.swift ↔ Kernels/conv2d.cl, …).
+/// All kernels are compiled when the backend is made, so a build failure surfaces at once.
+public final class OpenCLBackend: Backend {
+    public let device: OpenCLDeviceInfo
+    let cl: OpenCLContext
+    let pool: OpenCLBufferPool
+    /// Work-group size of the reduction kernels: a power of two within the device's limit.
+    let reduceGroup: Int
+    /// Local size of the 2-D/3-D elementwise-style grids.
+    let tile2D: [Int]
+
+    public var name: String { "\(device.spec) \(device.name)" }
+
+    /// The kernel files compiled at start-up.
+    static let kernelFiles = ["conv2d", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
+
+    public init(device: OpenCLDeviceInfo, profiling: Bool = false) throws {
+        self.device = device
+        cl = try OpenCLContext(device: device, profiling: profiling)
+        pool = OpenCLBufferPool(context: cl.context)
+        var g = 1
+        while g * 2 <= min(256, device.maxWorkGroupSize) { g *= 2 }
+        reduceGroup = g
+        tile2D = device.maxWorkGroupSize >= 64 ? [8, 8, 1] : [1, 1, 1]
+        for f in Self.kernelFiles { _ = try cl.program(f) }
+    }
+
+    /// Creates (once) and returns a kernel; the sources were built in init, so failure here is a bug.
+    func kernel(_ file: String, _ name: String) -> cl_kernel {
+        do { return try cl.kernel(file, name) } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    /// Launches `name` from `file`.
+    @discardableResult
+    func run(_ file: String, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) -> cl_event? {
+        cl.launch(kernel(file, name), name, global: global, local: local, args)
+    }
+
+    /// A 1-D launch over `count` elements in groups of 64.
+    func run1D(_ file: String, _ name: String, count: Int, _ args: [KernelArg]) {
+        run(file, name, global: [count], local: [min(64, device.maxWorkGroupSize)], args)
+    }
+
+    // MARK: memory
+
+    public func makeBuffer(count: Int) -> Buffer { pool.take(count: count) }
+
+    @inline(__always) func mem(_ b: Buffer) -> cl_mem {
+        guard let o = b as? OpenCLBuffer else { fatalError("buffer of another backend passed to \(name)") }
+        return o.mem
+    }
+
+    public func upload(_ values: [Float], to buffer: Buffer) {
+        precondition(values.count == buffer.count, "upload of \(values.count) values into a buffer of \(buffer.count)")
+        if values.isEmpty { return }
+        let status = values.withUnsafeBytes {
+            clEnqueueWriteBuffer(cl.queue, mem(buffer), cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
+        }
+        clFatal(status, "clEnqueueWriteBuffer")
+    }
+
+    public func download(_ buffer: Buffer) -> [Float] {
+        var out = [Float](repeating: 0, count: buffer.count)
+        if out.isEmpty { return out }
+        let status = out.withUnsafeMutableBytes {
+            clEnqueueReadBuffer(cl.queue, mem(buffer), cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
+        }
+        clFatal(status, "clEnqueueReadBuffer")
+        return out
+    }
+
+    public func fill(_ buffer: Buffer, value: Float) {
+        run1D("elementwise", "fill", count: buffer.count, [.buffer(buffer), .float(value), .int(buffer.count)])
+    }
+
+    public func synchronize() { cl.finish() }
+
+    /// Bytes in use at the high-water mark since `resetPeakMemory()`.
+    public var peakMemoryBytes: Int { pool.peakLiveBytes }
+    /// Bytes held on the device, pooled buffers included.
+    public var heldMemoryBytes: Int { pool.heldBytes }
+    /// clCreateBuffer calls so far.
+    public var bufferAllocations: Int { pool.allocations }
+    public func resetPeakMemory() { pool.resetPeak() }
+}

@@ -1,0 +1,2 @@
+import CycleGAN
+print(openCLDevices().map { $0.name })
