@@ -1,0 +1,153 @@
+/// The op cases run by the parity tests (awkward shapes) and by `cyclegan check`
+/// (the shapes CycleGAN runs, at a reduced width so that the CPU reference finishes).
+public enum OpCases {
+    public static func conv2d(_ g: Conv2dGeometry, seed: UInt64, bias: Bool = true) -> OpCase {
+        var inputs = [
+            "x": randomHostTensor([g.n, g.c, g.h, g.w], seed: seed),
+            "weight": randomHostTensor([g.k, g.c, g.kh, g.kw], seed: seed + 1, -0.3, 0.3),
+            "gy": randomHostTensor([g.n, g.k, g.oh, g.ow], seed: seed + 2),
+        ]
+        if bias { inputs["bias"] = randomHostTensor([g.k], seed: seed + 3) }
+        return OpCase(op: "conv2d", shape: g.description, inputs: inputs, run: OpRunner.conv2d(g, bias: bias), flops: g.flops)
+    }
+
+    /// A transposed conv x[n][cin][h][w] -> cout channels.
+    public static func convTranspose2d(n: Int, cin: Int, h: Int, w: Int, cout: Int, kernel: Int,
+                                       stride: Int, pad: Int, outputPadding: Int, seed: UInt64) -> OpCase {
+        let g = Conv2dGeometry.transposed(n: n, cin: cin, h: h, w: w, cout: cout, kernel: kernel,
+                                          stride: stride, pad: pad, outputPadding: outputPadding)
+        let inputs = [
+            "x": randomHostTensor([n, cin, h, w], seed: seed),
+            "weight": randomHostTensor([cin, cout, kernel, kernel], seed: seed + 1, -0.3, 0.3),
+            "bias": randomHostTensor([cout], seed: seed + 2),
+            "gy": randomHostTensor([n, cout, g.h, g.w], seed: seed + 3),
+        ]
+        return OpCase(op: "conv_transpose2d",
+                      shape: "\(n)x\(cin)x\(h)x\(w) -> \(cout) k\(kernel) s\(stride) p\(pad) op\(outputPadding)",
+                      inputs: inputs, run: OpRunner.convTranspose2d(g), flops: g.flops)
+    }
+
+    static func unary(_ op: String, _ shape: [Int], seed: UInt64, scale: Float = 1,
+                      _ run: @escaping (Backend, [String: HostTensor]) -> [String: [Float]]) -> OpCase {
+        OpCase(op: op, shape: shape.map(String.init).joined(separator: "x"),
+               inputs: ["x": randomHostTensor(shape, seed: seed, -scale, scale),
+                        "target": randomHostTensor(shape, seed: seed + 1, -scale, scale),
+                        "gy": randomHostTensor(shape, seed: seed + 2)],
+               run: run)
+    }
+
+    /// A loss: x, and gy a scalar.
+    static func loss(_ op: String, _ shape: [Int], seed: UInt64,
+                     _ run: @escaping (Backend, [String: HostTensor]) -> [String: [Float]]) -> OpCase {
+        OpCase(op: op, shape: shape.map(String.init).joined(separator: "x"),
+               inputs: ["x": randomHostTensor(shape, seed: seed, -2, 2),
+                        "target": randomHostTensor(shape, seed: seed + 1, -2, 2),
+                        "gy": HostTensor(shape: [], values: [0.7])],
+               run: run)
+    }
+
+    /// Awkward shapes: odd sizes, batch 2, channels not a multiple of 4, sizes that do
+    /// not divide the work-group.
+    public static var parity: [OpCase] {
+        let N = 2
+        return [
+            conv2d(Conv2dGeometry(n: N, c: 3, h: 13, w: 11, k: 5, kh: 7, kw: 7, stride: 1, pad: 3, padding: .reflect), seed: 10),
+            conv2d(Conv2dGeometry(n: N, c: 6, h: 9, w: 10, k: 6, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 20),
+            conv2d(Conv2dGeometry(n: N, c: 5, h: 13, w: 11, k: 6, kh: 3, kw: 3, stride: 2, pad: 1), seed: 30),
+            conv2d(Conv2dGeometry(n: N, c: 3, h: 15, w: 12, k: 4, kh: 4, kw: 4, stride: 2, pad: 1), seed: 40),
+            conv2d(Conv2dGeometry(n: N, c: 4, h: 7, w: 6, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 50),
+            conv2d(Conv2dGeometry(n: N, c: 3, h: 5, w: 7, k: 5, kh: 1, kw: 1), seed: 60),
+            conv2d(Conv2dGeometry(n: 1, c: 7, h: 17, w: 19, k: 9, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 70, bias: false),
+            convTranspose2d(n: N, cin: 6, h: 7, w: 5, cout: 4, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 80),
+            convTranspose2d(n: N, cin: 5, h: 6, w: 9, cout: 3, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 90),
+            OpCase(op: "instance_norm2d", shape: "2x5x9x7",
+                   inputs: ["x": randomHostTensor([2, 5, 9, 7], seed: 100, -3, 5), "gy": randomHostTensor([2, 5, 9, 7], seed: 101)],
+                   run: OpRunner.instanceNorm(planes: 10, hw: 63)),
+            OpCase(op: "instance_norm2d", shape: "1x3x37x41",
+                   inputs: ["x": randomHostTensor([1, 3, 37, 41], seed: 110, 2, 3), "gy": randomHostTensor([1, 3, 37, 41], seed: 111)],
+                   run: OpRunner.instanceNorm(planes: 3, hw: 37 * 41)),
+            unary("leaky_relu(0.2)", [2, 3, 5, 7], seed: 120, OpRunner.leakyReLU(slope: 0.2)),
+            unary("relu", [2, 3, 5, 7], seed: 130, OpRunner.leakyReLU(slope: 0)),
+            unary("tanh", [2, 3, 5, 7], seed: 140, scale: 3, OpRunner.tanh()),
+            unary("add_scaled/axpy", [2, 3, 5, 7], seed: 150, OpRunner.arithmetic()),
+            unary("adam", [3, 333], seed: 160, OpRunner.adam()),
+            loss("sum", [2, 3, 61, 67], seed: 170, OpRunner.sum(scale: 0.5)),
+            loss("mse(1)", [2, 1, 30, 31], seed: 180, OpRunner.mse(target: 1)),
+            loss("mse(0)", [2, 1, 7, 5], seed: 190, OpRunner.mse(target: 0)),
+            loss("l1", [2, 3, 17, 19], seed: 200, OpRunner.l1()),
+            loss("bce_with_logits(1)", [2, 1, 9, 11], seed: 210, OpRunner.bceWithLogits(target: 1)),
+            loss("bce_with_logits(0)", [2, 1, 9, 11], seed: 220, OpRunner.bceWithLogits(target: 0)),
+            OpCase(op: "random", shape: "1001", inputs: [:], run: OpRunner.random(count: 1001, seed: 42)),
+        ]
+    }
+
+    /// CycleGAN's layers at `size`² input with width `ngf` (64 in the real model), batch 1.
+    public static func cyclegan(size: Int, ngf: Int) -> [OpCase] {
+        let s = size, f = ngf
+        return [
+            conv2d(Conv2dGeometry(n: 1, c: 3, h: s, w: s, k: f, kh: 7, kw: 7, stride: 1, pad: 3, padding: .reflect), seed: 1),
+            conv2d(Conv2dGeometry(n: 1, c: f, h: s, w: s, k: 2 * f, kh: 3, kw: 3, stride: 2, pad: 1), seed: 2),
+            conv2d(Conv2dGeometry(n: 1, c: 2 * f, h: s / 2, w: s / 2, k: 4 * f, kh: 3, kw: 3, stride: 2, pad: 1), seed: 3),
+            conv2d(Conv2dGeometry(n: 1, c: 4 * f, h: s / 4, w: s / 4, k: 4 * f, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 4),
+            convTranspose2d(n: 1, cin: 4 * f, h: s / 4, w: s / 4, cout: 2 * f, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 5),
+            convTranspose2d(n: 1, cin: 2 * f, h: s / 2, w: s / 2, cout: f, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 6),
+            conv2d(Conv2dGeometry(n: 1, c: f, h: s, w: s, k: 3, kh: 7, kw: 7, stride: 1, pad: 3, padding: .reflect), seed: 7),
+            conv2d(Conv2dGeometry(n: 1, c: 3, h: s, w: s, k: f, kh: 4, kw: 4, stride: 2, pad: 1), seed: 8),
+            conv2d(Conv2dGeometry(n: 1, c: f, h: s / 2, w: s / 2, k: 2 * f, kh: 4, kw: 4, stride: 2, pad: 1), seed: 9),
+            conv2d(Conv2dGeometry(n: 1, c: 2 * f, h: s / 4, w: s / 4, k: 4 * f, kh: 4, kw: 4, stride: 2, pad: 1), seed: 10),
+            conv2d(Conv2dGeometry(n: 1, c: 4 * f, h: s / 8, w: s / 8, k: 8 * f, kh: 4, kw: 4, stride: 1, pad: 1), seed: 11),
+            conv2d(Conv2dGeometry(n: 1, c: 8 * f, h: s / 8 - 1, w: s / 8 - 1, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 12),
+            OpCase(op: "instance_norm2d", shape: "1x\(f)x\(s)x\(s)",
+                   inputs: ["x": randomHostTensor([1, f, s, s], seed: 13, -2, 3), "gy": randomHostTensor([1, f, s, s], seed: 14)],
+                   run: OpRunner.instanceNorm(planes: f, hw: s * s)),
+            OpCase(op: "instance_norm2d", shape: "1x\(4 * f)x\(s / 4)x\(s / 4)",
+                   inputs: ["x": randomHostTensor([1, 4 * f, s / 4, s / 4], seed: 15, -2, 3),
+                            "gy": randomHostTensor([1, 4 * f, s / 4, s / 4], seed: 16)],
+                   run: OpRunner.instanceNorm(planes: 4 * f, hw: s * s / 16)),
+            unary("relu", [1, f, s, s], seed: 17, OpRunner.leakyReLU(slope: 0)),
+            unary("leaky_relu(0.2)", [1, f, s / 2, s / 2], seed: 18, OpRunner.leakyReLU(slope: 0.2)),
+            unary("tanh", [1, 3, s, s], seed: 19, scale: 3, OpRunner.tanh()),
+            unary("add_scaled/axpy", [1, 4 * f, s / 4, s / 4], seed: 20, OpRunner.arithmetic()),
+            unary("adam", [4 * f * 4 * f * 9], seed: 21, OpRunner.adam()),
+            loss("mse(1)", [1, 1, s / 8 - 2, s / 8 - 2], seed: 22, OpRunner.mse(target: 1)),
+            loss("l1", [1, 3, s, s], seed: 23, OpRunner.l1()),
+            loss("bce_with_logits(0)", [1, 1, s / 8 - 2, s / 8 - 2], seed: 24, OpRunner.bceWithLogits(target: 0)),
+            OpCase(op: "random", shape: "\(f * f * 9)", inputs: [:], run: OpRunner.random(count: f * f * 9, seed: 25)),
+        ]
+    }
+}
+
+/// The comparison of one output of one case on two backends.
+public struct ParityResult {
+    public let op: String
+    public let shape: String
+    public let output: String
+    public let maxAbsError: Double
+    public let relativeError: Double
+    public let tolerance: Double
+    public var passed: Bool { relativeError <= tolerance }
+}
+
+/// Runs every case on `backend` and on the CPU reference and compares each output:
+/// ‖ours − cpu‖/‖cpu‖ ≤ `tolerance`.
+public func checkParity(_ cases: [OpCase], on backend: Backend, reference: Backend = CPUBackend(),
+                        tolerance: Double = 1e-4, progress: ((ParityResult) -> Void)? = nil) -> [ParityResult] {
+    var results: [ParityResult] = []
+    for c in cases {
+        let ref = c.outputs(on: reference)
+        let got = c.outputs(on: backend)
+        for key in ref.keys.sorted() {
+            let a = got[key]!, r = ref[key]!
+            var num = 0.0, den = 0.0, mx = 0.0
+            for i in 0..<r.count {
+                let d = Double(a[i]) - Double(r[i])
+                num += d * d; den += Double(r[i]) * Double(r[i]); mx = max(mx, abs(d))
+            }
+            let rel = den == 0 ? (num == 0 ? 0 : .infinity) : (num / den).squareRoot()
+            let res = ParityResult(op: c.op, shape: c.shape, output: key, maxAbsError: mx, relativeError: rel, tolerance: tolerance)
+            results.append(res)
+            progress?(res)
+        }
+    }
+    return results
+}

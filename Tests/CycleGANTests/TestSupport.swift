@@ -1,0 +1,84 @@
+import Foundation
+import XCTest
+@testable import CycleGAN
+
+/// The OpenCL backend tests run against: the first OpenCL device (PoCL in CI). Without
+/// one the OpenCL tests fail, unless CYCLEGAN_ALLOW_NO_OPENCL=1 lets them skip.
+enum TestDevices {
+    static let openCL: OpenCLBackend? = {
+        guard let device = DeviceSpec.autoChoice(openCLDevices()) else { return nil }
+        return try? OpenCLBackend(device: device)
+    }()
+
+    static func requireOpenCL(file: StaticString = #filePath, line: UInt = #line) throws -> OpenCLBackend {
+        if let b = openCL { return b }
+        if ProcessInfo.processInfo.environment["CYCLEGAN_ALLOW_NO_OPENCL"] == "1" {
+            throw XCTSkip("no OpenCL device")
+        }
+        XCTFail("no OpenCL device found (install pocl-opencl-icd, or set CYCLEGAN_ALLOW_NO_OPENCL=1)", file: file, line: line)
+        throw XCTSkip("no OpenCL device")
+    }
+
+    static let cpu = CPUBackend()
+}
+
+/// A small deterministic generator for test inputs (not the engine's RNG).
+struct TestRNG {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
+    mutating func next() -> UInt64 {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        return state
+    }
+    /// Uniform in [lo, hi).
+    mutating func uniform(_ lo: Float = -1, _ hi: Float = 1) -> Float {
+        lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
+    }
+    mutating func array(_ n: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] {
+        (0..<n).map { _ in uniform(lo, hi) }
+    }
+}
+
+/// ‖a − b‖ / ‖b‖, in Double.
+func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
+    var num = 0.0, den = 0.0
+    for i in 0..<a.count {
+        let d = Double(a[i]) - Double(b[i])
+        num += d * d
+        den += Double(b[i]) * Double(b[i])
+    }
+    if den == 0 { return num == 0 ? 0 : .infinity }
+    return (num / den).squareRoot()
+}
+
+func maxAbsError(_ a: [Float], _ b: [Float]) -> Double {
+    zip(a, b).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) }
+}
+
+extension Backend {
+    /// A buffer holding `values`.
+    func buffer(_ values: [Float]) -> Buffer {
+        let b = makeBuffer(count: values.count)
+        upload(values, to: b)
+        return b
+    }
+}
+
+/// The PyTorch reference values in Tests/Fixtures, found from this file's path.
+enum Fixture {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let tensors: SafeTensorsFile = {
+        try! SafeTensorsFile(contentsOf: directory.appendingPathComponent("cyclegan_reference.safetensors").path)
+    }()
+    static let json: [String: Any] = {
+        let data = try! Data(contentsOf: directory.appendingPathComponent("cyclegan_reference.json"))
+        return try! JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }()
+
+    static func tensor(_ key: String) -> HostTensor {
+        guard let t = tensors.tensors[key] else { fatalError("fixture has no tensor \(key)") }
+        return t
+    }
+}
