@@ -1,0 +1,51 @@
+import ArgumentParser
+import CycleGAN
+import Foundation
+
+/// `cyclegan check`: every op's forward and backward on the chosen device against the
+/// CPU reference, at CycleGAN's layer shapes; exit status 1 if any differs by more than
+/// the tolerance. How a user verifies a new GPU.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check every op on a device against the CPU reference.")
+
+    @OptionGroup var device: DeviceOption
+
+    @Option(help: "Image size of the CycleGAN layer shapes.")
+    var size = 64
+
+    @Option(help: "Generator/discriminator width of the layer shapes (the model uses 64; the CPU reference is slow at 64).")
+    var ngf = 16
+
+    @Flag(help: "Use the small awkward shapes of the parity tests instead (fast; used under oclgrind in CI).")
+    var small = false
+
+    @Option(help: "Relative error limit ‖dev − cpu‖/‖cpu‖.")
+    var tolerance = 1e-4
+
+    func run() {
+        runReportingErrors {
+            guard size >= 16, size % 8 == 0 else { throw ValidationError("--size must be a multiple of 8, at least 16 (got \(size))") }
+            guard ngf >= 1 else { throw ValidationError("--ngf must be positive (got \(ngf))") }
+            let backend = try device.backend()
+            print("device: \(backend.name)")
+            let cases = small ? OpCases.parity : OpCases.cyclegan(size: size, ngf: ngf)
+            let header = "op".padding(toLength: 20, withPad: " ", startingAt: 0) + " "
+                + "shape".padding(toLength: 38, withPad: " ", startingAt: 0) + " "
+                + "output".padding(toLength: 12, withPad: " ", startingAt: 0) + "   max abs err    rel err  result"
+            print(header)
+            var failures = 0
+            _ = checkParity(cases, on: backend, tolerance: tolerance) { r in
+                if !r.passed { failures += 1 }
+                print(r.op.padding(toLength: 20, withPad: " ", startingAt: 0) + " "
+                      + r.shape.padding(toLength: 38, withPad: " ", startingAt: 0) + " "
+                      + r.output.padding(toLength: 12, withPad: " ", startingAt: 0)
+                      + String(format: " %12.3e %10.3e  %@", r.maxAbsError, r.relativeError, r.passed ? "pass" : "FAIL"))
+            }
+            if failures > 0 {
+                print("\(failures) check(s) failed on \(backend.name)")
+                throw ExitCode(1)
+            }
+            print("all checks passed on \(backend.name)")
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import CycleGAN
+import Foundation
+
+/// The command-line tool: train, test, bench, devices, check.
+@main
+struct CycleGANCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cyclegan",
+        abstract: "CycleGAN training and translation with OpenCL kernels.",
+        subcommands: [Devices.self, Check.self])
+}
+
+/// `--device`, shared by every subcommand that computes.
+struct DeviceOption: ParsableArguments {
+    @Option(name: .customLong("device"),
+            help: "auto (first GPU, else any OpenCL device, else cpu-ref), gpu, gpu:N, cl:P:D or cpu-ref. Default: $CYCLEGAN_DEVICE or auto.")
+    var device: String?
+
+    func backend(profiling: Bool = false) throws -> Backend {
+        let spec = try device.map { try DeviceSpec(parsing: $0) } ?? defaultDeviceSpec()
+        return try makeBackend(spec, profiling: profiling)
+    }
+}
+
+/// Prints `message` as one line on stderr and exits with status 1.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(1)
+}
+
+/// Runs `body`, turning any error into one clear line and exit status 1.
+func runReportingErrors(_ body: () throws -> Void) {
+    do { try body() } catch let e as ExitCode { exit(e.rawValue) } catch let e as ValidationError { fail(e.message) } catch { fail("\(error)") }
+}

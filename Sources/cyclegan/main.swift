@@ -1,2 +1,0 @@
-import CycleGAN
-print(openCLDevices().map { $0.name })
