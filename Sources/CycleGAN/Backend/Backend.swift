@@ -18,6 +18,8 @@ public protocol Backend: AnyObject {
     func upload(_ values: [Float], to buffer: Buffer)
     func download(_ buffer: Buffer) -> [Float]
     func fill(_ buffer: Buffer, value: Float)
+    /// dst[dstOffset ..< dstOffset+count] = src[srcOffset ..< srcOffset+count].
+    func copy(_ src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, count: Int)
     /// Waits until every queued operation has finished.
     func synchronize()
 

@@ -43,6 +43,10 @@ public final class CPUBackend: Backend {
         b.pointer.update(repeating: value, count: b.count)
     }
 
+    public func copy(_ src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, count: Int) {
+        (ptr(dst) + dstOffset).update(from: ptr(src) + srcOffset, count: count)
+    }
+
     public func synchronize() {}
 
     /// The host pointer of a buffer made by this backend.

@@ -80,6 +80,12 @@ public final class OpenCLBackend: Backend {
         run1D("elementwise", "fill", count: buffer.count, [.buffer(buffer), .float(value), .int(buffer.count)])
     }
 
+    public func copy(_ src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, count: Int) {
+        if count == 0 { return }
+        clFatal(clEnqueueCopyBuffer(cl.queue, mem(src), mem(dst), 4 * srcOffset, 4 * dstOffset, 4 * count, 0, nil, nil),
+                "clEnqueueCopyBuffer")
+    }
+
     public func synchronize() { cl.finish() }
 
     /// Bytes in use at the high-water mark since `resetPeakMemory()`.

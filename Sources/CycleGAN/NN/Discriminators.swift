@@ -1,0 +1,69 @@
+/// The official NLayerDiscriminator (PatchGAN; n_layers 3 is the 70×70 `basic`):
+/// conv k4 s2 + LeakyReLU(0.2); then (n_layers − 1) × [conv k4 s2, IN, LeakyReLU];
+/// conv k4 s1, IN, LeakyReLU; conv k4 s1 to one channel. Keys model.<i>.*.
+public final class NLayerDiscriminator: Module {
+    public let inputNC: Int, ndf: Int, nLayers: Int
+    /// (state-dict index, conv, followed by instance norm?)
+    let convs: [(index: Int, conv: Conv2d, norm: Bool)]
+
+    public init(inputNC: Int = 3, ndf: Int = 64, nLayers: Int = 3, on backend: Backend) {
+        self.inputNC = inputNC; self.ndf = ndf; self.nLayers = nLayers
+        var convs: [(Int, Conv2d, Bool)] = [(0, Conv2d(inputNC, ndf, kernelSize: 4, stride: 2, padding: 1, on: backend), false)]
+        var index = 2, mult = 1
+        for n in 1..<max(nLayers, 1) where nLayers > 1 {
+            let prev = mult
+            mult = min(1 << n, 8)
+            convs.append((index, Conv2d(ndf * prev, ndf * mult, kernelSize: 4, stride: 2, padding: 1, on: backend), true))
+            index += 3
+        }
+        let prev = mult
+        mult = min(1 << nLayers, 8)
+        convs.append((index, Conv2d(ndf * prev, ndf * mult, kernelSize: 4, stride: 1, padding: 1, on: backend), true))
+        index += 3
+        convs.append((index, Conv2d(ndf * mult, 1, kernelSize: 4, stride: 1, padding: 1, on: backend), false))
+        self.convs = convs
+    }
+
+    /// `record` receives each official layer's output ("model.0" … "model.<last>").
+    public func callAsFunction(_ x: Tensor, record: ((String, Tensor) -> Void)? = nil) -> Tensor {
+        var h = x
+        for (j, c) in convs.enumerated() {
+            var i = c.index
+            h = c.conv(h); record?("model.\(i)", h); i += 1
+            if j == convs.count - 1 { break }
+            if c.norm { h = h.instanceNorm2d(); record?("model.\(i)", h); i += 1 }
+            h = h.leakyRelu(slope: 0.2); record?("model.\(i)", h)
+        }
+        return h
+    }
+
+    public func namedParameters() -> [(String, Tensor)] {
+        convs.flatMap { prefixed("model.\($0.index)", $0.conv) }
+    }
+}
+
+/// The official PixelDiscriminator (1×1 PatchGAN): keys net.{0,2,5}.*.
+public final class PixelDiscriminator: Module {
+    let c0: Conv2d, c2: Conv2d, c5: Conv2d
+
+    public init(inputNC: Int = 3, ndf: Int = 64, on backend: Backend) {
+        c0 = Conv2d(inputNC, ndf, kernelSize: 1, on: backend)
+        c2 = Conv2d(ndf, 2 * ndf, kernelSize: 1, on: backend)
+        c5 = Conv2d(2 * ndf, 1, kernelSize: 1, on: backend)
+    }
+
+    public func callAsFunction(_ x: Tensor, record: ((String, Tensor) -> Void)? = nil) -> Tensor {
+        c5(c2(c0(x).leakyRelu(slope: 0.2)).instanceNorm2d().leakyRelu(slope: 0.2))
+    }
+
+    public func namedParameters() -> [(String, Tensor)] {
+        prefixed("net.0", c0) + prefixed("net.2", c2) + prefixed("net.5", c5)
+    }
+}
+
+/// A discriminator of either kind, as the trainer uses it.
+public protocol Discriminator: Module {
+    func callAsFunction(_ x: Tensor, record: ((String, Tensor) -> Void)?) -> Tensor
+}
+extension NLayerDiscriminator: Discriminator {}
+extension PixelDiscriminator: Discriminator {}

@@ -1,0 +1,83 @@
+/// Conv2d with optional reflect padding folded into the conv (the official networks'
+/// `ReflectionPad2d(p)` + `Conv2d(padding=0)` pair is one of these).
+public final class Conv2d: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int, padding: Int
+    public let paddingMode: Conv2dGeometry.Padding
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                paddingMode: Conv2dGeometry.Padding = .zeros, bias: Bool = true, on backend: Backend) {
+        weight = Tensor(filled: 0, shape: [outChannels, inChannels, kernelSize, kernelSize], on: backend)
+        weight.requiresGrad = true
+        if bias {
+            let b = Tensor(filled: 0, shape: [outChannels], on: backend)
+            b.requiresGrad = true
+            self.bias = b
+        } else { self.bias = nil }
+        self.stride = stride; self.padding = padding; self.paddingMode = paddingMode
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        x.conv2d(weight, bias: bias, stride: stride, padding: padding, paddingMode: paddingMode)
+    }
+
+    public func namedParameters() -> [(String, Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+}
+
+/// ConvTranspose2d, weight [in, out, k, k] as in PyTorch.
+public final class ConvTranspose2d: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int, padding: Int, outputPadding: Int
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                outputPadding: Int = 0, bias: Bool = true, on backend: Backend) {
+        weight = Tensor(filled: 0, shape: [inChannels, outChannels, kernelSize, kernelSize], on: backend)
+        weight.requiresGrad = true
+        if bias {
+            let b = Tensor(filled: 0, shape: [outChannels], on: backend)
+            b.requiresGrad = true
+            self.bias = b
+        } else { self.bias = nil }
+        self.stride = stride; self.padding = padding; self.outputPadding = outputPadding
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        x.convTranspose2d(weight, bias: bias, stride: stride, padding: padding, outputPadding: outputPadding)
+    }
+
+    public func namedParameters() -> [(String, Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+}
+
+/// InstanceNorm2d(affine=False, track_running_stats=False): no parameters.
+public struct InstanceNorm2d {
+    public var eps: Float = 1e-5
+    public init(eps: Float = 1e-5) { self.eps = eps }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.instanceNorm2d(eps: eps) }
+}
+
+public struct ReLU {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.relu() }
+}
+
+public struct LeakyReLU {
+    public var slope: Float
+    public init(_ slope: Float = 0.2) { self.slope = slope }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.leakyRelu(slope: slope) }
+}
+
+public struct Tanh {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.tanh() }
+}
+
+/// Prefixes child parameter names: ("weight", w) under "model.1" → ("model.1.weight", w).
+func prefixed(_ prefix: String, _ m: Module) -> [(String, Tensor)] {
+    m.namedParameters().map { ("\(prefix).\($0.0)", $0.1) }
+}

@@ -1,0 +1,57 @@
+/// A network or layer with named parameters, PyTorch style.
+public protocol Module: AnyObject {
+    /// Every parameter with its state-dict key (`model.10.conv_block.5.weight`, …), in
+    /// registration order.
+    func namedParameters() -> [(String, Tensor)]
+}
+
+/// A mismatch between a state dict and a model: every problem, by key.
+public struct StateDictError: Error, CustomStringConvertible {
+    public var missing: [String] = []
+    public var unexpected: [String] = []
+    public var misshaped: [(key: String, expected: [Int], found: [Int])] = []
+    public var source = ""
+
+    public var description: String {
+        var parts: [String] = []
+        if !missing.isEmpty { parts.append("missing keys: " + missing.joined(separator: ", ")) }
+        if !unexpected.isEmpty { parts.append("unexpected keys: " + unexpected.joined(separator: ", ")) }
+        for m in misshaped { parts.append("\(m.key): expected shape \(m.expected), found \(m.found)") }
+        return (source.isEmpty ? "" : "\(source): ") + "state dict does not match the model (" + parts.joined(separator: "; ") + ")"
+    }
+}
+
+extension Module {
+    public func parameters() -> [Tensor] { namedParameters().map { $0.1 } }
+
+    /// Clears every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
+    public func zeroGrad() { for p in parameters() { p.grad = nil } }
+
+    /// Freezes or unfreezes every parameter (gradients still flow to the inputs).
+    public func setRequiresGrad(_ flag: Bool) { for p in parameters() { p.requiresGrad = flag } }
+
+    public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
+
+    /// The weights by official key name, copied to the host.
+    public func stateDict() -> [String: HostTensor] {
+        var d: [String: HostTensor] = [:]
+        for (k, p) in namedParameters() { d[k] = p.toHost() }
+        return d
+    }
+
+    /// Loads weights by key. Keys `ignoring` (e.g. instance-norm running stats) are skipped;
+    /// any other missing, unexpected or mis-shaped key is reported, all at once, and
+    /// nothing is loaded.
+    public func loadStateDict(_ dict: [String: HostTensor], ignoring: (String) -> Bool = { _ in false }) throws {
+        let params = namedParameters()
+        var err = StateDictError()
+        let known = Set(params.map { $0.0 })
+        for (k, p) in params {
+            guard let t = dict[k] else { err.missing.append(k); continue }
+            if t.shape != p.shape { err.misshaped.append((k, p.shape, t.shape)) }
+        }
+        err.unexpected = dict.keys.filter { !known.contains($0) && !ignoring($0) }.sorted()
+        if !err.missing.isEmpty || !err.unexpected.isEmpty || !err.misshaped.isEmpty { throw err }
+        for (k, p) in params { p.backend.upload(dict[k]!.values, to: p.buffer) }
+    }
+}
