@@ -14,8 +14,13 @@ let package = Package(
     targets: [
         // <CL/cl.h> and the ICD loader (Debian: ocl-icd-opencl-dev, opencl-headers).
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
-        // libpng and libjpeg-turbo (Debian: libpng-dev, libjpeg62-turbo-dev).
-        .systemLibrary(name: "CImageIO", path: "Sources/CImageIO"),
+        // PNG and JPEG decoding/encoding in C over libpng and libjpeg-turbo (their error
+        // handling needs setjmp, which Swift cannot call). Debian: libpng-dev, libjpeg62-turbo-dev.
+        .target(
+            name: "CImageIO",
+            path: "Sources/CImageIO",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         // Kernels/*.cl compiled into the binary as PackageResources.<name>_cl.
         .target(
             name: "CycleGANKernels",
