@@ -28,6 +28,7 @@ let package = Package(
             exclude: ["README.md"],
             resources: [
                 .embedInCode("conv2d.cl"),
+                .embedInCode("gemm.cl"),
                 .embedInCode("instance_norm.cl"),
                 .embedInCode("elementwise.cl"),
                 .embedInCode("reduce.cl"),

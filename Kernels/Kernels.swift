@@ -13,6 +13,7 @@ public struct KernelSource: Sendable {
 public let embeddedKernelSources: [String: KernelSource] = {
     let files: [(String, [UInt8])] = [
         ("conv2d", PackageResources.conv2d_cl),
+        ("gemm", PackageResources.gemm_cl),
         ("instance_norm", PackageResources.instance_norm_cl),
         ("elementwise", PackageResources.elementwise_cl),
         ("reduce", PackageResources.reduce_cl),

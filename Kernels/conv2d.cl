@@ -142,3 +142,85 @@ __kernel void add_channel_bias(__global float* y, __global const float* b, int C
     if (i >= HW) return;
     y[(size_t)nc * HW + i] += b[nc % C];
 }
+
+// ---- Implicit-GEMM support (see gemm.cl) -----------------------------------------------
+// The convolution of image n as a matrix product: Y[K][OH*OW] = W[K][C*KH*KW] x X[C*KH*KW][OH*OW],
+// where X (im2col) holds at row r = (c*KH + ky)*KW + kx and column q = oy*OW + ox the input
+// value the conv reads there (reflect or zero padding folded in). X is never stored whole
+// in plain form: these kernels write it straight into GEMM panels.
+
+// The input value at im2col row r, column q of image x (one image, [C][H][W]).
+inline float im2col_value(__global const float* x, int r, int q, int H, int W, int OW,
+                          int KH, int KW, int stride, int pad, int reflect) {
+    int kx = r % KW, ky = (r / KW) % KH, c = r / (KW * KH);
+    int oy = q / OW, ox = q % OW;
+    int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+    if (reflect) { iy = reflect_index(iy, H); ix = reflect_index(ix, W); }
+    else if (iy < 0 || iy >= H || ix < 0 || ix >= W) return 0.0f;
+    return x[((size_t)c * H + iy) * W + ix];
+}
+
+// Panels over columns q (the forward's B operand): dst[qb][r][j] = X[r][qb*T + j].
+// Global (T*ceil(Q/T), Rows) with Q = OH*OW, Rows = C*KH*KW.
+__kernel void im2col_pack_cols(__global const float* x, int x_off, __global float* dst,
+                               int C, int H, int W, int OH, int OW, int KH, int KW,
+                               int stride, int pad, int reflect, int T) {
+    int qq = get_global_id(0), r = get_global_id(1);
+    int Q = OH * OW, Rows = C * KH * KW;
+    int qb = qq / T, j = qq % T;
+    if (r >= Rows || qb >= (Q + T - 1) / T) return;
+    int q = qb * T + j;
+    float v = q < Q ? im2col_value(x + x_off, r, q, H, W, OW, KH, KW, stride, pad, reflect) : 0.0f;
+    dst[((size_t)qb * Rows + r) * T + j] = v;
+}
+
+// Panels over rows r (the weight gradient's B operand): dst[rb][q][j] = X[rb*T + j][q].
+// Global (T, Q, ceil(Rows/T)).
+__kernel void im2col_pack_rows(__global const float* x, int x_off, __global float* dst,
+                               int C, int H, int W, int OH, int OW, int KH, int KW,
+                               int stride, int pad, int reflect, int T) {
+    int j = get_global_id(0), q = get_global_id(1), rb = get_global_id(2);
+    int Q = OH * OW, Rows = C * KH * KW;
+    if (j >= T || q >= Q) return;
+    int r = rb * T + j;
+    float v = r < Rows ? im2col_value(x + x_off, r, q, H, W, OW, KH, KW, stride, pad, reflect) : 0.0f;
+    dst[((size_t)rb * Q + q) * T + j] = v;
+}
+
+// The adjoint of im2col: gx[c][iy][ix] = sum of col[r][q] over every (r, q) whose im2col
+// value was read from (iy, ix). Gathered per input element with the same preimage rule as
+// conv2d_backward_data. col is [C*KH*KW][OH*OW]; global (W, H, C) for one image.
+__kernel void col2im(__global const float* col, __global float* gx, int gx_off,
+                     int C, int H, int W, int OH, int OW, int KH, int KW,
+                     int stride, int pad, int reflect) {
+    int ix = get_global_id(0), iy = get_global_id(1), c = get_global_id(2);
+    if (ix >= W || iy >= H || c >= C) return;
+    int rows[3], cols[3];
+    int nr = 0, ncol = 0;
+    rows[nr++] = iy + pad;
+    cols[ncol++] = ix + pad;
+    if (reflect) {
+        if (iy >= 1 && iy <= pad) rows[nr++] = pad - iy;
+        if (iy >= H - 1 - pad && iy <= H - 2) rows[nr++] = pad + 2 * H - 2 - iy;
+        if (ix >= 1 && ix <= pad) cols[ncol++] = pad - ix;
+        if (ix >= W - 1 - pad && ix <= W - 2) cols[ncol++] = pad + 2 * W - 2 - ix;
+    }
+    int Q = OH * OW;
+    float acc = 0.0f;
+    for (int a = 0; a < nr; a++) {
+        for (int ky = 0; ky < KH; ky++) {
+            int t = rows[a] - ky;
+            if (t < 0 || t % stride != 0 || t / stride >= OH) continue;
+            int oy = t / stride;
+            for (int b = 0; b < ncol; b++) {
+                for (int kx = 0; kx < KW; kx++) {
+                    int s = cols[b] - kx;
+                    if (s < 0 || s % stride != 0 || s / stride >= OW) continue;
+                    int ox = s / stride;
+                    acc += col[((size_t)(c * KH + ky) * KW + kx) * Q + oy * OW + ox];
+                }
+            }
+        }
+    }
+    gx[gx_off + ((size_t)c * H + iy) * W + ix] = acc;
+}

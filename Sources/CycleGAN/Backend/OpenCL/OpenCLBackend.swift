@@ -12,11 +12,15 @@ public final class OpenCLBackend: Backend {
     let reduceGroup: Int
     /// Local size of the 2-D/3-D elementwise-style grids.
     let tile2D: [Int]
+    /// The GEMM tiling compiled into gemm.cl for this device.
+    public let gemmTile: GEMMTile
+    /// How convolutions run (CYCLEGAN_CONV=direct selects the baseline kernels).
+    public let convAlgorithm: ConvAlgorithm
 
     public var name: String { "\(device.spec) \(device.name)" }
 
     /// The kernel files compiled at start-up.
-    static let kernelFiles = ["conv2d", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
+    static let kernelFiles = ["conv2d", "gemm", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
 
     public init(device: OpenCLDeviceInfo, profiling: Bool = false) throws {
         self.device = device
@@ -26,12 +30,17 @@ public final class OpenCLBackend: Backend {
         while g * 2 <= min(256, device.maxWorkGroupSize) { g *= 2 }
         reduceGroup = g
         tile2D = device.maxWorkGroupSize >= 64 ? [8, 8, 1] : [1, 1, 1]
-        for f in Self.kernelFiles { _ = try cl.program(f) }
+        gemmTile = GEMMTile.forDevice(device)
+        convAlgorithm = ConvAlgorithm(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_CONV"] ?? "") ?? .gemm
+        for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
     }
+
+    /// Build options of a kernel file on this device (the GEMM's tile sizes).
+    func options(for file: String) -> String { file == "gemm" ? gemmTile.buildOptions : "" }
 
     /// Creates (once) and returns a kernel; the sources were built in init, so failure here is a bug.
     func kernel(_ file: String, _ name: String) -> cl_kernel {
-        do { return try cl.kernel(file, name) } catch {
+        do { return try cl.kernel(file, name, options: options(for: file)) } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             exit(1)
         }

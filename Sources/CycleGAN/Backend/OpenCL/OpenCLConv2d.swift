@@ -1,24 +1,121 @@
-/// Launchers of Kernels/conv2d.cl; the twin of CPUConv2d.swift.
+import Foundation
+
+/// Launchers of Kernels/conv2d.cl and Kernels/gemm.cl; the twin of CPUConv2d.swift.
+///
+/// Two algorithms: `gemm` (default) runs each convolution as packed matrix products
+/// (implicit GEMM: im2col written straight into GEMM panels, col2im gathered for the
+/// input gradient, the weight gradient's long reduction split and reduced in a fixed
+/// order); `direct` runs one work-item per output element (the first version, kept as the
+/// baseline that `cyclegan bench` compares against). CYCLEGAN_CONV=direct selects it.
 extension OpenCLBackend {
+    public enum ConvAlgorithm: String, Sendable { case gemm, direct }
+
     private func geometryArgs(_ g: Conv2dGeometry) -> [KernelArg] {
         [.int(g.n), .int(g.c), .int(g.h), .int(g.w), .int(g.k), .int(g.oh), .int(g.ow),
          .int(g.kh), .int(g.kw), .int(g.stride), .int(g.pad), .int(g.padding == .reflect ? 1 : 0)]
     }
 
+    /// The per-image im2col geometry arguments: C, H, W, OH, OW, KH, KW, stride, pad, reflect.
+    private func imageArgs(_ g: Conv2dGeometry) -> [KernelArg] {
+        [.int(g.c), .int(g.h), .int(g.w), .int(g.oh), .int(g.ow), .int(g.kh), .int(g.kw),
+         .int(g.stride), .int(g.pad), .int(g.padding == .reflect ? 1 : 0)]
+    }
+
+    private func blocks(_ n: Int, _ t: Int) -> Int { (n + t - 1) / t }
+
+    // MARK: packing and the GEMM
+
+    /// Panels of TM (or TN) rows of a row-major [P][R] matrix at `offset` in `src`.
+    func packRows(_ src: Buffer, offset: Int, p: Int, r: Int, tile t: Int) -> Buffer {
+        let dst = makeBuffer(count: blocks(p, t) * r * t)
+        run("gemm", "pack_rows", global: [t, r, blocks(p, t)], local: nil,
+            [.buffer(src), .int(offset), .buffer(dst), .int(p), .int(r), .int(t)])
+        return dst
+    }
+
+    /// Panels over the columns of a row-major [R][P] matrix at `offset` in `src`.
+    func packCols(_ src: Buffer, offset: Int, p: Int, r: Int, tile t: Int) -> Buffer {
+        let dst = makeBuffer(count: blocks(p, t) * r * t)
+        run("gemm", "pack_cols", global: [t, r, blocks(p, t)], local: nil,
+            [.buffer(src), .int(offset), .buffer(dst), .int(p), .int(r), .int(t)])
+        return dst
+    }
+
+    /// C[c_off + m*ldc + n] = Σ_r A(m, r)·B(r, n) (+ bias[m]) in one pass.
+    func gemm(_ a: Buffer, _ b: Buffer, bOffset: Int = 0, _ c: Buffer, cOffset: Int,
+              m: Int, n: Int, r: Int, ldc: Int, bias: Buffer? = nil) {
+        run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), 1], local: gemmTile.local,
+            [.buffer(a), .buffer(b), .int(bOffset), .buffer(c), .int(cOffset), .int(m), .int(n), .int(r), .int(ldc),
+             .int(r), .buffer(bias ?? a), .int(bias == nil ? 0 : 1)])
+    }
+
+    /// out[outOffset + m*n'…] (+)= Σ_r A·B with the r range split for parallelism and the
+    /// partial products reduced in a fixed order (deterministic; no atomics).
+    func gemmSplit(_ a: Buffer, _ b: Buffer, out: Buffer, outOffset: Int, m: Int, n: Int, r: Int, accumulate: Bool) {
+        let tiles = blocks(m, gemmTile.tm) * blocks(n, gemmTile.tn)
+        let target = device.computeUnits * (device.isGPU ? 64 : 16)
+        let splits = max(1, min(r / 256, target / max(tiles, 1)))
+        let chunk = blocks(r, splits)
+        let partial = makeBuffer(count: splits * m * n)
+        run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), splits], local: gemmTile.local3,
+            [.buffer(a), .buffer(b), .int(0), .buffer(partial), .int(0), .int(m), .int(n), .int(r), .int(n),
+             .int(chunk), .buffer(a), .int(0)])
+        run("gemm", "reduce_partials", global: [m * n], local: [min(64, device.maxWorkGroupSize)],
+            [.buffer(partial), .int(splits), .int(m * n), .buffer(out), .int(outOffset), .int(accumulate ? 1 : 0)])
+    }
+
+    // MARK: the three convolution passes
+
     public func conv2dForward(x: Buffer, weight: Buffer, bias: Buffer?, y: Buffer, _ g: Conv2dGeometry) {
-        run("conv2d", "conv2d_forward", global: [g.ow, g.oh, g.n * g.k], local: tile2D,
-            [.buffer(x), .buffer(weight), .buffer(bias ?? weight), .int(bias == nil ? 0 : 1), .buffer(y)]
-            + geometryArgs(g))
+        if convAlgorithm == .direct {
+            run("conv2d", "conv2d_forward", global: [g.ow, g.oh, g.n * g.k], local: tile2D,
+                [.buffer(x), .buffer(weight), .buffer(bias ?? weight), .int(bias == nil ? 0 : 1), .buffer(y)] + geometryArgs(g))
+            return
+        }
+        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
+        let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: t.tm)
+        let b = makeBuffer(count: blocks(q, t.tn) * rows * t.tn)
+        for n in 0..<g.n {
+            run("conv2d", "im2col_pack_cols", global: [blocks(q, t.tn) * t.tn, rows], local: nil,
+                [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g) + [.int(t.tn)])
+            gemm(a, b, y, cOffset: n * g.k * q, m: g.k, n: q, r: rows, ldc: q, bias: bias)
+        }
     }
 
     public func conv2dBackwardData(gy: Buffer, weight: Buffer, gx: Buffer, _ g: Conv2dGeometry) {
-        run("conv2d", "conv2d_backward_data", global: [g.w, g.h, g.n * g.c], local: tile2D,
-            [.buffer(gy), .buffer(weight), .buffer(gx)] + geometryArgs(g))
+        if convAlgorithm == .direct {
+            run("conv2d", "conv2d_backward_data", global: [g.w, g.h, g.n * g.c], local: tile2D,
+                [.buffer(gy), .buffer(weight), .buffer(gx)] + geometryArgs(g))
+            return
+        }
+        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
+        // col[rows][q] = Wᵀ · gY: A = W as [R=k][P=rows] panels over rows; B = gY as [R=k][P=q].
+        let a = packCols(weight, offset: 0, p: rows, r: g.k, tile: t.tm)
+        let col = makeBuffer(count: rows * q)
+        for n in 0..<g.n {
+            let b = packCols(gy, offset: n * g.k * q, p: q, r: g.k, tile: t.tn)
+            gemm(a, b, col, cOffset: 0, m: rows, n: q, r: g.k, ldc: q)
+            run("conv2d", "col2im", global: [g.w, g.h, g.c], local: tile2D,
+                [.buffer(col), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w), .int(g.oh), .int(g.ow),
+                 .int(g.kh), .int(g.kw), .int(g.stride), .int(g.pad), .int(g.padding == .reflect ? 1 : 0)])
+        }
     }
 
     public func conv2dBackwardWeight(x: Buffer, gy: Buffer, gw: Buffer, _ g: Conv2dGeometry) {
-        run("conv2d", "conv2d_backward_weight", global: [g.kh * g.kw, g.c, g.k], local: nil,
-            [.buffer(x), .buffer(gy), .buffer(gw)] + geometryArgs(g))
+        if convAlgorithm == .direct {
+            run("conv2d", "conv2d_backward_weight", global: [g.kh * g.kw, g.c, g.k], local: nil,
+                [.buffer(x), .buffer(gy), .buffer(gw)] + geometryArgs(g))
+            return
+        }
+        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
+        let b = makeBuffer(count: blocks(rows, t.tn) * q * t.tn)
+        for n in 0..<g.n {
+            // gW[k][rows] += gY[k][q] · Xᵀ: A = gY as [P=k][R=q]; B = im2col panels over rows.
+            let a = packRows(gy, offset: n * g.k * q, p: g.k, r: q, tile: t.tm)
+            run("conv2d", "im2col_pack_rows", global: [t.tn, q, blocks(rows, t.tn)], local: nil,
+                [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g) + [.int(t.tn)])
+            gemmSplit(a, b, out: gw, outOffset: 0, m: g.k, n: rows, r: q, accumulate: n > 0)
+        }
     }
 
     public func channelSum(_ x: Buffer, out: Buffer, n: Int, c: Int, hw: Int) {
@@ -29,5 +126,32 @@ extension OpenCLBackend {
     public func addChannelBias(_ y: Buffer, bias: Buffer, n: Int, c: Int, hw: Int) {
         run("conv2d", "add_channel_bias", global: [hw, n * c], local: [min(64, device.maxWorkGroupSize), 1],
             [.buffer(y), .buffer(bias), .int(c), .int(hw)])
+    }
+}
+
+/// Tile sizes of the packed GEMM for one device, passed to gemm.cl as -D defines.
+public struct GEMMTile: Sendable {
+    public var tm: Int, tn: Int
+    /// Local size of the 3-D GEMM grid (n-blocks, m-blocks, splits).
+    public var local: [Int]?
+    var local3: [Int]? { local }
+    var buildOptions: String { "-DTM=\(tm) -DTN=\(tn)" }
+
+    /// CPUs: 16×16 tiles in float16 accumulators (what PoCL vectorises to the FMA ceiling),
+    /// 8 work-items along M sharing an input panel. GPUs: small tiles, many work-items.
+    static func forDevice(_ d: OpenCLDeviceInfo) -> GEMMTile {
+        let env = ProcessInfo.processInfo.environment
+        var tile = d.isGPU ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : GEMMTile(tm: 16, tn: 16, local: [1, 8, 1])
+        if let s = env["CYCLEGAN_GEMM_TILE"] {  // "TMxTN" or "TMxTN:L0xL1" for tuning
+            let parts = s.split(separator: ":")
+            let mn = parts[0].split(separator: "x").compactMap { Int($0) }
+            if mn.count == 2, [1, 2, 4, 8, 16].contains(mn[1]) { tile.tm = mn[0]; tile.tn = mn[1] }
+            if parts.count == 2 {
+                let l = parts[1].split(separator: "x").compactMap { Int($0) }
+                tile.local = l.count == 2 ? [l[0], l[1], 1] : nil
+            }
+        }
+        if let l = tile.local, l.reduce(1, *) > d.maxWorkGroupSize { tile.local = nil }
+        return tile
     }
 }

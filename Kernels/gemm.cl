@@ -1,0 +1,96 @@
+// gemm.cl: the packed matrix product behind every convolution (implicit GEMM), and the
+// packing kernels that lay its operands out. Mirrors the GEMM view in
+// Sources/CycleGAN/Backend/OpenCL/OpenCLConv2d.swift; the CPU reference computes the same
+// convolutions directly (CPUConv2d.swift).
+//
+// C[m][n] = sum_r A(m, r) * B(r, n), with both operands packed into panels so that each
+// work-item's r loop walks two contiguous streams:
+//   A packed as [ceil(M/TM)][R][TM]   (TM consecutive rows m, for each r)
+//   B packed as [ceil(N/TN)][R][TN]   (TN consecutive columns n, for each r)
+// Each work-item computes one TM x TN tile of C in TM vector accumulators of width TN:
+// per r, one vector load of B and TM scalar loads of A, each broadcast into an fma.
+// Padding rows/columns of the panels are zero, so no bounds checks in the inner loop.
+// TM and TN are compile-time constants (-DTM=16 -DTN=16 on CPUs; smaller on GPUs).
+
+#ifndef TM
+#define TM 16
+#endif
+#ifndef TN
+#define TN 16
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define VEC CAT(float, TN)
+#define VLOAD CAT(vload, TN)
+#define VSTORE CAT(vstore, TN)
+
+// Global (ceil(N/TN), ceil(M/TM), splits), any local size; the r range is split into
+// `splits` chunks of r_chunk, each writing its own partial C at C + split*M*ldc
+// (reduced afterwards by reduce_partials in a fixed order).
+// has_bias adds bias[m] (only with one split).
+__kernel void gemm_packed(__global const float* A, __global const float* B, int b_off,
+                          __global float* C, int c_off, int M, int N, int R, int ldc, int r_chunk,
+                          __global const float* bias, int has_bias) {
+    int nb = get_global_id(0), mb = get_global_id(1), split = get_global_id(2);
+    if (nb * TN >= N || mb * TM >= M) return;
+    int r0 = split * r_chunk, r1 = min(R, r0 + r_chunk);
+    __global const float* a = A + (size_t)mb * R * TM;
+    __global const float* b = B + b_off + (size_t)nb * R * TN;
+    VEC acc[TM];
+    #pragma unroll
+    for (int i = 0; i < TM; i++) acc[i] = (VEC)(0.0f);
+    for (int r = r0; r < r1; r++) {
+        VEC bv = VLOAD(0, b + (size_t)r * TN);
+        __global const float* ar = a + (size_t)r * TM;
+        #pragma unroll
+        for (int i = 0; i < TM; i++) acc[i] = fma((VEC)(ar[i]), bv, acc[i]);
+    }
+    __global float* c = C + c_off + (size_t)split * M * ldc;
+    int n0 = nb * TN;
+    #pragma unroll
+    for (int i = 0; i < TM; i++) {
+        int m = mb * TM + i;
+        if (m >= M) break;
+        VEC v = acc[i];
+        if (has_bias) v += (VEC)(bias[m]);
+        __global float* row = c + (size_t)m * ldc + n0;
+        if (n0 + TN <= N) {
+            VSTORE(v, 0, row);
+        } else {
+            float tmp[TN];
+            VSTORE(v, 0, tmp);
+            for (int j = 0; j < N - n0; j++) row[j] = tmp[j];
+        }
+    }
+}
+
+// out[i] (+)= sum over s of partial[s * count + i], s in order: the split-r reduction.
+__kernel void reduce_partials(__global const float* partial, int splits, int count,
+                              __global float* out, int out_off, int accumulate) {
+    int i = get_global_id(0);
+    if (i >= count) return;
+    float s = 0.0f;
+    for (int k = 0; k < splits; k++) s += partial[(size_t)k * count + i];
+    out[out_off + i] = accumulate ? out[out_off + i] + s : s;
+}
+
+// Panels over the rows of a row-major [P][R] matrix: dst[pb][r][i] = src[(pb*T + i)*R + r].
+// Global (T, R, ceil(P/T)).
+__kernel void pack_rows(__global const float* src, int src_off, __global float* dst,
+                        int P, int R, int T) {
+    int i = get_global_id(0), r = get_global_id(1), pb = get_global_id(2);
+    if (i >= T || r >= R) return;
+    int p = pb * T + i;
+    dst[((size_t)pb * R + r) * T + i] = p < P ? src[src_off + (size_t)p * R + r] : 0.0f;
+}
+
+// Panels over the columns of a row-major [R][P] matrix: dst[pb][r][i] = src[r*P + pb*T + i].
+// Global (T, R, ceil(P/T)).
+__kernel void pack_cols(__global const float* src, int src_off, __global float* dst,
+                        int P, int R, int T) {
+    int i = get_global_id(0), r = get_global_id(1), pb = get_global_id(2);
+    if (i >= T || r >= R) return;
+    int p = pb * T + i;
+    dst[((size_t)pb * R + r) * T + i] = p < P ? src[src_off + (size_t)r * P + p] : 0.0f;
+}
