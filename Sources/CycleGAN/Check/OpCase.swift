@@ -9,6 +9,8 @@ public struct OpCase {
     public let run: (Backend, [String: HostTensor]) -> [String: [Float]]
     /// FLOP of the forward pass, where meaningful (for bench).
     public var flops: Double = 0
+    /// For convolutions: the geometry (for a transposed conv, the adjoint convolution's).
+    public var geometry: Conv2dGeometry? = nil
 
     /// Runs on `backend` with this case's inputs.
     public func outputs(on backend: Backend) -> [String: [Float]] { run(backend, inputs) }

@@ -8,7 +8,8 @@ public enum OpCases {
             "gy": randomHostTensor([g.n, g.k, g.oh, g.ow], seed: seed + 2),
         ]
         if bias { inputs["bias"] = randomHostTensor([g.k], seed: seed + 3) }
-        return OpCase(op: "conv2d", shape: g.description, inputs: inputs, run: OpRunner.conv2d(g, bias: bias), flops: g.flops)
+        return OpCase(op: "conv2d", shape: g.description, inputs: inputs, run: OpRunner.conv2d(g, bias: bias), flops: g.flops,
+                      geometry: g)
     }
 
     /// A transposed conv x[n][cin][h][w] -> cout channels.
@@ -24,7 +25,7 @@ public enum OpCases {
         ]
         return OpCase(op: "conv_transpose2d",
                       shape: "\(n)x\(cin)x\(h)x\(w) -> \(cout) k\(kernel) s\(stride) p\(pad) op\(outputPadding)",
-                      inputs: inputs, run: OpRunner.convTranspose2d(g), flops: g.flops)
+                      inputs: inputs, run: OpRunner.convTranspose2d(g), flops: g.flops, geometry: g)
     }
 
     static func unary(_ op: String, _ shape: [Int], seed: UInt64, scale: Float = 1,

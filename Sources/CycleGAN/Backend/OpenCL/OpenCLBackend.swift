@@ -20,7 +20,7 @@ public final class OpenCLBackend: Backend {
     public var name: String { "\(device.spec) \(device.name)" }
 
     /// The kernel files compiled at start-up.
-    static let kernelFiles = ["conv2d", "gemm", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
+    static let kernelFiles = ["bench", "conv2d", "gemm", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
 
     public init(device: OpenCLDeviceInfo, profiling: Bool = false) throws {
         self.device = device
@@ -104,4 +104,20 @@ public final class OpenCLBackend: Backend {
     /// clCreateBuffer calls so far.
     public var bufferAllocations: Int { pool.allocations }
     public func resetPeakMemory() { pool.resetPeak() }
+
+    /// Device seconds spent by the kernels `body` enqueues (profiling events; needs a
+    /// backend made with `profiling: true`, else host wall time around a finish).
+    public func deviceTime(_ body: () -> Void) -> Double {
+        if cl.profiling { return cl.deviceTime(body) }
+        synchronize()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        synchronize()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+    }
+
+    /// Runs `kernel` of Kernels/bench.cl (the ceilings `cyclegan bench` measures).
+    public func runBench(_ kernel: String, global: Int, local: Int?, _ args: [KernelArgValue]) {
+        run("bench", kernel, global: [global], local: local.map { [$0] }, args.map { $0.arg })
+    }
 }

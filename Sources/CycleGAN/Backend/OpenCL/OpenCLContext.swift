@@ -12,6 +12,18 @@ enum KernelArg {
     case local(Int)
 }
 
+/// A kernel argument as callers outside the backend give it.
+public enum KernelArgValue {
+    case buffer(Buffer), int(Int), float(Float)
+    var arg: KernelArg {
+        switch self {
+        case .buffer(let b): return .buffer(b)
+        case .int(let i): return .int(i)
+        case .float(let f): return .float(f)
+        }
+    }
+}
+
 /// A context and in-order queue on one device, with its compiled programs.
 /// Programs are compiled once per (source, build options) and cached for the process.
 final class OpenCLContext {
@@ -19,6 +31,11 @@ final class OpenCLContext {
     let context: cl_context
     let queue: cl_command_queue
     let profiling: Bool
+    /// When non-nil (and the queue profiles), every launch's event is collected here.
+    var eventLog: [cl_event]? = nil
+    private var eventNames: [String] = []
+    /// CYCLEGAN_PROFILE_KERNELS=1: `deviceTime` also prints each kernel's time.
+    private let printKernelTimes = ProcessInfo.processInfo.environment["CYCLEGAN_PROFILE_KERNELS"] == "1"
     private var programs: [String: cl_program] = [:]
     private var kernels: [String: cl_kernel] = [:]
 
@@ -150,8 +167,34 @@ final class OpenCLContext {
             }
         }
         clFatal(status, "clEnqueueNDRangeKernel \(name)")
+        if let event, eventLog != nil { clRetainEvent(event); eventLog!.append(event); eventNames.append(name) }
         return event
     }
 
     func finish() { clFatal(clFinish(queue), "clFinish") }
+
+    /// Runs `body` and returns the device time of the kernels it enqueued: from the first
+    /// one's start to the last one's end (in-order queue), in seconds. Needs profiling.
+    func deviceTime(_ body: () -> Void) -> Double {
+        eventLog = []
+        eventNames = []
+        body()
+        finish()
+        let events = eventLog ?? []
+        eventLog = nil
+        var first = UInt64.max, last = UInt64(0)
+        var perKernel: [String: Double] = [:]
+        for (e, name) in zip(events, eventNames) {
+            var start: cl_ulong = 0, end: cl_ulong = 0
+            clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
+            clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
+            first = min(first, start); last = max(last, end)
+            perKernel[name, default: 0] += Double(end - start) * 1e-9
+            clReleaseEvent(e)
+        }
+        if printKernelTimes {
+            print(perKernel.sorted { $0.value > $1.value }.map { String(format: "  %@ %.3f ms", $0.key, $0.value * 1000) }.joined(separator: "\n"))
+        }
+        return events.isEmpty ? 0 : Double(last - first) * 1e-9
+    }
 }

@@ -1,0 +1,164 @@
+import Foundation
+
+/// One row of `cyclegan bench`.
+public struct BenchRow: Codable, Sendable {
+    public var op: String
+    public var shape: String
+    public var pass: String
+    /// Median device seconds.
+    public var seconds: Double
+    /// GFLOP/s for compute ops, GB/s for memory-bound ones.
+    public var rate: Double
+    public var unit: String
+    /// Share of the measured ceiling (FMA throughput or copy bandwidth), in percent.
+    public var percentOfCeiling: Double
+    /// ‖dev − cpu‖/‖cpu‖ of this op's output, checked before timing (nil: not checked).
+    public var relativeError: Double?
+}
+
+/// A full training iteration's timing.
+public struct IterationBench: Codable, Sendable {
+    public var size: Int, ngf: Int, nBlocks: Int
+    public var medianMs: Double
+    public var imagesPerSecond: Double
+    public var peakDeviceBytes: Int
+    /// Share of the iteration's wall time the host spends outside device work (enqueue,
+    /// bookkeeping), measured as wall − device time of the same step.
+    public var hostShare: Double?
+}
+
+/// Kernel and training-step measurements on one OpenCL device.
+public enum Benchmark {
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+    }
+
+    /// The FMA ceiling (GFLOP/s) and copy bandwidth (GB/s) of the device.
+    public static func ceilings(_ b: OpenCLBackend, repeats: Int = 5) -> (gflops: Double, gbs: Double) {
+        let items = max(1024, b.device.computeUnits * 256), iters = 2048
+        let out = b.makeBuffer(count: items)
+        let flops = Double(items) * Double(iters) * 16 * 16 * 2
+        let local = b.device.isGPU ? 64 : nil
+        var times: [Double] = []
+        for _ in 0..<(repeats + 1) {
+            times.append(b.deviceTime { b.runBench("fma_peak", global: items, local: local, [.buffer(out), .float(0.999), .float(0.001), .int(iters)]) })
+        }
+        let gflops = flops / median(Array(times.dropFirst())) / 1e9
+        let n4 = 16 << 20  // 64M floats = 256 MB per buffer
+        let src = b.makeBuffer(count: n4 * 4), dst = b.makeBuffer(count: n4 * 4)
+        b.fill(src, value: 1)
+        times = []
+        for _ in 0..<(repeats + 1) {
+            times.append(b.deviceTime { b.runBench("copy_bandwidth", global: n4, local: 64, [.buffer(src), .buffer(dst), .int(n4)]) })
+        }
+        let gbs = Double(n4) * 16 * 2 / median(Array(times.dropFirst())) / 1e9
+        return (gflops, gbs)
+    }
+
+    /// The conv passes of CycleGAN's layers at `size`² and width `ngf`, each checked
+    /// against the CPU reference (unless `check` is false) then timed.
+    public static func convRows(_ b: OpenCLBackend, size: Int, ngf: Int, repeats: Int, ceiling: Double,
+                                check: Bool, progress: (BenchRow) -> Void) -> [BenchRow] {
+        var rows: [BenchRow] = []
+        let cpu = CPUBackend()
+        for c in OpCases.cyclegan(size: size, ngf: ngf) where c.op == "conv2d" || c.op == "conv_transpose2d" {
+            var errors: [String: Double] = [:]
+            if check {
+                let ref = c.outputs(on: cpu), got = c.outputs(on: b)
+                for (k, r) in ref { errors[k] = relativeErrorOf(got[k]!, r) }
+            }
+            let bufs = c.inputs.mapValues { b.upload($0) }
+            let isT = c.op == "conv_transpose2d"
+            let g = geometry(of: c)
+            let y = b.makeBuffer(count: isT ? g.inputCount : g.outputCount)
+            let gx = b.makeBuffer(count: isT ? g.outputCount : g.inputCount)
+            let gw = b.makeBuffer(count: g.weightCount)
+            let passes: [(String, String, () -> Void)] = isT ? [
+                ("forward", "y", { b.convTranspose2dForward(x: bufs["x"]!, weight: bufs["weight"]!, bias: bufs["bias"], y: y, g) }),
+                ("backward-data", "grad_x", { b.convTranspose2dBackwardData(gy: bufs["gy"]!, weight: bufs["weight"]!, gx: gx, g) }),
+                ("backward-weight", "grad_weight", { b.convTranspose2dBackwardWeight(x: bufs["x"]!, gy: bufs["gy"]!, gw: gw, g) }),
+            ] : [
+                ("forward", "y", { b.conv2dForward(x: bufs["x"]!, weight: bufs["weight"]!, bias: bufs["bias"], y: y, g) }),
+                ("backward-data", "grad_x", { b.conv2dBackwardData(gy: bufs["gy"]!, weight: bufs["weight"]!, gx: gx, g) }),
+                ("backward-weight", "grad_weight", { b.conv2dBackwardWeight(x: bufs["x"]!, gy: bufs["gy"]!, gw: gw, g) }),
+            ]
+            for (pass, output, body) in passes {
+                _ = b.deviceTime(body)  // warm: first launch compiles for the local size
+                let t = median((0..<repeats).map { _ in b.deviceTime(body) })
+                let rate = g.flops / t / 1e9
+                let row = BenchRow(op: c.op, shape: c.shape, pass: pass, seconds: t, rate: rate, unit: "GFLOP/s",
+                                   percentOfCeiling: 100 * rate / ceiling, relativeError: errors[output])
+                rows.append(row)
+                progress(row)
+            }
+        }
+        return rows
+    }
+
+    /// Instance norm forward and backward at CycleGAN's sizes, in GB/s.
+    public static func normRows(_ b: OpenCLBackend, size: Int, ngf: Int, repeats: Int, bandwidth: Double,
+                                progress: (BenchRow) -> Void) -> [BenchRow] {
+        var rows: [BenchRow] = []
+        for (c, s) in [(ngf, size), (2 * ngf, size / 2), (4 * ngf, size / 4)] {
+            let n = c * s * s
+            let x = b.makeBuffer(count: n), y = b.makeBuffer(count: n), gy = b.makeBuffer(count: n), gx = b.makeBuffer(count: n)
+            let mean = b.makeBuffer(count: c), rstd = b.makeBuffer(count: c)
+            b.randomNormal(x, count: n, seed: 1, mean: 0, std: 1); b.randomNormal(gy, count: n, seed: 2, mean: 0, std: 1)
+            let passes: [(String, Double, () -> Void)] = [
+                ("forward", 3, { b.instanceNormForward(x: x, y: y, mean: mean, rstd: rstd, planes: c, hw: s * s, eps: 1e-5) }),
+                ("backward", 4, { b.instanceNormBackward(y: y, gy: gy, rstd: rstd, gx: gx, planes: c, hw: s * s) }),
+            ]
+            for (pass, touches, body) in passes {
+                _ = b.deviceTime(body)
+                let t = median((0..<repeats).map { _ in b.deviceTime(body) })
+                let rate = touches * Double(n) * 4 / t / 1e9
+                let row = BenchRow(op: "instance_norm2d", shape: "1x\(c)x\(s)x\(s)", pass: pass, seconds: t, rate: rate,
+                                   unit: "GB/s", percentOfCeiling: 100 * rate / bandwidth, relativeError: nil)
+                rows.append(row)
+                progress(row)
+            }
+        }
+        return rows
+    }
+
+    /// Median wall time of full training iterations (G and D steps, losses read back).
+    public static func iteration(_ backend: Backend, size: Int, ngf: Int, nBlocks: Int, repeats: Int) -> IterationBench {
+        var c = CycleGANConfig()
+        c.ngf = ngf; c.ndf = ngf; c.nBlocks = nBlocks; c.seed = 1
+        let model = CycleGANModel(c, on: backend)
+        let a = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 1).values, on: backend)
+        let bb = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 2).values, on: backend)
+        model.step(realA: a, realB: bb)  // warm-up: compiles, fills the buffer pool
+        model.step(realA: a, realB: bb)
+        let ocl = backend as? OpenCLBackend
+        ocl?.resetPeakMemory()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            model.step(realA: a, realB: bb)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        var hostShare: Double? = nil
+        if let ocl {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let device = ocl.deviceTime { model.step(realA: a, realB: bb) }
+            let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            hostShare = max(0, (wall - device) / wall)
+        }
+        let t = median(times)
+        return IterationBench(size: size, ngf: ngf, nBlocks: nBlocks, medianMs: t * 1000, imagesPerSecond: 1 / t,
+                              peakDeviceBytes: ocl?.peakMemoryBytes ?? 0, hostShare: hostShare)
+    }
+
+    static func geometry(of c: OpCase) -> Conv2dGeometry { c.geometry! }
+}
+
+/// ‖a − b‖/‖b‖ in Double.
+func relativeErrorOf(_ a: [Float], _ b: [Float]) -> Double {
+    var num = 0.0, den = 0.0
+    for i in 0..<min(a.count, b.count) {
+        let d = Double(a[i]) - Double(b[i]); num += d * d; den += Double(b[i]) * Double(b[i])
+    }
+    return den == 0 ? (num == 0 ? 0 : .infinity) : (num / den).squareRoot()
+}

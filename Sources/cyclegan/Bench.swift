@@ -1,0 +1,92 @@
+import ArgumentParser
+import CycleGAN
+import Foundation
+
+/// `cyclegan bench`: device ceilings, every conv pass and instance norm at CycleGAN's
+/// shapes (checked against the CPU reference, then timed by profiling events), and full
+/// training iterations.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmark the kernels and the training step on a device.")
+
+    @OptionGroup var device: DeviceOption
+
+    @Option(help: "Image sizes for the op and iteration benchmarks (comma-separated).")
+    var sizes = "128,256"
+
+    @Option(help: "Generator/discriminator width.")
+    var ngf = 64
+
+    @Option(name: .customLong("n_blocks"), help: "Residual blocks of the generator for the iteration benchmark.")
+    var nBlocks = 9
+
+    @Option(help: "Timed repetitions per measurement (the median is reported).")
+    var repeats = 5
+
+    @Flag(name: .customLong("no-check"), help: "Skip the CPU-reference check before timing (it is slow at large sizes).")
+    var noCheck = false
+
+    @Flag(help: "Skip the training-iteration benchmark.")
+    var noIteration = false
+
+    @Option(help: "Also write the results as JSON to this file.")
+    var json: String?
+
+    struct Report: Codable {
+        var device: String
+        var date: String
+        var fmaGFLOPS: Double
+        var copyGBs: Double
+        var ops: [BenchRow]
+        var iterations: [IterationBench]
+    }
+
+    func run() {
+        runReportingErrors {
+            let sizeList = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizeList.isEmpty, sizeList.allSatisfy({ $0 >= 16 && $0 % 8 == 0 }) else {
+                throw ValidationError("--sizes must be multiples of 8, at least 16 (got \(sizes))")
+            }
+            let backend = try device.backend(profiling: true)
+            guard let ocl = backend as? OpenCLBackend else {
+                throw ValidationError("bench needs an OpenCL device (--device cpu-ref has no kernels to time)")
+            }
+            print("device: \(ocl.name)   gemm tile \(ocl.gemmTile.tm)x\(ocl.gemmTile.tn), conv \(ocl.convAlgorithm.rawValue)")
+            let (gflops, gbs) = Benchmark.ceilings(ocl, repeats: repeats)
+            print(String(format: "ceilings: FMA %.1f GFLOP/s, copy %.1f GB/s", gflops, gbs))
+            print("op                 shape                                   pass               median ms        rate   %ceil   rel err")
+            var rows: [BenchRow] = []
+            let show: (BenchRow) -> Void = { r in
+                print(r.op.padding(toLength: 18, withPad: " ", startingAt: 0) + " "
+                      + r.shape.padding(toLength: 39, withPad: " ", startingAt: 0) + " "
+                      + r.pass.padding(toLength: 16, withPad: " ", startingAt: 0)
+                      + String(format: " %11.3f %9.1f %@ %5.1f%%  %@", r.seconds * 1000, r.rate, r.unit == "GB/s" ? "GB/s   " : "GFLOP/s",
+                               r.percentOfCeiling, r.relativeError.map { String(format: "%.1e", $0) } ?? "-"))
+            }
+            for s in sizeList {
+                rows += Benchmark.convRows(ocl, size: s, ngf: ngf, repeats: repeats, ceiling: gflops, check: !noCheck, progress: show)
+                rows += Benchmark.normRows(ocl, size: s, ngf: ngf, repeats: repeats, bandwidth: gbs, progress: show)
+            }
+            if let bad = rows.first(where: { ($0.relativeError ?? 0) > 1e-4 }) {
+                print("check failed: \(bad.op) \(bad.shape) \(bad.pass) relative error \(bad.relativeError!)")
+                throw ExitCode(1)
+            }
+            var iterations: [IterationBench] = []
+            if !noIteration {
+                for s in sizeList {
+                    let it = Benchmark.iteration(ocl, size: s, ngf: ngf, nBlocks: nBlocks, repeats: max(1, repeats / 2))
+                    iterations.append(it)
+                    print(String(format: "training iteration %d² ngf %d, %d blocks, batch 1: median %.0f ms, %.2f images/s, peak device memory %.0f MiB, host share %.1f%%",
+                                 s, ngf, nBlocks, it.medianMs, it.imagesPerSecond, Double(it.peakDeviceBytes) / 1048576, 100 * (it.hostShare ?? 0)))
+                }
+            }
+            if let json {
+                let report = Report(device: ocl.name, date: ISO8601DateFormatter().string(from: Date()), fmaGFLOPS: gflops,
+                                    copyGBs: gbs, ops: rows, iterations: iterations)
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try writeAtomically(try enc.encode(report), to: json)
+                print("wrote \(json)")
+            }
+        }
+    }
+}
