@@ -160,31 +160,70 @@ inline float im2col_value(__global const float* x, int r, int q, int H, int W, i
     return x[((size_t)c * H + iy) * W + ix];
 }
 
-// Panels over columns q (the forward's B operand): dst[qb][r][j] = X[r][qb*T + j].
-// Global (T*ceil(Q/T), Rows) with Q = OH*OW, Rows = C*KH*KW.
+// TN, the GEMM's panel width, comes from the build options shared with gemm.cl.
+#ifndef TN
+#define TN 16
+#endif
+
+// Panels over columns q (the forward's B operand): dst[qb][r][j] = X[r][qb*TN + j].
+// One work-item per (r, qb) writes TN contiguous values; global (Rows, ceil(Q/TN)), so
+// neighbouring work-items write neighbouring chunks and read overlapping input rows.
 __kernel void im2col_pack_cols(__global const float* x, int x_off, __global float* dst,
                                int C, int H, int W, int OH, int OW, int KH, int KW,
-                               int stride, int pad, int reflect, int T) {
-    int qq = get_global_id(0), r = get_global_id(1);
+                               int stride, int pad, int reflect) {
+    int r = get_global_id(0), qb = get_global_id(1);
     int Q = OH * OW, Rows = C * KH * KW;
-    int qb = qq / T, j = qq % T;
-    if (r >= Rows || qb >= (Q + T - 1) / T) return;
-    int q = qb * T + j;
-    float v = q < Q ? im2col_value(x + x_off, r, q, H, W, OW, KH, KW, stride, pad, reflect) : 0.0f;
-    dst[((size_t)qb * Rows + r) * T + j] = v;
+    if (r >= Rows || qb >= (Q + TN - 1) / TN) return;
+    int kx = r % KW, ky = (r / KW) % KH, c = r / (KW * KH);
+    __global const float* xc = x + x_off + (size_t)c * H * W;
+    __global float* out = dst + ((size_t)qb * Rows + r) * TN;
+    int q = qb * TN, oy = q / OW, ox = q % OW;
+    for (int j = 0; j < TN; j++, q++) {
+        float v = 0.0f;
+        if (q < Q) {
+            int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+            if (reflect) v = xc[reflect_index(iy, H) * W + reflect_index(ix, W)];
+            else if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = xc[iy * W + ix];
+        }
+        out[j] = v;
+        if (++ox == OW) { ox = 0; oy++; }
+    }
 }
 
-// Panels over rows r (the weight gradient's B operand): dst[rb][q][j] = X[rb*T + j][q].
-// Global (T, Q, ceil(Rows/T)).
+// Panels over rows r (the weight gradient's B operand): dst[rb][q][j] = X[rb*TN + j][q].
+// One work-item per (rb, oy) decodes its TN rows once, then walks the output row ox,
+// writing TN contiguous values per position; global (OH, ceil(Rows/TN)).
 __kernel void im2col_pack_rows(__global const float* x, int x_off, __global float* dst,
                                int C, int H, int W, int OH, int OW, int KH, int KW,
-                               int stride, int pad, int reflect, int T) {
-    int j = get_global_id(0), q = get_global_id(1), rb = get_global_id(2);
+                               int stride, int pad, int reflect) {
+    int oy = get_global_id(0), rb = get_global_id(1);
     int Q = OH * OW, Rows = C * KH * KW;
-    if (j >= T || q >= Q) return;
-    int r = rb * T + j;
-    float v = r < Rows ? im2col_value(x + x_off, r, q, H, W, OW, KH, KW, stride, pad, reflect) : 0.0f;
-    dst[((size_t)rb * Q + q) * T + j] = v;
+    if (oy >= OH || rb >= (Rows + TN - 1) / TN) return;
+    int rowOffset[TN], kxs[TN];  // per j: offset of the input row read, and the tap kx (-1: padding row)
+    for (int j = 0; j < TN; j++) {
+        int r = rb * TN + j;
+        rowOffset[j] = -1; kxs[j] = 0;
+        if (r >= Rows) continue;
+        int kx = r % KW, ky = (r / KW) % KH, c = r / (KW * KH);
+        int iy = oy * stride - pad + ky;
+        if (reflect) iy = reflect_index(iy, H);
+        else if (iy < 0 || iy >= H) continue;
+        rowOffset[j] = (c * H + iy) * W;
+        kxs[j] = kx;
+    }
+    __global const float* xi = x + x_off;
+    __global float* out = dst + ((size_t)rb * Q + oy * OW) * TN;
+    for (int ox = 0; ox < OW; ox++) {
+        for (int j = 0; j < TN; j++) {
+            float v = 0.0f;
+            int ix = ox * stride - pad + kxs[j];
+            if (rowOffset[j] >= 0) {
+                if (reflect) v = xi[rowOffset[j] + reflect_index(ix, W)];
+                else if (ix >= 0 && ix < W) v = xi[rowOffset[j] + ix];
+            }
+            out[ox * TN + j] = v;
+        }
+    }
 }
 
 // The adjoint of im2col: gx[c][iy][ix] = sum of col[r][q] over every (r, q) whose im2col

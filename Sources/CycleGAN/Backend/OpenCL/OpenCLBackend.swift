@@ -36,7 +36,7 @@ public final class OpenCLBackend: Backend {
     }
 
     /// Build options of a kernel file on this device (the GEMM's tile sizes).
-    func options(for file: String) -> String { file == "gemm" ? gemmTile.buildOptions : "" }
+    func options(for file: String) -> String { file == "gemm" || file == "conv2d" ? gemmTile.buildOptions : "" }
 
     /// Creates (once) and returns a kernel; the sources were built in init, so failure here is a bug.
     func kernel(_ file: String, _ name: String) -> cl_kernel {

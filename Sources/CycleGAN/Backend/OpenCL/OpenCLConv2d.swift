@@ -76,8 +76,8 @@ extension OpenCLBackend {
         let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: t.tm)
         let b = makeBuffer(count: blocks(q, t.tn) * rows * t.tn)
         for n in 0..<g.n {
-            run("conv2d", "im2col_pack_cols", global: [blocks(q, t.tn) * t.tn, rows], local: nil,
-                [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g) + [.int(t.tn)])
+            run("conv2d", "im2col_pack_cols", global: [rows, blocks(q, t.tn)], local: [min(16, rows), 1],
+                [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g))
             gemm(a, b, y, cOffset: n * g.k * q, m: g.k, n: q, r: rows, ldc: q, bias: bias)
         }
     }
@@ -112,8 +112,8 @@ extension OpenCLBackend {
         for n in 0..<g.n {
             // gW[k][rows] += gY[k][q] · Xᵀ: A = gY as [P=k][R=q]; B = im2col panels over rows.
             let a = packRows(gy, offset: n * g.k * q, p: g.k, r: q, tile: t.tm)
-            run("conv2d", "im2col_pack_rows", global: [t.tn, q, blocks(rows, t.tn)], local: nil,
-                [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g) + [.int(t.tn)])
+            run("conv2d", "im2col_pack_rows", global: [g.oh, blocks(rows, t.tn)], local: [1, 1],
+                [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g))
             gemmSplit(a, b, out: gw, outOffset: 0, m: g.k, n: rows, r: q, accumulate: n > 0)
         }
     }
