@@ -1,18 +1,22 @@
 // bench.cl: device ceilings for `cyclegan bench`.
 
-// FMA throughput: 16 independent float16 accumulator chains per work-item, so the
-// loop is bound by FMA issue rate, not latency. 2 * 16 * 16 * iters FLOP per work-item.
+// FMA throughput: 16 independent float16 accumulator chains per work-item (written out,
+// so no compiler has to unroll an array), so the loop is bound by FMA issue rate, not
+// latency. 2 * 16 * 16 * iters FLOP per work-item.
+#define STEP(v) v = fma(v, va, vb)
 __kernel void fma_peak(__global float* out, float a, float b, int iters) {
-    float16 acc[16];
-    for (int j = 0; j < 16; j++) acc[j] = (float16)(get_global_id(0) + j);
+    float s0 = get_global_id(0);
     float16 va = (float16)(a), vb = (float16)(b);
+    float16 c0 = s0, c1 = s0 + 1, c2 = s0 + 2, c3 = s0 + 3, c4 = s0 + 4, c5 = s0 + 5, c6 = s0 + 6, c7 = s0 + 7;
+    float16 c8 = s0 + 8, c9 = s0 + 9, c10 = s0 + 10, c11 = s0 + 11, c12 = s0 + 12, c13 = s0 + 13, c14 = s0 + 14, c15 = s0 + 15;
     for (int it = 0; it < iters; it++) {
-        for (int j = 0; j < 16; j++) acc[j] = fma(acc[j], va, vb);
+        STEP(c0); STEP(c1); STEP(c2); STEP(c3); STEP(c4); STEP(c5); STEP(c6); STEP(c7);
+        STEP(c8); STEP(c9); STEP(c10); STEP(c11); STEP(c12); STEP(c13); STEP(c14); STEP(c15);
     }
-    float16 s = acc[0];
-    for (int j = 1; j < 16; j++) s += acc[j];
-    out[get_global_id(0)] = s.s0 + s.s1 + s.s2 + s.s3 + s.s4 + s.s5 + s.s6 + s.s7
-                          + s.s8 + s.s9 + s.sa + s.sb + s.sc + s.sd + s.se + s.sf;
+    float16 s = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)) + ((c8 + c9) + (c10 + c11)) + ((c12 + c13) + (c14 + c15));
+    float8 h = s.lo + s.hi;
+    float4 q = h.lo + h.hi;
+    out[get_global_id(0)] = q.x + q.y + q.z + q.w;
 }
 
 // Copy bandwidth: float4 per work-item.

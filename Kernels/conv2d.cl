@@ -263,3 +263,109 @@ __kernel void col2im(__global const float* col, __global float* gx, int gx_off,
     }
     gx[gx_off + ((size_t)c * H + iy) * W + ix] = acc;
 }
+
+// ---- Stride-1 convolutions without im2col ----------------------------------------------
+// For stride 1, the B operand of the GEMM at (r = (c, ky, kx), q = (oy, ox .. ox+TN-1)) is
+// TN consecutive values of one row of the padded input: a single vector load. So the
+// input is padded once (reflect or zero, into rows of `ldx` floats with zero slack past the
+// end so the last vector of a row stays inside it) and the GEMM reads it directly.
+
+#ifndef TM
+#define TM 16
+#endif
+#define CONV_CAT_(a, b) a##b
+#define CONV_CAT(a, b) CONV_CAT_(a, b)
+#define CVEC CONV_CAT(float, TN)
+#define CVLOAD CONV_CAT(vload, TN)
+
+// xp[c][py][px] = x[c][py - pad][px - pad] (reflected, or 0 outside for zero padding);
+// px in [W + 2*pad, ldx) is slack, set to 0. Global (ldx, H + 2*pad, C).
+__kernel void pad_input(__global const float* x, int x_off, __global float* xp,
+                        int C, int H, int W, int pad, int reflect, int ldx) {
+    int px = get_global_id(0), py = get_global_id(1), c = get_global_id(2);
+    int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    if (px >= ldx || py >= Hp || c >= C) return;
+    float v = 0.0f;
+    int iy = py - pad, ix = px - pad;
+    if (px < Wp) {
+        if (reflect) v = x[x_off + ((size_t)c * H + reflect_index(iy, H)) * W + reflect_index(ix, W)];
+        else if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = x[x_off + ((size_t)c * H + iy) * W + ix];
+    }
+    xp[((size_t)c * Hp + py) * ldx + px] = v;
+}
+
+// y[m][oy][ox] = sum over (c, ky, kx) of A(m, (c*KH + ky)*KW + kx) * xp[c][oy + ky][ox + kx]
+// (+ bias[m]), output rows ld_out apart; A packed as in gemm.cl: [ceil(M/TM)][C*KH*KW][TM]. One work-item computes
+// TM output channels x TN consecutive ox of one output row. Global (ceil(OW/TN), OH, ceil(M/TM)).
+__kernel void conv2d_s1_gemm(__global const float* A, __global const float* xp, __global float* y, int y_off,
+                             int M, int C, int KH, int KW, int OH, int OW, int Hp, int ldx,
+                             __global const float* bias, int has_bias, int ld_out) {
+    int oxb = get_global_id(0), oy = get_global_id(1), mb = get_global_id(2);
+    if (oxb * TN >= OW || oy >= OH || mb * TM >= M) return;
+    int Rows = C * KH * KW;
+    __global const float* a = A + (size_t)mb * Rows * TM;
+    CVEC acc[TM];
+    #pragma unroll
+    for (int i = 0; i < TM; i++) acc[i] = (CVEC)(0.0f);
+    for (int c = 0; c < C; c++) {
+        for (int ky = 0; ky < KH; ky++) {
+            __global const float* row = xp + ((size_t)c * Hp + oy + ky) * ldx + oxb * TN;
+            for (int kx = 0; kx < KW; kx++) {
+                CVEC bv = CVLOAD(0, row + kx);
+                #pragma unroll
+                for (int i = 0; i < TM; i++) acc[i] = fma((CVEC)(a[i]), bv, acc[i]);
+                a += TM;
+            }
+        }
+    }
+    int ox0 = oxb * TN;
+    #pragma unroll
+    for (int i = 0; i < TM; i++) {
+        int m = mb * TM + i;
+        if (m >= M) break;
+        CVEC v = acc[i];
+        if (has_bias) v += (CVEC)(bias[m]);
+        float tmp[TN];
+        CONV_CAT(vstore, TN)(v, 0, tmp);
+        __global float* out = y + y_off + ((size_t)m * OH + oy) * ld_out + ox0;
+        for (int j = 0; j < TN && ox0 + j < OW; j++) out[j] = tmp[j];
+    }
+}
+
+// The A operand of the stride-1 input gradient: panels over input channels c of the
+// flipped, transposed weight, A[cb][(k*KH + ky)*KW + kx][i] = w[k][cb*TM + i][KH-1-ky][KW-1-kx].
+// Global (TM, K*KH*KW, ceil(C/TM)).
+__kernel void pack_flipped_weight(__global const float* w, __global float* dst, int K, int C, int KH, int KW) {
+    int i = get_global_id(0), r = get_global_id(1), cb = get_global_id(2);
+    int Rows = K * KH * KW;
+    if (i >= TM || r >= Rows) return;
+    int kx = r % KW, ky = (r / KW) % KH, k = r / (KW * KH);
+    int c = cb * TM + i;
+    dst[((size_t)cb * Rows + r) * TM + i] =
+        c < C ? w[(((size_t)k * C + c) * KH + (KH - 1 - ky)) * KW + (KW - 1 - kx)] : 0.0f;
+}
+
+// gx[c][iy][ix] = the sum of the padded-input gradient gxp[c][py][px] (rows of ldx floats,
+// Hp = H + 2*pad) over every padded position that reads (iy, ix): py = iy + pad always,
+// and with reflect also the mirrored rows (same rule as conv2d_backward_data).
+// Global (W, H, C).
+__kernel void unpad_fold(__global const float* gxp, __global float* gx, int gx_off,
+                         int C, int H, int W, int pad, int reflect, int ldx) {
+    int ix = get_global_id(0), iy = get_global_id(1), c = get_global_id(2);
+    if (ix >= W || iy >= H || c >= C) return;
+    int rows[3], cols[3];
+    int nr = 0, ncol = 0;
+    rows[nr++] = iy + pad;
+    cols[ncol++] = ix + pad;
+    if (reflect) {
+        if (iy >= 1 && iy <= pad) rows[nr++] = pad - iy;
+        if (iy >= H - 1 - pad && iy <= H - 2) rows[nr++] = pad + 2 * H - 2 - iy;
+        if (ix >= 1 && ix <= pad) cols[ncol++] = pad - ix;
+        if (ix >= W - 1 - pad && ix <= W - 2) cols[ncol++] = pad + 2 * W - 2 - ix;
+    }
+    int Hp = H + 2 * pad;
+    float acc = 0.0f;
+    for (int a = 0; a < nr; a++)
+        for (int b = 0; b < ncol; b++) acc += gxp[((size_t)c * Hp + rows[a]) * ldx + cols[b]];
+    gx[gx_off + ((size_t)c * H + iy) * W + ix] = acc;
+}

@@ -8,7 +8,7 @@ struct CycleGANCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cyclegan",
         abstract: "CycleGAN training and translation with OpenCL kernels.",
-        subcommands: [Devices.self, Check.self, Bench.self])
+        subcommands: [Train.self, TestCommand.self, Devices.self, Check.self, Bench.self])
 }
 
 /// `--device`, shared by every subcommand that computes.

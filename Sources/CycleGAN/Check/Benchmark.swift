@@ -39,7 +39,7 @@ public enum Benchmark {
         let items = max(1024, b.device.computeUnits * 256), iters = 2048
         let out = b.makeBuffer(count: items)
         let flops = Double(items) * Double(iters) * 16 * 16 * 2
-        let local = b.device.isGPU ? 64 : nil
+        let local = b.device.isGPU ? 64 : Int(ProcessInfo.processInfo.environment["CYCLEGAN_FMA_LOCAL"] ?? "") ?? 1
         var times: [Double] = []
         for _ in 0..<(repeats + 1) {
             times.append(b.deviceTime { b.runBench("fma_peak", global: items, local: local, [.buffer(out), .float(0.999), .float(0.001), .int(iters)]) })

@@ -26,8 +26,10 @@ public final class OpenCLBackend: Backend {
         self.device = device
         cl = try OpenCLContext(device: device, profiling: profiling)
         pool = OpenCLBufferPool(context: cl.context)
+        // GPUs: 256 work-items per reduction; CPUs (PoCL turns a work-group into a loop and
+        // splits it at every barrier): 16, each summing a long strided slice.
         var g = 1
-        while g * 2 <= min(256, device.maxWorkGroupSize) { g *= 2 }
+        while g * 2 <= min(device.isGPU ? 256 : 16, device.maxWorkGroupSize) { g *= 2 }
         reduceGroup = g
         tile2D = device.maxWorkGroupSize >= 64 ? [8, 8, 1] : [1, 1, 1]
         gemmTile = GEMMTile.forDevice(device)

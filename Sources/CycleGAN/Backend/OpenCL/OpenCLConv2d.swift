@@ -64,6 +64,21 @@ extension OpenCLBackend {
             [.buffer(partial), .int(splits), .int(m * n), .buffer(out), .int(outOffset), .int(accumulate ? 1 : 0)])
     }
 
+    /// Pads image `offset` of `x` ([c][h][w]) by `pad` into rows of `ldx` floats.
+    func padInput(_ x: Buffer, offset: Int, into xp: Buffer, c: Int, h: Int, w: Int, pad: Int, reflect: Bool, ldx: Int) {
+        run("conv2d", "pad_input", global: [ldx, h + 2 * pad, c], local: nil,
+            [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0), .int(ldx)])
+    }
+
+    /// A stride-1 convolution of a padded input (rows of `ldx`) with packed weights `a`.
+    /// The output rows are `ldOut` floats apart (default: `ow`).
+    func convStride1(_ a: Buffer, _ xp: Buffer, _ y: Buffer, yOffset: Int, m: Int, c: Int, kh: Int, kw: Int,
+                     oh: Int, ow: Int, hp: Int, ldx: Int, bias: Buffer?, ldOut: Int? = nil) {
+        run("conv2d", "conv2d_s1_gemm", global: [blocks(ow, gemmTile.tn), oh, blocks(m, gemmTile.tm)], local: gemmTile.convLocal,
+            [.buffer(a), .buffer(xp), .buffer(y), .int(yOffset), .int(m), .int(c), .int(kh), .int(kw), .int(oh), .int(ow),
+             .int(hp), .int(ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1), .int(ldOut ?? ow)])
+    }
+
     // MARK: the three convolution passes
 
     public func conv2dForward(x: Buffer, weight: Buffer, bias: Buffer?, y: Buffer, _ g: Conv2dGeometry) {
@@ -74,6 +89,18 @@ extension OpenCLBackend {
         }
         let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
         let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: t.tm)
+        if g.stride == 1 && g.kh == g.kw {
+            // Pad once, then read the padded rows directly (no im2col).
+            let ldx = blocks(g.ow, t.tn) * t.tn + g.kw - 1, hp = g.h + 2 * g.pad
+            let xp = makeBuffer(count: g.c * hp * ldx)
+            for n in 0..<g.n {
+                padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, pad: g.pad,
+                         reflect: g.padding == .reflect, ldx: ldx)
+                convStride1(a, xp, y, yOffset: n * g.k * q, m: g.k, c: g.c, kh: g.kh, kw: g.kw, oh: g.oh, ow: g.ow,
+                            hp: hp, ldx: ldx, bias: bias)
+            }
+            return
+        }
         let b = makeBuffer(count: blocks(q, t.tn) * rows * t.tn)
         for n in 0..<g.n {
             run("conv2d", "im2col_pack_cols", global: [rows, blocks(q, t.tn)], local: [min(16, rows), 1],
@@ -89,6 +116,26 @@ extension OpenCLBackend {
             return
         }
         let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
+        if g.stride == 1 && g.kh == g.kw {
+            // The padded input's gradient is a full stride-1 correlation of gY (zero-padded by
+            // k−1) with the flipped, transposed weight; then fold the padding back.
+            let a = makeBuffer(count: blocks(g.c, t.tm) * g.k * g.kh * g.kw * t.tm)
+            run("conv2d", "pack_flipped_weight", global: [t.tm, g.k * g.kh * g.kw, blocks(g.c, t.tm)], local: nil,
+                [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw)])
+            let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad  // the padded input's size = output of this correlation
+            let ldy = blocks(wp, t.tn) * t.tn + g.kw - 1, gyRows = g.oh + 2 * (g.kh - 1)
+            let ldgx = blocks(wp, t.tn) * t.tn
+            let gyp = makeBuffer(count: g.k * gyRows * ldy), gxp = makeBuffer(count: g.c * hp * ldgx)
+            for n in 0..<g.n {
+                padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, pad: g.kh - 1, reflect: false, ldx: ldy)
+                convStride1(a, gyp, gxp, yOffset: 0, m: g.c, c: g.k, kh: g.kh, kw: g.kw, oh: hp, ow: wp,
+                            hp: gyRows, ldx: ldy, bias: nil, ldOut: ldgx)
+                run("conv2d", "unpad_fold", global: [g.w, g.h, g.c], local: tile2D,
+                    [.buffer(gxp), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w), .int(g.pad),
+                     .int(g.padding == .reflect ? 1 : 0), .int(ldgx)])
+            }
+            return
+        }
         // col[rows][q] = Wᵀ · gY: A = W as [R=k][P=rows] panels over rows; B = gY as [R=k][P=q].
         let a = packCols(weight, offset: 0, p: rows, r: g.k, tile: t.tm)
         let col = makeBuffer(count: rows * q)
@@ -135,6 +182,8 @@ public struct GEMMTile: Sendable {
     /// Local size of the 3-D GEMM grid (n-blocks, m-blocks, splits).
     public var local: [Int]?
     var local3: [Int]? { local }
+    /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
+    var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
     var buildOptions: String { "-DTM=\(tm) -DTN=\(tn)" }
 
     /// CPUs: 16×16 tiles in float16 accumulators (what PoCL vectorises to the FMA ceiling),

@@ -1,0 +1,182 @@
+import Foundation
+
+/// Every option of `cyclegan train`, with the official names and defaults (CYCLEGAN.md,
+/// "Options"), plus ours: device, seed, skip_bad_images, stop_after.
+public struct TrainOptions: Sendable {
+    public var dataroot: String? = nil
+    public var name = "experiment_name"
+    public var checkpointsDir = "./checkpoints"
+    public var inputNC = 3, outputNC = 3
+    public var ngf = 64, ndf = 64
+    public var netD = "basic", netG = "resnet_9blocks"
+    public var nLayersD = 3
+    public var norm = "instance"
+    public var initType: InitType = .normal
+    public var initGain: Float = 0.02
+    public var direction = "AtoB"
+    public var serialBatches = false
+    public var batchSize = 1
+    public var loadSize = 286, cropSize = 256
+    public var maxDatasetSize = Int.max
+    public var preprocess: PreprocessMode = .resize_and_crop
+    public var noFlip = false
+    public var epoch = "latest"
+    public var printFreq = 100, displayFreq = 400, updateHTMLFreq = 1000
+    public var saveLatestFreq = 5000, saveEpochFreq = 5
+    public var saveByIter = false
+    public var continueTrain = false
+    public var epochCount = 1
+    public var phase = "train"
+    public var nEpochs = 100, nEpochsDecay = 100
+    public var beta1 = 0.5, lr = 0.0002
+    public var ganMode: GANMode = .lsgan
+    public var poolSize = 50
+    public var lrPolicy: LRPolicy = .linear
+    public var lrDecayIters = 50
+    public var lambdaA: Float = 10, lambdaB: Float = 10, lambdaIdentity: Float = 0.5
+    public var noHTML = false
+    // ours
+    public var device = "auto"
+    public var seed: UInt64 = 2017
+    public var skipBadImages = false
+    /// Stop (saving `latest`) after this many images in total; nil: train to the end.
+    public var stopAfter: Int? = nil
+    /// Whether the run trains on the built-in demo data (no --dataroot).
+    public var demo = false
+
+    public init() {}
+
+    /// The settings of the built-in demo (used for every option the user did not set
+    /// when there is no --dataroot): small images and networks that show a translation
+    /// on a 2-core CPU in about ten minutes.
+    public static var demoDefaults: TrainOptions {
+        var o = TrainOptions()
+        o.demo = true
+        o.name = "demo"
+        o.loadSize = 72; o.cropSize = 64
+        o.ngf = 32; o.ndf = 32
+        o.netG = "resnet_6blocks"
+        o.nEpochs = 4; o.nEpochsDecay = 4
+        o.printFreq = 50; o.displayFreq = 100; o.updateHTMLFreq = 100
+        o.saveEpochFreq = 2
+        return o
+    }
+
+    public var nBlocks: Int { netG == "resnet_6blocks" ? 6 : 9 }
+    public var lastEpoch: Int { nEpochs + nEpochsDecay }
+
+    /// Checks values the official code would reject or mis-handle; the error names the option.
+    public func validate() throws {
+        func bad(_ option: String, _ what: String) -> OptionError { OptionError("--\(option): \(what)") }
+        guard ["resnet_9blocks", "resnet_6blocks"].contains(netG) else {
+            throw bad("netG", "\"\(netG)\" is not supported (expected resnet_9blocks or resnet_6blocks; unet_256/unet_128 are not implemented)")
+        }
+        guard ["basic", "n_layers", "pixel"].contains(netD) else { throw bad("netD", "\"\(netD)\" is not one of basic, n_layers, pixel") }
+        guard norm == "instance" else { throw bad("norm", "\"\(norm)\" is not supported (only instance)") }
+        guard direction == "AtoB" || direction == "BtoA" else { throw bad("direction", "expected AtoB or BtoA, got \"\(direction)\"") }
+        guard inputNC == 1 || inputNC == 3 else { throw bad("input_nc", "expected 1 or 3, got \(inputNC)") }
+        guard outputNC == 1 || outputNC == 3 else { throw bad("output_nc", "expected 1 or 3, got \(outputNC)") }
+        guard ngf > 0 else { throw bad("ngf", "must be positive, got \(ngf)") }
+        guard ndf > 0 else { throw bad("ndf", "must be positive, got \(ndf)") }
+        guard nLayersD >= 1 else { throw bad("n_layers_D", "must be at least 1, got \(nLayersD)") }
+        guard batchSize >= 1 else { throw bad("batch_size", "must be at least 1, got \(batchSize)") }
+        guard cropSize >= 1, loadSize >= 1 else { throw bad("crop_size", "sizes must be positive") }
+        if preprocess == .resize_and_crop || preprocess == .scale_width_and_crop {
+            guard loadSize >= cropSize else { throw bad("load_size", "\(loadSize) is smaller than --crop_size \(cropSize)") }
+        }
+        if preprocess != .none && preprocess != .scale_width {
+            guard cropSize % 4 == 0 else { throw bad("crop_size", "must be a multiple of 4 for the generator, got \(cropSize)") }
+            // the 70×70 PatchGAN needs an input of at least 32 pixels to give any patch
+            guard netD == "pixel" || cropSize >= 8 << min(nLayersD, 3) else {
+                throw bad("crop_size", "\(cropSize) is too small for the \(nLayersD)-layer discriminator (at least \(8 << min(nLayersD, 3)))")
+            }
+        }
+        guard nEpochs >= 0, nEpochsDecay >= 0, epochCount >= 1 else { throw bad("n_epochs", "epochs must be non-negative and --epoch_count at least 1") }
+        guard lr > 0 else { throw bad("lr", "must be positive, got \(lr)") }
+        guard beta1 >= 0 && beta1 < 1 else { throw bad("beta1", "must be in [0, 1), got \(beta1)") }
+        guard poolSize >= 0 else { throw bad("pool_size", "must be non-negative, got \(poolSize)") }
+        guard printFreq > 0, displayFreq > 0, saveLatestFreq > 0, saveEpochFreq > 0, updateHTMLFreq > 0 else {
+            throw bad("print_freq", "frequencies must be positive")
+        }
+        guard lambdaA >= 0, lambdaB >= 0, lambdaIdentity >= 0 else { throw bad("lambda_A", "loss weights must be non-negative") }
+        if lambdaIdentity > 0 && inputNC != outputNC {
+            throw bad("lambda_identity", "the identity loss needs --input_nc equal to --output_nc (or --lambda_identity 0)")
+        }
+        if let s = stopAfter, s < 1 { throw bad("stop_after", "must be positive, got \(s)") }
+    }
+
+    /// The trainer's model configuration.
+    public var modelConfig: CycleGANConfig {
+        var c = CycleGANConfig()
+        c.inputNC = direction == "AtoB" ? inputNC : outputNC
+        c.outputNC = direction == "AtoB" ? outputNC : inputNC
+        c.ngf = ngf; c.ndf = ndf; c.nBlocks = nBlocks
+        c.netD = netD; c.nLayersD = nLayersD
+        c.ganMode = ganMode
+        c.lambdaA = lambdaA; c.lambdaB = lambdaB; c.lambdaIdentity = lambdaIdentity
+        c.poolSize = poolSize; c.lr = lr; c.beta1 = beta1
+        c.initType = initType; c.initGain = initGain
+        c.seed = seed
+        return c
+    }
+
+    public var schedule: LRSchedule {
+        LRSchedule(policy: lrPolicy, lr: lr, epochCount: epochCount, nEpochs: nEpochs, nEpochsDecay: nEpochsDecay,
+                   lrDecayIters: lrDecayIters)
+    }
+
+    /// (name, value, default) of every option, in the official order, for train_opt.txt
+    /// and the JSON options file.
+    public var listing: [(String, String, String)] {
+        let d = TrainOptions()
+        func s(_ v: Any) -> String { "\(v)" }
+        func mx(_ v: Int) -> String { v == Int.max ? "inf" : "\(v)" }
+        return [
+            ("batch_size", s(batchSize), s(d.batchSize)), ("beta1", s(beta1), s(d.beta1)),
+            ("checkpoints_dir", checkpointsDir, d.checkpointsDir), ("continue_train", s(continueTrain), s(d.continueTrain)),
+            ("crop_size", s(cropSize), s(d.cropSize)), ("dataroot", dataroot ?? "None", "None"),
+            ("dataset_mode", "unaligned", "unaligned"), ("device", device, d.device), ("direction", direction, d.direction),
+            ("display_freq", s(displayFreq), s(d.displayFreq)), ("epoch", epoch, d.epoch), ("epoch_count", s(epochCount), s(d.epochCount)),
+            ("gan_mode", ganMode.rawValue, d.ganMode.rawValue), ("init_gain", s(initGain), s(d.initGain)),
+            ("init_type", initType.rawValue, d.initType.rawValue), ("input_nc", s(inputNC), s(d.inputNC)),
+            ("lambda_A", s(lambdaA), s(d.lambdaA)), ("lambda_B", s(lambdaB), s(d.lambdaB)),
+            ("lambda_identity", s(lambdaIdentity), s(d.lambdaIdentity)), ("load_size", s(loadSize), s(d.loadSize)),
+            ("lr", s(lr), s(d.lr)), ("lr_decay_iters", s(lrDecayIters), s(d.lrDecayIters)),
+            ("lr_policy", lrPolicy.rawValue, d.lrPolicy.rawValue), ("max_dataset_size", mx(maxDatasetSize), mx(d.maxDatasetSize)),
+            ("model", "cycle_gan", "cycle_gan"), ("n_epochs", s(nEpochs), s(d.nEpochs)), ("n_epochs_decay", s(nEpochsDecay), s(d.nEpochsDecay)),
+            ("n_layers_D", s(nLayersD), s(d.nLayersD)), ("name", name, d.name), ("ndf", s(ndf), s(d.ndf)),
+            ("netD", netD, d.netD), ("netG", netG, d.netG), ("ngf", s(ngf), s(d.ngf)), ("no_flip", s(noFlip), s(d.noFlip)),
+            ("no_html", s(noHTML), s(d.noHTML)), ("norm", norm, d.norm), ("output_nc", s(outputNC), s(d.outputNC)),
+            ("phase", phase, d.phase), ("pool_size", s(poolSize), s(d.poolSize)), ("preprocess", preprocess.rawValue, d.preprocess.rawValue),
+            ("print_freq", s(printFreq), s(d.printFreq)), ("save_by_iter", s(saveByIter), s(d.saveByIter)),
+            ("save_epoch_freq", s(saveEpochFreq), s(d.saveEpochFreq)), ("save_latest_freq", s(saveLatestFreq), s(d.saveLatestFreq)),
+            ("seed", s(seed), s(d.seed)), ("serial_batches", s(serialBatches), s(d.serialBatches)),
+            ("skip_bad_images", s(skipBadImages), s(d.skipBadImages)), ("stop_after", stopAfter.map(s) ?? "None", "None"),
+            ("update_html_freq", s(updateHTMLFreq), s(d.updateHTMLFreq)),
+        ]
+    }
+
+    /// train_opt.txt in the official format.
+    public var optionsText: String {
+        var out = "----------------- Options ---------------\n"
+        for (k, v, d) in listing {
+            let comment = v == d ? "" : "\t[default: \(d)]"
+            out += String(repeating: " ", count: max(0, 25 - k.count)) + k + ": "
+                + v + String(repeating: " ", count: max(0, 30 - v.count)) + comment + "\n"
+        }
+        return out + "----------------- End -------------------\n"
+    }
+
+    /// The options as a JSON object (name → value string).
+    public var optionsJSON: Data {
+        var d: [String: String] = [:]
+        for (k, v, _) in listing { d[k] = v }
+        return (try? JSONSerialization.data(withJSONObject: d, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+    }
+}
+
+/// A wrong option value: one line naming the option.
+public struct OptionError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

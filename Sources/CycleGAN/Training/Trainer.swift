@@ -1,0 +1,199 @@
+import Foundation
+
+/// A training run that stopped: on a non-finite loss, or a data error.
+public struct TrainingError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// `cyclegan train`: the official training loop (epochs, logging, display, checkpoint
+/// frequencies, linear LR decay stepped at each epoch's end) with our additions: a seed,
+/// a full train state for exact resume, atomic checkpoints, JSON logs, a stop on NaN.
+public final class Trainer {
+    public let options: TrainOptions
+    public let backend: Backend
+    public let model: CycleGANModel
+    public let dataset: UnalignedDataset
+    public let store: CheckpointStore
+    public let runDirectory: String
+    public private(set) var progress: TrainProgress
+    let report: RunReport
+    /// Console output (stdout lines).
+    var say: (String) -> Void
+    /// Whether stderr is a terminal (then a progress bar is drawn there).
+    let interactive: Bool
+
+    /// Where the built-in demo's images are generated for run `name`.
+    public static func demoDataroot(checkpointsDir: String, name: String) -> String {
+        "\(checkpointsDir)/\(name)/demo_data"
+    }
+
+    public init(options: TrainOptions, backend: Backend, say: @escaping (String) -> Void = { print($0) }) throws {
+        try options.validate()
+        self.options = options
+        self.backend = backend
+        self.say = say
+        interactive = isatty(2) == 1
+        runDirectory = "\(options.checkpointsDir)/\(options.name)"
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        store = CheckpointStore(directory: runDirectory)
+
+        var dataroot = options.dataroot ?? ""
+        if options.demo {
+            dataroot = Self.demoDataroot(checkpointsDir: options.checkpointsDir, name: options.name)
+            if !DemoData.isComplete(dataroot) {
+                say("generating the built-in demo dataset (day and night landscapes) in \(dataroot)")
+                try DemoData.write(to: dataroot)
+            }
+        }
+        var tA = TransformOptions()
+        tA.preprocess = options.preprocess; tA.loadSize = options.loadSize; tA.cropSize = options.cropSize
+        tA.flip = !options.noFlip
+        var tB = tA
+        let ncA = options.direction == "AtoB" ? options.inputNC : options.outputNC
+        let ncB = options.direction == "AtoB" ? options.outputNC : options.inputNC
+        tA.grayscale = ncA == 1; tB.grayscale = ncB == 1
+        // With BtoA the folders swap roles: A of the model is the dataset's B.
+        dataset = try UnalignedDataset(dataroot: dataroot, phase: options.phase, options: options.direction == "AtoB" ? tA : tB,
+                                       optionsB: options.direction == "AtoB" ? tB : tA, maxDatasetSize: options.maxDatasetSize,
+                                       serialBatches: options.serialBatches, skipBadImages: options.skipBadImages)
+        model = CycleGANModel(options.modelConfig, on: backend)
+        var start = TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
+        if options.continueTrain {
+            start = try Self.resume(options: options, store: store, model: model, say: say)
+        }
+        progress = start
+        let resumed = options.continueTrain
+        model.setLearningRate(progress.lr)
+        try writeAtomically(Data(options.optionsText.utf8), to: runDirectory + "/train_opt.txt")
+        try writeAtomically(options.optionsJSON, to: runDirectory + "/train_opt.json")
+        report = try RunReport(runDirectory: runDirectory, name: options.name, writeHTML: !options.noHTML, resumed: resumed)
+        say(options.optionsText)
+        for (name, net) in model.networks {
+            say(String(format: "[Network %@] Total number of parameters : %.3f M", name, Double(net.parameterCount) / 1e6))
+        }
+        say("The number of training images = \(dataset.count)")
+    }
+
+    /// Restores from the checkpoint set `--epoch` names: a complete set with its train state
+    /// resumes exactly; an incomplete set (interrupted while saving) falls back to the newest
+    /// complete one; weights without a train state (official checkpoints) load with fresh
+    /// optimiser state, as the official code does.
+    private static func resume(options: TrainOptions, store: CheckpointStore, model: CycleGANModel,
+                               say: (String) -> Void) throws -> TrainProgress {
+        let label = options.epoch
+        if store.isComplete(label) {
+            let p = try store.restore(model, label: label)
+            say("resuming from checkpoint '\(label)' (epoch \(p.epoch), \(p.epochIter) images into it, \(p.totalIters) in total)")
+            return p
+        }
+        let stateExists = FileManager.default.fileExists(atPath: store.trainStatePath(label))
+        if stateExists || store.completeLabels().contains(where: { $0 != label }) {
+            guard let newest = store.completeLabels().first else {
+                throw FileError.malformed(store.trainStatePath(label), "checkpoint set '\(label)' is incomplete and no complete set exists")
+            }
+            let p = try store.restore(model, label: newest)
+            say("note: checkpoint set '\(label)' is incomplete (interrupted while saving); resuming from '\(newest)' instead (epoch \(p.epoch), \(p.totalIters) images)")
+            return p
+        }
+        for (name, net) in model.networks { _ = try store.loadNetwork(net, name: name, label: label) }
+        say("loaded weights '\(label)' without a train state: starting fresh optimiser state at epoch \(options.epochCount)")
+        return TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
+    }
+
+    private func save(_ label: String) throws {
+        try store.save(model, progress: progress, label: label)
+    }
+
+    private func tensor(_ values: [Float], _ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, values: values, on: backend)
+    }
+
+    /// Trains to the last epoch (or `stop_after`); returns the final progress.
+    @discardableResult
+    public func run() throws -> TrainProgress {
+        let o = options
+        var lastSavedTotal = -1
+        let runStart = Date()
+        while progress.epoch <= o.lastEpoch {
+            let epoch = progress.epoch
+            let epochStart = Date()
+            let loader = BatchLoader(dataset: dataset, batchSize: o.batchSize, epoch: epoch, seed: o.seed,
+                                     startBatch: progress.epochIter / o.batchSize)
+            defer { loader.stop() }
+            while let batch = try loader.next() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let n = batch.shapeA[0]
+                let realA = tensor(batch.a, batch.shapeA), realB = tensor(batch.b, batch.shapeB)
+                let losses = model.step(realA: o.direction == "AtoB" ? realA : realB, realB: o.direction == "AtoB" ? realB : realA)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                progress.totalIters += n
+                progress.epochIter += n
+                guard losses.isFinite else {
+                    throw TrainingError(description: "a loss became non-finite at epoch \(epoch), image \(progress.epochIter) ("
+                        + zip(CycleGANLosses.names, losses.values).map { "\($0) \($1)" }.joined(separator: ", ")
+                        + "); stopping. The last good checkpoint in \(runDirectory) is kept; try a lower --lr")
+                }
+                if progress.totalIters % o.printFreq < n {
+                    let line = RunReport.lossLine(epoch: epoch, iter: progress.epochIter, time: seconds / Double(n),
+                                                  data: batch.waitSeconds, losses: losses)
+                    if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    say(line)
+                    report.logLosses(epoch: epoch, iter: progress.epochIter, totalIters: progress.totalIters,
+                                     time: seconds / Double(n), data: batch.waitSeconds, lr: progress.lr, losses: losses)
+                }
+                if progress.totalIters % o.displayFreq < n, let v = model.visuals {
+                    var list: [(String, Tensor)] = [("real_A", v.realA), ("fake_B", v.fakeB), ("rec_A", v.recA)]
+                    if let t = v.idtB { list.append(("idt_B", t)) }
+                    list += [("real_B", v.realB), ("fake_A", v.fakeA), ("rec_B", v.recB)]
+                    if let t = v.idtA { list.append(("idt_A", t)) }
+                    report.display(epoch: epoch, totalIters: progress.totalIters,
+                                   visuals: list.map { ($0.0, $0.1.image(0).toArray(), Array($0.1.shape.dropFirst())) })
+                }
+                if progress.totalIters % o.saveLatestFreq < n {
+                    let label = o.saveByIter ? "iter_\(progress.totalIters)" : "latest"
+                    say("saving the latest model (epoch \(epoch), total_iters \(progress.totalIters))")
+                    try save(label)
+                    lastSavedTotal = progress.totalIters
+                }
+                if interactive {
+                    drawProgress(epoch: epoch, done: progress.epochIter, total: dataset.count, since: epochStart)
+                }
+                if let stop = o.stopAfter, progress.totalIters >= stop {
+                    if lastSavedTotal != progress.totalIters { try save("latest") }
+                    report.flush()
+                    say("stopped after \(progress.totalIters) images (--stop_after); resume with --continue_train")
+                    return progress
+                }
+            }
+            // End of epoch: step the learning rate, then save (the train state resumes at the next epoch).
+            let oldLR = progress.lr
+            progress.lr = o.schedule.rate(afterEpochs: epoch - o.epochCount + 1)
+            model.setLearningRate(progress.lr)
+            progress.epoch = epoch + 1
+            progress.epochIter = 0
+            if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if epoch % o.saveEpochFreq == 0 || epoch == o.lastEpoch {
+                say("saving the model at the end of epoch \(epoch), iters \(progress.totalIters)")
+                try save("latest")
+                try save("\(epoch)")
+                lastSavedTotal = progress.totalIters
+            }
+            say(String(format: "learning rate %.7f -> %.7f", oldLR, progress.lr))
+            say(String(format: "End of epoch %d / %d \t Time Taken: %d sec", epoch, o.lastEpoch, Int(Date().timeIntervalSince(epochStart))))
+        }
+        report.flush()
+        say(String(format: "training finished: %d images in %.0f s", progress.totalIters, Date().timeIntervalSince(runStart)))
+        return progress
+    }
+
+    private func drawProgress(epoch: Int, done: Int, total: Int, since start: Date) {
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = Double(done) / max(elapsed, 1e-9)
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let width = 30, filled = total > 0 ? min(width, width * done / total) : 0
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = String(format: "\r\u{1B}[Kepoch %d/%d [%@] %d/%d  %.2f img/s  ETA %d:%02d", epoch, options.lastEpoch, bar,
+                          done, total, rate, Int(eta) / 60, Int(eta) % 60)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}

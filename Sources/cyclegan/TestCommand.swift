@@ -1,0 +1,60 @@
+import ArgumentParser
+import CycleGAN
+import Foundation
+
+/// `cyclegan test`: translates test images with a trained model.
+struct TestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "test", abstract: "Translate images with a trained model.")
+
+    @OptionGroup var model: ModelOptions
+    @Option(name: .customLong("results_dir"), help: "Where results are written (default ./results/).") var resultsDir: String?
+    @Option(name: .customLong("num_test"), help: "At most this many images (default: all).") var numTest: Int?
+    @Option(name: .customLong("model"), help: "cycle_gan (both directions, testA/testB) or test (one generator; --dataroot is a folder of images).") var modelKind: String?
+    @Option(name: .customLong("model_suffix"), help: "With --model test, load <epoch>_net_G<suffix> (use _A for our own runs).") var modelSuffix: String?
+    @Option(name: .customLong("phase"), help: "Dataset phase folder prefix (default test).") var phase: String?
+    @Option(name: .customLong("aspect_ratio"), help: "Accepted for compatibility; outputs keep the input's aspect.") var aspectRatio: Double?
+
+    func run() {
+        runReportingErrors {
+            var o = TestOptions()
+            let name = model.name ?? (model.dataroot == nil ? "demo" : "experiment_name")
+            let checkpoints = model.checkpointsDir ?? "./checkpoints"
+            // Defaults from the run's own options, when it wrote them.
+            if let data = FileManager.default.contents(atPath: "\(checkpoints)/\(name)/train_opt.json"),
+               let saved = try? JSONSerialization.jsonObject(with: data) as? [String: String] {
+                if let v = saved["ngf"].flatMap(Int.init) { o.ngf = v }
+                if let v = saved["netG"] { o.netG = v }
+                if let v = saved["input_nc"].flatMap(Int.init) { o.inputNC = v }
+                if let v = saved["output_nc"].flatMap(Int.init) { o.outputNC = v }
+            }
+            o.name = name
+            o.checkpointsDir = checkpoints
+            if let d = model.dataroot {
+                o.dataroot = d
+            } else {
+                let demo = Trainer.demoDataroot(checkpointsDir: checkpoints, name: name)
+                guard FileManager.default.fileExists(atPath: demo) else {
+                    throw ValidationError("--dataroot is required (no demo data at \(demo); run `cyclegan train` first for the demo)")
+                }
+                o.dataroot = demo
+            }
+            if let v = model.ngf { o.ngf = v }
+            if let v = model.netG { o.netG = v }
+            if let v = model.inputNC { o.inputNC = v }
+            if let v = model.outputNC { o.outputNC = v }
+            if let v = model.epoch { o.epoch = v }
+            if let v = model.direction { o.direction = v }
+            if let v = model.preprocess { o.preprocess = v }
+            if let v = model.loadSize { o.loadSize = v }
+            if let v = model.cropSize { o.cropSize = v }
+            if let v = model.seed { o.seed = v }
+            if let v = resultsDir { o.resultsDir = v }
+            o.numTest = numTest
+            if let v = modelKind { o.model = v }
+            if let v = modelSuffix { o.modelSuffix = v }
+            if let v = phase { o.phase = v }
+            let backend = try model.device.backend()
+            try Translator(options: o, backend: backend).run()
+        }
+    }
+}
