@@ -246,16 +246,22 @@ __kernel void col2im(__global const float* col, __global float* gx, int gx_off,
     }
     int Q = OH * OW;
     float acc = 0.0f;
+    // Tap ky reaches this row when rows[a] - ky = oy*stride: step ky by the stride from
+    // the first tap congruent to rows[a] (no division inside the loops).
     for (int a = 0; a < nr; a++) {
-        for (int ky = 0; ky < KH; ky++) {
+        int ky0 = rows[a] % stride;
+        for (int ky = ky0; ky < KH; ky += stride) {
             int t = rows[a] - ky;
-            if (t < 0 || t % stride != 0 || t / stride >= OH) continue;
+            if (t < 0) break;
             int oy = t / stride;
+            if (oy >= OH) continue;
             for (int b = 0; b < ncol; b++) {
-                for (int kx = 0; kx < KW; kx++) {
+                int kx0 = cols[b] % stride;
+                for (int kx = kx0; kx < KW; kx += stride) {
                     int s = cols[b] - kx;
-                    if (s < 0 || s % stride != 0 || s / stride >= OW) continue;
+                    if (s < 0) break;
                     int ox = s / stride;
+                    if (ox >= OW) continue;
                     acc += col[((size_t)(c * KH + ky) * KW + kx) * Q + oy * OW + ox];
                 }
             }
@@ -333,16 +339,15 @@ __kernel void conv2d_s1_gemm(__global const float* A, __global const float* xp, 
 }
 
 // The A operand of the stride-1 input gradient: panels over input channels c of the
-// flipped, transposed weight, A[cb][(k*KH + ky)*KW + kx][i] = w[k][cb*TM + i][KH-1-ky][KW-1-kx].
-// Global (TM, K*KH*KW, ceil(C/TM)).
+// flipped, transposed weight, A[c/TM][(k*KH + ky)*KW + kx][c%TM] = w[k][c][KH-1-ky][KW-1-kx].
+// One work-item per (c, k) copies its KH*KW taps; global (TM*ceil(C/TM), K).
 __kernel void pack_flipped_weight(__global const float* w, __global float* dst, int K, int C, int KH, int KW) {
-    int i = get_global_id(0), r = get_global_id(1), cb = get_global_id(2);
-    int Rows = K * KH * KW;
-    if (i >= TM || r >= Rows) return;
-    int kx = r % KW, ky = (r / KW) % KH, k = r / (KW * KH);
-    int c = cb * TM + i;
-    dst[((size_t)cb * Rows + r) * TM + i] =
-        c < C ? w[(((size_t)k * C + c) * KH + (KH - 1 - ky)) * KW + (KW - 1 - kx)] : 0.0f;
+    int c = get_global_id(0), k = get_global_id(1);
+    int taps = KH * KW, Rows = K * taps;
+    if (k >= K || c >= (C + TM - 1) / TM * TM) return;
+    __global float* out = dst + ((size_t)(c / TM) * Rows + k * taps) * TM + c % TM;
+    __global const float* src = w + ((size_t)k * C + c) * taps;
+    for (int t = 0; t < taps; t++) out[t * TM] = c < C ? src[taps - 1 - t] : 0.0f;
 }
 
 // gx[c][iy][ix] = the sum of the padded-input gradient gxp[c][py][px] (rows of ldx floats,

@@ -23,12 +23,19 @@ extension OpenCLBackend {
 
     private func blocks(_ n: Int, _ t: Int) -> Int { (n + t - 1) / t }
 
+    /// Local size of the packing grids (T, rows, panels): explicit, since a NULL local
+    /// size lets PoCL run one work-item per group, which costs more than the copy itself.
+    private func packLocal(_ t: Int) -> [Int] {
+        let rows = max(1, min(16, device.maxWorkGroupSize / t))
+        return [t, rows, 1]
+    }
+
     // MARK: packing and the GEMM
 
     /// Panels of TM (or TN) rows of a row-major [P][R] matrix at `offset` in `src`.
     func packRows(_ src: Buffer, offset: Int, p: Int, r: Int, tile t: Int) -> Buffer {
         let dst = makeBuffer(count: blocks(p, t) * r * t)
-        run("gemm", "pack_rows", global: [t, r, blocks(p, t)], local: nil,
+        run("gemm", "pack_rows", global: [t, r, blocks(p, t)], local: packLocal(t),
             [.buffer(src), .int(offset), .buffer(dst), .int(p), .int(r), .int(t)])
         return dst
     }
@@ -36,7 +43,7 @@ extension OpenCLBackend {
     /// Panels over the columns of a row-major [R][P] matrix at `offset` in `src`.
     func packCols(_ src: Buffer, offset: Int, p: Int, r: Int, tile t: Int) -> Buffer {
         let dst = makeBuffer(count: blocks(p, t) * r * t)
-        run("gemm", "pack_cols", global: [t, r, blocks(p, t)], local: nil,
+        run("gemm", "pack_cols", global: [t, r, blocks(p, t)], local: packLocal(t),
             [.buffer(src), .int(offset), .buffer(dst), .int(p), .int(r), .int(t)])
         return dst
     }
@@ -66,7 +73,7 @@ extension OpenCLBackend {
 
     /// Pads image `offset` of `x` ([c][h][w]) by `pad` into rows of `ldx` floats.
     func padInput(_ x: Buffer, offset: Int, into xp: Buffer, c: Int, h: Int, w: Int, pad: Int, reflect: Bool, ldx: Int) {
-        run("conv2d", "pad_input", global: [ldx, h + 2 * pad, c], local: nil,
+        run("conv2d", "pad_input", global: [ldx, h + 2 * pad, c], local: [min(16, device.maxWorkGroupSize), 1, 1],
             [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0), .int(ldx)])
     }
 
@@ -120,7 +127,7 @@ extension OpenCLBackend {
             // The padded input's gradient is a full stride-1 correlation of gY (zero-padded by
             // k−1) with the flipped, transposed weight; then fold the padding back.
             let a = makeBuffer(count: blocks(g.c, t.tm) * g.k * g.kh * g.kw * t.tm)
-            run("conv2d", "pack_flipped_weight", global: [t.tm, g.k * g.kh * g.kw, blocks(g.c, t.tm)], local: nil,
+            run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k], local: [min(t.tm, device.maxWorkGroupSize), 1],
                 [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw)])
             let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad  // the padded input's size = output of this correlation
             let ldy = blocks(wp, t.tn) * t.tn + g.kw - 1, gyRows = g.oh + 2 * (g.kh - 1)
@@ -159,7 +166,7 @@ extension OpenCLBackend {
         for n in 0..<g.n {
             // gW[k][rows] += gY[k][q] · Xᵀ: A = gY as [P=k][R=q]; B = im2col panels over rows.
             let a = packRows(gy, offset: n * g.k * q, p: g.k, r: q, tile: t.tm)
-            run("conv2d", "im2col_pack_rows", global: [g.oh, blocks(rows, t.tn)], local: [1, 1],
+            run("conv2d", "im2col_pack_rows", global: [g.oh, blocks(rows, t.tn)], local: [1, min(4, device.maxWorkGroupSize)],
                 [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g))
             gemmSplit(a, b, out: gw, outOffset: 0, m: g.k, n: rows, r: q, accumulate: n > 0)
         }
