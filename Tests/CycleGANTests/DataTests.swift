@@ -18,6 +18,8 @@ final class DataTests: XCTestCase {
         let loaded = try ImageIO.load(dir + "/gray.png")
         XCTAssertEqual(loaded.channels, 3, "load always gives RGB")
         XCTAssertEqual(loaded.pixels, gray.pixels.flatMap { [$0, $0, $0] }, "gray repeats into R, G and B")
+        XCTAssertEqual(errorDescription { try ImageIO.savePNG(rgb, to: dir + "/no/such/folder/x.png") },
+                       "cannot write \(dir)/no/such/folder/x.png: No such file or directory")
     }
 
     func testPNG16BitRoundsEveryValue() throws {
@@ -284,6 +286,8 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(errorDescription { _ = try UnalignedDataset(dataroot: root, options: TransformOptions()) },
                        "dataset folder \(root)/trainA has no images (.jpg, .jpeg, .png, .ppm, .bmp, .tif, .tiff)")
         writeBytes([1], to: root + "/trainA/x.PNG")
+        XCTAssertEqual(errorDescription { _ = try UnalignedDataset(dataroot: root, options: TransformOptions(), maxDatasetSize: 0) },
+                       "max_dataset_size must be at least 1, not 0")
         XCTAssertEqual(errorDescription { _ = try UnalignedDataset(dataroot: root + "/", options: TransformOptions()) },
                        "dataset folder \(root)/trainB does not exist")
     }

@@ -67,8 +67,9 @@ private struct RGB {
 /// One random landscape, in coordinates u (left to right) and v (top to bottom), 0...1.
 private struct Scene {
     struct Hill { var base: Double; var waves: [(amp: Double, freq: Double, phase: Double)]; var color: RGB }
-    struct House { var x: Double; var width: Double; var height: Double; var roof: Double }
-    struct Tree { var x: Double; var trunk: Double; var radius: Double }
+    /// `foot`: where it stands, on the front hill's ridge below its centre.
+    struct House { var x: Double; var width: Double; var height: Double; var roof: Double; var foot = 0.0 }
+    struct Tree { var x: Double; var trunk: Double; var radius: Double; var foot = 0.0 }
 
     var night: Bool
     var skyTop: RGB, skyBottom: RGB
@@ -105,6 +106,10 @@ private struct Scene {
         for _ in 0..<rng.int(below: 4) {
             trees.append(Tree(x: uniform(0.05, 0.95), trunk: uniform(0.05, 0.08), radius: uniform(0.04, 0.07)))
         }
+        // Stand them upright on the front hill, a little sunk into it.
+        let front = hills[hills.count - 1]
+        for i in houses.indices { houses[i].foot = ridge(front, houses[i].x) + 0.03 }
+        for i in trees.indices { trees[i].foot = ridge(front, trees[i].x) + 0.02 }
     }
 
     /// The top edge of hill `h` at u.
@@ -128,11 +133,9 @@ private struct Scene {
             let shade = 1 - 0.25 * min(1, (v - ridges[k]) / 0.4)
             c = RGB(hill.color.r * shade, hill.color.g * shade, hill.color.b * shade)
         }
-        let ground = ridges[ridges.count - 1]  // things stand on the front hill
         for t in trees {
-            let foot = ground + 0.02
-            let trunkTop = foot - t.trunk
-            if abs(u - t.x) < 0.012 && v < foot && v > trunkTop {
+            let trunkTop = t.foot - t.trunk
+            if abs(u - t.x) < 0.012 && v < t.foot && v > trunkTop {
                 c = night ? RGB(0.10, 0.08, 0.08) : RGB(0.42, 0.27, 0.12)
             }
             let cv = trunkTop - t.radius * 0.7
@@ -141,10 +144,9 @@ private struct Scene {
             }
         }
         for h in houses {
-            let foot = ground + 0.03
-            let top = foot - h.height
+            let top = h.foot - h.height
             let half = h.width / 2
-            if abs(u - h.x) < half && v < foot && v > top {
+            if abs(u - h.x) < half && v < h.foot && v > top {
                 c = night ? RGB(0.20, 0.20, 0.25) : RGB(0.92, 0.86, 0.72)
                 // Two windows side by side in the middle of the wall.
                 let wy = top + h.height * 0.3, ws = h.width * 0.18

@@ -58,9 +58,10 @@ public final class UnalignedDataset: @unchecked Sendable {
     public init(dataroot: String, phase: String = "train", options: TransformOptions,
                 optionsB: TransformOptions? = nil, maxDatasetSize: Int = Int.max,
                 serialBatches: Bool = false, skipBadImages: Bool = false) throws {
+        guard maxDatasetSize >= 1 else { throw DatasetError("max_dataset_size must be at least 1, not \(maxDatasetSize)") }
         let root = dataroot.hasSuffix("/") ? dataroot : dataroot + "/"
-        pathsA = Array(try Self.imageFiles(in: root + phase + "A").prefix(max(0, maxDatasetSize)))
-        pathsB = Array(try Self.imageFiles(in: root + phase + "B").prefix(max(0, maxDatasetSize)))
+        pathsA = Array(try Self.imageFiles(in: root + phase + "A").prefix(maxDatasetSize))
+        pathsB = Array(try Self.imageFiles(in: root + phase + "B").prefix(maxDatasetSize))
         optionsA = options
         self.optionsB = optionsB ?? options
         self.serialBatches = serialBatches
