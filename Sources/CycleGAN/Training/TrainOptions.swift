@@ -86,9 +86,10 @@ public struct TrainOptions: Sendable {
         }
         if preprocess != .none && preprocess != .scale_width {
             guard cropSize % 4 == 0 else { throw bad("crop_size", "must be a multiple of 4 for the generator, got \(cropSize)") }
-            // the 70×70 PatchGAN needs an input of at least 32 pixels to give any patch
-            guard netD == "pixel" || cropSize >= 8 << min(nLayersD, 3) else {
-                throw bad("crop_size", "\(cropSize) is too small for the \(nLayersD)-layer discriminator (at least \(8 << min(nLayersD, 3)))")
+            // an n-layer PatchGAN halves the size n times, then loses 2 pixels: it needs 3·2ⁿ
+            let layers = netD == "basic" ? 3 : nLayersD
+            guard netD == "pixel" || cropSize >= 3 << layers else {
+                throw bad("crop_size", "\(cropSize) is too small for the \(layers)-layer discriminator (at least \(3 << layers))")
             }
         }
         guard nEpochs >= 0, nEpochsDecay >= 0, epochCount >= 1 else { throw bad("n_epochs", "epochs must be non-negative and --epoch_count at least 1") }
