@@ -122,9 +122,10 @@ private struct Scene {
         var c = RGB.mix(skyTop, skyBottom, v)
         let d = ((u - disc.u) * (u - disc.u) + (v - disc.v) * (v - disc.v)).squareRoot()
         // A glow around the sun or moon, then the disc itself.
-        let glow = exp(-pow(d / (disc.r * 2.5), 2)) * (night ? 0.15 : 0.35)
+        let g = d / (disc.r * 2.5)
+        let glow = exp(-g * g) * (night ? 0.15 : 0.35)
         c = RGB.mix(c, night ? RGB(0.7, 0.75, 0.85) : RGB(1.0, 0.95, 0.7), glow)
-        for s in stars where abs(u - s.u) < s.r && abs(v - s.v) < s.r {
+        for s in stars where v < 0.62 && abs(u - s.u) < s.r && abs(v - s.v) < s.r {
             if (u - s.u) * (u - s.u) + (v - s.v) * (v - s.v) < s.r * s.r { c = RGB.mix(c, RGB(1, 1, 0.95), s.level) }
         }
         if d < disc.r { c = night ? RGB(0.94, 0.94, 0.90) : RGB(1.0, 0.88, 0.25) }
