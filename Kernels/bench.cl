@@ -4,7 +4,7 @@
 // so no compiler has to unroll an array), so the loop is bound by FMA issue rate, not
 // latency. 2 * 16 * 16 * iters FLOP per work-item.
 #define STEP(v) v = fma(v, va, vb)
-__kernel void fma_peak(__global float* out, float a, float b, int iters) {
+__kernel void fma_peak(__global float* out, float a, float b, int iters, int n) {
     float s0 = get_global_id(0);
     float16 va = (float16)(a), vb = (float16)(b);
     float16 c0 = s0, c1 = s0 + 1, c2 = s0 + 2, c3 = s0 + 3, c4 = s0 + 4, c5 = s0 + 5, c6 = s0 + 6, c7 = s0 + 7;
@@ -16,7 +16,7 @@ __kernel void fma_peak(__global float* out, float a, float b, int iters) {
     float16 s = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)) + ((c8 + c9) + (c10 + c11)) + ((c12 + c13) + (c14 + c15));
     float8 h = s.lo + s.hi;
     float4 q = h.lo + h.hi;
-    out[get_global_id(0)] = q.x + q.y + q.z + q.w;
+    if (get_global_id(0) < n) out[get_global_id(0)] = q.x + q.y + q.z + q.w;
 }
 
 // Copy bandwidth: float4 per work-item.

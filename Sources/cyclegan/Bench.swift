@@ -28,6 +28,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the training-iteration benchmark.")
     var noIteration = false
 
+    @Flag(help: "Smoke test: tiny ceiling kernels (their figures mean nothing); combine with small --sizes and --ngf.")
+    var quick = false
+
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
 
@@ -43,15 +46,18 @@ struct Bench: ParsableCommand {
     func run() {
         runReportingErrors {
             let sizeList = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !sizeList.isEmpty, sizeList.allSatisfy({ $0 >= 16 && $0 % 8 == 0 }) else {
-                throw ValidationError("--sizes must be multiples of 8, at least 16 (got \(sizes))")
+            guard !sizeList.isEmpty, sizeList.allSatisfy({ $0 >= 32 && $0 % 8 == 0 }) else {
+                throw ValidationError("--sizes must be multiples of 8, at least 32 (got \(sizes))")
+            }
+            guard ngf >= 1, nBlocks == 6 || nBlocks == 9, repeats >= 1 else {
+                throw ValidationError("--ngf and --repeats must be positive and --n_blocks 6 or 9")
             }
             let backend = try device.backend(profiling: true)
             guard let ocl = backend as? OpenCLBackend else {
                 throw ValidationError("bench needs an OpenCL device (--device cpu-ref has no kernels to time)")
             }
             print("device: \(ocl.name)   gemm tile \(ocl.gemmTile.tm)x\(ocl.gemmTile.tn), conv \(ocl.convAlgorithm.rawValue)")
-            let (gflops, gbs) = Benchmark.ceilings(ocl, repeats: repeats)
+            let (gflops, gbs) = Benchmark.ceilings(ocl, repeats: repeats, quick: quick)
             print(String(format: "ceilings: FMA %.1f GFLOP/s, copy %.1f GB/s", gflops, gbs))
             print("op                 shape                                   pass               median ms        rate   %ceil   rel err")
             var rows: [BenchRow] = []

@@ -35,17 +35,20 @@ public enum Benchmark {
     }
 
     /// The FMA ceiling (GFLOP/s) and copy bandwidth (GB/s) of the device.
-    public static func ceilings(_ b: OpenCLBackend, repeats: Int = 5) -> (gflops: Double, gbs: Double) {
-        let items = max(1024, b.device.computeUnits * 256), iters = 2048
+    /// `quick` shrinks both measurements to a smoke test (CI, oclgrind): the figures are
+    /// then meaningless, only the kernels run.
+    public static func ceilings(_ b: OpenCLBackend, repeats: Int = 5, quick: Bool = false) -> (gflops: Double, gbs: Double) {
+        let items = quick ? 16 : max(1024, b.device.computeUnits * 256), iters = quick ? 4 : 2048
         let out = b.makeBuffer(count: items)
-        let flops = Double(items) * Double(iters) * 16 * 16 * 2
         let local = b.device.isGPU ? 64 : Int(ProcessInfo.processInfo.environment["CYCLEGAN_FMA_LOCAL"] ?? "") ?? 1
+        // every launched work-item computes, also those past `items` in the last group
+        let flops = Double((items + local - 1) / local * local) * Double(iters) * 16 * 16 * 2
         var times: [Double] = []
         for _ in 0..<(repeats + 1) {
-            times.append(b.deviceTime { b.runBench("fma_peak", global: items, local: local, [.buffer(out), .float(0.999), .float(0.001), .int(iters)]) })
+            times.append(b.deviceTime { b.runBench("fma_peak", global: items, local: local, [.buffer(out), .float(0.999), .float(0.001), .int(iters), .int(items)]) })
         }
         let gflops = flops / median(Array(times.dropFirst())) / 1e9
-        let n4 = 16 << 20  // 64M floats = 256 MB per buffer
+        let n4 = quick ? 1024 : 16 << 20  // 64M floats = 256 MB per buffer
         let src = b.makeBuffer(count: n4 * 4), dst = b.makeBuffer(count: n4 * 4)
         b.fill(src, value: 1)
         times = []
