@@ -27,6 +27,7 @@ let package = Package(
             path: "Kernels",
             exclude: ["README.md"],
             resources: [
+                .embedInCode("common.cl"),
                 .embedInCode("conv2d.cl"),
                 .embedInCode("gemm.cl"),
                 .embedInCode("instance_norm.cl"),

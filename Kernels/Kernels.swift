@@ -12,6 +12,7 @@ public struct KernelSource: Sendable {
 /// Every kernel source, by file name.
 public let embeddedKernelSources: [String: KernelSource] = {
     let files: [(String, [UInt8])] = [
+        ("common", PackageResources.common_cl),
         ("conv2d", PackageResources.conv2d_cl),
         ("gemm", PackageResources.gemm_cl),
         ("instance_norm", PackageResources.instance_norm_cl),

@@ -6,10 +6,7 @@
 // reflect != 0 pads by mirroring (PyTorch ReflectionPad2d, edge not repeated),
 // folded into the index arithmetic: no padded copy is ever made.
 
-// Maps a coordinate of the padded image back into [0, n) by reflection.
-inline int reflect_index(int i, int n) {
-    return i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i);
-}
+// reflect_index and reflect_preimages are in common.cl, prepended to every program.
 
 // One work-item per output element: global (OW, OH, N*K).
 __kernel void conv2d_forward(__global const float* x, __global const float* w,
@@ -41,8 +38,7 @@ __kernel void conv2d_forward(__global const float* x, __global const float* w,
 
 // Gradient with respect to the input, gathered per input element: global (W, H, N*C).
 // A padded coordinate p = o*stride + t (t the tap) reads input index p - pad, or its
-// mirror. So input row iy receives from padded rows: iy + pad always, and with
-// reflect also pad - iy (1 <= iy <= pad) and pad + 2H - 2 - iy (H-1-pad <= iy <= H-2).
+// mirror: reflect_preimages lists the padded rows (columns) that read row iy (column ix).
 // This kernel is also the transposed-convolution forward (zero padding).
 __kernel void conv2d_backward_data(__global const float* gy, __global const float* w,
                                    __global float* gx,
@@ -52,15 +48,8 @@ __kernel void conv2d_backward_data(__global const float* gy, __global const floa
     if (ix >= W || iy >= H || nc >= N * C) return;
     int n = nc / C, c = nc % C;
     int rows[3], cols[3];
-    int nr = 0, ncol = 0;
-    rows[nr++] = iy + pad;
-    cols[ncol++] = ix + pad;
-    if (reflect) {
-        if (iy >= 1 && iy <= pad) rows[nr++] = pad - iy;
-        if (iy >= H - 1 - pad && iy <= H - 2) rows[nr++] = pad + 2 * H - 2 - iy;
-        if (ix >= 1 && ix <= pad) cols[ncol++] = pad - ix;
-        if (ix >= W - 1 - pad && ix <= W - 2) cols[ncol++] = pad + 2 * W - 2 - ix;
-    }
+    int nr = reflect_preimages(iy, H, pad, reflect, rows);
+    int ncol = reflect_preimages(ix, W, pad, reflect, cols);
     float acc = 0.0f;
     for (int k = 0; k < K; k++) {
         __global const float* gp = gy + ((size_t)n * K + k) * OH * OW;
@@ -127,13 +116,8 @@ __kernel void channel_sum(__global const float* gy, __global float* out,
         __global const float* p = gy + ((size_t)n * C + c) * HW;
         for (int i = lid; i < HW; i += ls) acc += p[i];
     }
-    scratch[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = ls / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) out[c] = scratch[0];
+    float total = tree_sum(acc, scratch);
+    if (lid == 0) out[c] = total;
 }
 
 // y[n][c][i] += b[c]: the bias of a transposed convolution. global (HW, N*C).
@@ -148,17 +132,6 @@ __kernel void add_channel_bias(__global float* y, __global const float* b, int C
 // where X (im2col) holds at row r = (c*KH + ky)*KW + kx and column q = oy*OW + ox the input
 // value the conv reads there (reflect or zero padding folded in). X is never stored whole
 // in plain form: these kernels write it straight into GEMM panels.
-
-// The input value at im2col row r, column q of image x (one image, [C][H][W]).
-inline float im2col_value(__global const float* x, int r, int q, int H, int W, int OW,
-                          int KH, int KW, int stride, int pad, int reflect) {
-    int kx = r % KW, ky = (r / KW) % KH, c = r / (KW * KH);
-    int oy = q / OW, ox = q % OW;
-    int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
-    if (reflect) { iy = reflect_index(iy, H); ix = reflect_index(ix, W); }
-    else if (iy < 0 || iy >= H || ix < 0 || ix >= W) return 0.0f;
-    return x[((size_t)c * H + iy) * W + ix];
-}
 
 // TN, the GEMM's panel width, comes from the build options shared with gemm.cl.
 #ifndef TN
@@ -235,15 +208,8 @@ __kernel void col2im(__global const float* col, __global float* gx, int gx_off,
     int ix = get_global_id(0), iy = get_global_id(1), c = get_global_id(2);
     if (ix >= W || iy >= H || c >= C) return;
     int rows[3], cols[3];
-    int nr = 0, ncol = 0;
-    rows[nr++] = iy + pad;
-    cols[ncol++] = ix + pad;
-    if (reflect) {
-        if (iy >= 1 && iy <= pad) rows[nr++] = pad - iy;
-        if (iy >= H - 1 - pad && iy <= H - 2) rows[nr++] = pad + 2 * H - 2 - iy;
-        if (ix >= 1 && ix <= pad) cols[ncol++] = pad - ix;
-        if (ix >= W - 1 - pad && ix <= W - 2) cols[ncol++] = pad + 2 * W - 2 - ix;
-    }
+    int nr = reflect_preimages(iy, H, pad, reflect, rows);
+    int ncol = reflect_preimages(ix, W, pad, reflect, cols);
     int Q = OH * OW;
     float acc = 0.0f;
     // Tap ky reaches this row when rows[a] - ky = oy*stride: step ky by the stride from
@@ -359,15 +325,8 @@ __kernel void unpad_fold(__global const float* gxp, __global float* gx, int gx_o
     int ix = get_global_id(0), iy = get_global_id(1), c = get_global_id(2);
     if (ix >= W || iy >= H || c >= C) return;
     int rows[3], cols[3];
-    int nr = 0, ncol = 0;
-    rows[nr++] = iy + pad;
-    cols[ncol++] = ix + pad;
-    if (reflect) {
-        if (iy >= 1 && iy <= pad) rows[nr++] = pad - iy;
-        if (iy >= H - 1 - pad && iy <= H - 2) rows[nr++] = pad + 2 * H - 2 - iy;
-        if (ix >= 1 && ix <= pad) cols[ncol++] = pad - ix;
-        if (ix >= W - 1 - pad && ix <= W - 2) cols[ncol++] = pad + 2 * W - 2 - ix;
-    }
+    int nr = reflect_preimages(iy, H, pad, reflect, rows);
+    int ncol = reflect_preimages(ix, W, pad, reflect, cols);
     int Hp = H + 2 * pad;
     float acc = 0.0f;
     for (int a = 0; a < nr; a++)

@@ -2,19 +2,7 @@
 // Mirrors Sources/CycleGAN/Backend/CPU/CPUInstanceNorm.swift.
 // One work-group per plane (global = planes * local); local size a power of 2.
 
-// Tree reduction of scratch[0..ls) into scratch[0]; every work-item reads the result.
-inline float group_sum(float v, __local float* scratch) {
-    int lid = get_local_id(0), ls = get_local_size(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = ls / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);  // scratch is reused by the next call
-    return total;
-}
+// tree_sum (common.cl) reduces one value per work-item over the work-group.
 
 // y = (x - mean) * rstd with biased variance; saves mean and rstd = 1/sqrt(var + eps).
 // Two passes over the plane (mean, then squared deviations) for a sound variance.
@@ -26,10 +14,10 @@ __kernel void instance_norm_forward(__global const float* x, __global float* y,
     __global float* yp = y + (size_t)plane * HW;
     float s = 0.0f;
     for (int i = lid; i < HW; i += ls) s += xp[i];
-    float mean = group_sum(s, scratch) / HW;
+    float mean = tree_sum(s, scratch) / HW;
     float v = 0.0f;
     for (int i = lid; i < HW; i += ls) { float d = xp[i] - mean; v += d * d; }
-    float var = group_sum(v, scratch) / HW;
+    float var = tree_sum(v, scratch) / HW;
     float rstd = 1.0f / sqrt(var + eps);
     for (int i = lid; i < HW; i += ls) yp[i] = (xp[i] - mean) * rstd;
     if (lid == 0) { mean_out[plane] = mean; rstd_out[plane] = rstd; }
@@ -45,8 +33,8 @@ __kernel void instance_norm_backward(__global const float* y, __global const flo
     __global float* gxp = gx + (size_t)plane * HW;
     float a = 0.0f, b = 0.0f;
     for (int i = lid; i < HW; i += ls) { a += gp[i]; b += gp[i] * yp[i]; }
-    float mean_gy = group_sum(a, scratch) / HW;
-    float mean_gyy = group_sum(b, scratch) / HW;
+    float mean_gy = tree_sum(a, scratch) / HW;
+    float mean_gyy = tree_sum(b, scratch) / HW;
     float r = rstd[plane];
     for (int i = lid; i < HW; i += ls) gxp[i] = r * (gp[i] - mean_gy - yp[i] * mean_gyy);
 }

@@ -4,16 +4,7 @@
 // Stage 2: reduce_final, one work-group, sums the partials and scales.
 // Mirrors Sources/CycleGAN/Backend/CPU/CPUReduce.swift.
 
-inline float tree_sum(float v, __local float* scratch) {
-    int lid = get_local_id(0), ls = get_local_size(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = ls / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    return scratch[0];
-}
+// tree_sum is in common.cl, prepended to every program.
 
 // One stage-1 kernel per kind of term; TERM(i) is the i-th term.
 #define PARTIAL_KERNEL(name, params, TERM)                                          \

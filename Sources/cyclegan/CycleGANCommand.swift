@@ -9,6 +9,12 @@ struct CycleGANCommand: ParsableCommand {
         commandName: "cyclegan",
         abstract: "CycleGAN training and translation with OpenCL kernels.",
         subcommands: [Train.self, TestCommand.self, Devices.self, Check.self, Bench.self])
+
+    /// Line-buffered stdout, so logs piped to a file or `tee` appear as training goes.
+    static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }
 
 /// `--device`, shared by every subcommand that computes.

@@ -8,13 +8,8 @@ public final class Conv2d: Module {
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
                 paddingMode: Conv2dGeometry.Padding = .zeros, bias: Bool = true, on backend: Backend) {
-        weight = Tensor(filled: 0, shape: [outChannels, inChannels, kernelSize, kernelSize], on: backend)
-        weight.requiresGrad = true
-        if bias {
-            let b = Tensor(filled: 0, shape: [outChannels], on: backend)
-            b.requiresGrad = true
-            self.bias = b
-        } else { self.bias = nil }
+        (weight, self.bias) = makeParameters([outChannels, inChannels, kernelSize, kernelSize],
+                                             bias: bias ? outChannels : nil, on: backend)
         self.stride = stride; self.padding = padding; self.paddingMode = paddingMode
     }
 
@@ -35,13 +30,8 @@ public final class ConvTranspose2d: Module {
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
                 outputPadding: Int = 0, bias: Bool = true, on backend: Backend) {
-        weight = Tensor(filled: 0, shape: [inChannels, outChannels, kernelSize, kernelSize], on: backend)
-        weight.requiresGrad = true
-        if bias {
-            let b = Tensor(filled: 0, shape: [outChannels], on: backend)
-            b.requiresGrad = true
-            self.bias = b
-        } else { self.bias = nil }
+        (weight, self.bias) = makeParameters([inChannels, outChannels, kernelSize, kernelSize],
+                                             bias: bias ? outChannels : nil, on: backend)
         self.stride = stride; self.padding = padding; self.outputPadding = outputPadding
     }
 
@@ -75,6 +65,16 @@ public struct LeakyReLU {
 public struct Tanh {
     public init() {}
     public func callAsFunction(_ x: Tensor) -> Tensor { x.tanh() }
+}
+
+/// A zero weight of `shape` and an optional zero bias of `bias` elements, both trainable
+/// (initialisation fills them: `initWeights`).
+func makeParameters(_ shape: [Int], bias: Int?, on backend: Backend) -> (Tensor, Tensor?) {
+    let w = Tensor(filled: 0, shape: shape, on: backend)
+    w.requiresGrad = true
+    let b = bias.map { Tensor(filled: 0, shape: [$0], on: backend) }
+    b?.requiresGrad = true
+    return (w, b)
 }
 
 /// Prefixes child parameter names: ("weight", w) under "model.1" → ("model.1.weight", w).

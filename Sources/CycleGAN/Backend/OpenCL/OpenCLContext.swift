@@ -63,6 +63,11 @@ final class OpenCLContext {
         clReleaseContext(context)
     }
 
+    /// The program text of Kernels/<name>.cl: common.cl followed by the file.
+    static func programSource(named name: String) throws -> String {
+        try source(named: "common") + "\n" + source(named: name)
+    }
+
     /// The text of Kernels/<name>.cl: from $CYCLEGAN_KERNELS when set (for kernel
     /// development), else the copy embedded in the binary.
     static func source(named name: String) throws -> String {
@@ -83,7 +88,7 @@ final class OpenCLContext {
     func program(_ file: String, options: String = "") throws -> cl_program {
         let key = file + "|" + options
         if let p = programs[key] { return p }
-        let text = try Self.source(named: file)
+        let text = try Self.programSource(named: file)
         var err: cl_int = 0
         let program: cl_program? = text.withCString { cstr in
             var ptr: UnsafePointer<CChar>? = cstr

@@ -1,0 +1,36 @@
+// common.cl: helpers shared by every kernel file; the host prepends this file to each
+// program's source before compiling it.
+
+// Maps a coordinate of a reflect-padded axis back into [0, n) (PyTorch's ReflectionPad2d:
+// the edge is not repeated).
+inline int reflect_index(int i, int n) {
+    return i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i);
+}
+
+// The coordinates of the padded axis (size n + 2*pad) that read input coordinate i:
+// i + pad always; with reflect also pad - i (for 1 <= i <= pad) and pad + 2n - 2 - i
+// (for n-1-pad <= i <= n-2), the mirrors. Writes them to out[0..3) and returns the count.
+inline int reflect_preimages(int i, int n, int pad, int reflect, int out[3]) {
+    int count = 0;
+    out[count++] = i + pad;
+    if (reflect) {
+        if (i >= 1 && i <= pad) out[count++] = pad - i;
+        if (i >= n - 1 - pad && i <= n - 2) out[count++] = pad + 2 * n - 2 - i;
+    }
+    return count;
+}
+
+// Sums v over the work-group by a tree in local memory (local size a power of 2); every
+// work-item gets the total. Ends with a barrier so `scratch` can be reused at once.
+inline float tree_sum(float v, __local float* scratch) {
+    int lid = get_local_id(0), ls = get_local_size(0);
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ls / 2; s > 0; s >>= 1) {
+        if (lid < s) scratch[lid] += scratch[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float total = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return total;
+}
