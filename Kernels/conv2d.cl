@@ -333,3 +333,51 @@ __kernel void unpad_fold(__global const float* gxp, __global float* gx, int gx_o
         for (int b = 0; b < ncol; b++) acc += gxp[((size_t)c * Hp + rows[a]) * ldx + cols[b]];
     gx[gx_off + ((size_t)c * H + iy) * W + ix] = acc;
 }
+
+// The same stride-1 convolution over the flattened padded grid: with the input's rows
+// exactly ldx = OW + KW - 1 floats apart, the value read for output (oy, ox) at tap
+// (ky, kx) is xp[c][q + ky*ldx + kx] with q = oy*ldx + ox, so TN consecutive q are one
+// vector load even across row ends. Positions with ox >= OW are computed and dropped
+// (KW - 1 per row), which wastes less than whole row tiles when OW is not a multiple of
+// TN. The input buffer needs TN + KW floats of slack after the last plane.
+// Global (ceil(OH*ldx/TN), ceil(M/TM)).
+__kernel void conv2d_s1_flat(__global const float* A, __global const float* xp, __global float* y, int y_off,
+                             int M, int C, int KH, int KW, int OH, int OW, int Hp, int ldx,
+                             __global const float* bias, int has_bias, int ld_out) {
+    int qb = get_global_id(0), mb = get_global_id(1);
+    int Q = OH * ldx;
+    if (qb * TN >= Q || mb * TM >= M) return;
+    int Rows = C * KH * KW;
+    __global const float* a = A + (size_t)mb * Rows * TM;
+    CVEC acc[TM];
+    #pragma unroll
+    for (int i = 0; i < TM; i++) acc[i] = (CVEC)(0.0f);
+    int q0 = qb * TN;
+    for (int c = 0; c < C; c++) {
+        for (int ky = 0; ky < KH; ky++) {
+            __global const float* row = xp + ((size_t)c * Hp + ky) * ldx + q0;
+            for (int kx = 0; kx < KW; kx++) {
+                CVEC bv = CVLOAD(0, row + kx);
+                #pragma unroll
+                for (int i = 0; i < TM; i++) acc[i] = fma((CVEC)(a[i]), bv, acc[i]);
+                a += TM;
+            }
+        }
+    }
+    int oy0 = q0 / ldx, ox0 = q0 % ldx;
+    #pragma unroll
+    for (int i = 0; i < TM; i++) {
+        int m = mb * TM + i;
+        if (m >= M) break;
+        CVEC v = acc[i];
+        if (has_bias) v += (CVEC)(bias[m]);
+        float tmp[TN];
+        CONV_CAT(vstore, TN)(v, 0, tmp);
+        __global float* out = y + y_off + (size_t)m * OH * ld_out;
+        int oy = oy0, ox = ox0;
+        for (int j = 0; j < TN; j++) {
+            if (oy < OH && ox < OW) out[oy * ld_out + ox] = tmp[j];
+            if (++ox == ldx) { ox = 0; oy++; }
+        }
+    }
+}

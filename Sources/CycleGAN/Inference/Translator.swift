@@ -43,7 +43,7 @@ public final class Translator {
         if let n = options.numTest, n < 1 { throw OptionError("--num_test: must be positive, got \(n)") }
         self.options = options
         self.backend = backend
-        outputDirectory = "\(options.resultsDir)/\(options.name)/test_\(options.epoch)"
+        outputDirectory = ((options.resultsDir as NSString).appendingPathComponent(options.name) as NSString).appendingPathComponent("test_\(options.epoch)")
     }
 
     /// A generator of the run, loaded from `<epoch>_net_<name>` (.safetensors, else .pth).

@@ -77,13 +77,31 @@ extension OpenCLBackend {
             [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0), .int(ldx)])
     }
 
-    /// A stride-1 convolution of a padded input (rows of `ldx`) with packed weights `a`.
-    /// The output rows are `ldOut` floats apart (default: `ow`).
+    /// How a stride-1 conv tiles its output: whole rows in TN-wide tiles (rows of the padded
+    /// input `ldx` apart, with slack), or the flattened padded grid (rows exactly
+    /// ow + kw − 1 apart), whichever computes fewer wasted positions.
+    struct Stride1Layout { var flat: Bool; var ldx: Int }
+
+    func stride1Layout(ow: Int, kw: Int) -> Stride1Layout {
+        let rowTiles = blocks(ow, gemmTile.tn) * gemmTile.tn  // computed per row, tiled by rows
+        let flatWidth = ow + kw - 1                           // computed per row, flattened
+        return flatWidth < rowTiles ? Stride1Layout(flat: true, ldx: flatWidth)
+            : Stride1Layout(flat: false, ldx: rowTiles + kw - 1)
+    }
+
+    /// A stride-1 convolution of a padded input with packed weights `a`. The output rows
+    /// are `ldOut` floats apart (default: `ow`).
     func convStride1(_ a: Buffer, _ xp: Buffer, _ y: Buffer, yOffset: Int, m: Int, c: Int, kh: Int, kw: Int,
-                     oh: Int, ow: Int, hp: Int, ldx: Int, bias: Buffer?, ldOut: Int? = nil) {
-        run("conv2d", "conv2d_s1_gemm", global: [blocks(ow, gemmTile.tn), oh, blocks(m, gemmTile.tm)], local: gemmTile.convLocal,
-            [.buffer(a), .buffer(xp), .buffer(y), .int(yOffset), .int(m), .int(c), .int(kh), .int(kw), .int(oh), .int(ow),
-             .int(hp), .int(ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1), .int(ldOut ?? ow)])
+                     oh: Int, ow: Int, hp: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil) {
+        let args: [KernelArg] = [.buffer(a), .buffer(xp), .buffer(y), .int(yOffset), .int(m), .int(c), .int(kh), .int(kw),
+                                 .int(oh), .int(ow), .int(hp), .int(layout.ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1),
+                                 .int(ldOut ?? ow)]
+        if layout.flat {
+            run("conv2d", "conv2d_s1_flat", global: [blocks(oh * layout.ldx, gemmTile.tn), blocks(m, gemmTile.tm)],
+                local: gemmTile.local.map { [$0[0], $0[1]] }, args)
+        } else {
+            run("conv2d", "conv2d_s1_gemm", global: [blocks(ow, gemmTile.tn), oh, blocks(m, gemmTile.tm)], local: gemmTile.convLocal, args)
+        }
     }
 
     // MARK: the three convolution passes
@@ -98,13 +116,13 @@ extension OpenCLBackend {
         let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: t.tm)
         if g.stride == 1 && g.kh == g.kw {
             // Pad once, then read the padded rows directly (no im2col).
-            let ldx = blocks(g.ow, t.tn) * t.tn + g.kw - 1, hp = g.h + 2 * g.pad
-            let xp = makeBuffer(count: g.c * hp * ldx)
+            let layout = stride1Layout(ow: g.ow, kw: g.kw), hp = g.h + 2 * g.pad
+            let xp = makeBuffer(count: g.c * hp * layout.ldx + t.tn + g.kw)
             for n in 0..<g.n {
                 padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, pad: g.pad,
-                         reflect: g.padding == .reflect, ldx: ldx)
+                         reflect: g.padding == .reflect, ldx: layout.ldx)
                 convStride1(a, xp, y, yOffset: n * g.k * q, m: g.k, c: g.c, kh: g.kh, kw: g.kw, oh: g.oh, ow: g.ow,
-                            hp: hp, ldx: ldx, bias: bias)
+                            hp: hp, layout: layout, bias: bias)
             }
             return
         }
@@ -130,13 +148,13 @@ extension OpenCLBackend {
             run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k], local: [min(t.tm, device.maxWorkGroupSize), 1],
                 [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw)])
             let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad  // the padded input's size = output of this correlation
-            let ldy = blocks(wp, t.tn) * t.tn + g.kw - 1, gyRows = g.oh + 2 * (g.kh - 1)
-            let ldgx = blocks(wp, t.tn) * t.tn
-            let gyp = makeBuffer(count: g.k * gyRows * ldy), gxp = makeBuffer(count: g.c * hp * ldgx)
+            let layout = stride1Layout(ow: wp, kw: g.kw), gyRows = g.oh + 2 * (g.kh - 1)
+            let ldgx = wp
+            let gyp = makeBuffer(count: g.k * gyRows * layout.ldx + t.tn + g.kw), gxp = makeBuffer(count: g.c * hp * ldgx)
             for n in 0..<g.n {
-                padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, pad: g.kh - 1, reflect: false, ldx: ldy)
+                padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, pad: g.kh - 1, reflect: false, ldx: layout.ldx)
                 convStride1(a, gyp, gxp, yOffset: 0, m: g.c, c: g.k, kh: g.kh, kw: g.kw, oh: hp, ow: wp,
-                            hp: gyRows, ldx: ldy, bias: nil, ldOut: ldgx)
+                            hp: gyRows, layout: layout, bias: nil, ldOut: ldgx)
                 run("conv2d", "unpad_fold", global: [g.w, g.h, g.c], local: tile2D,
                     [.buffer(gxp), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w), .int(g.pad),
                      .int(g.padding == .reflect ? 1 : 0), .int(ldgx)])
