@@ -266,6 +266,13 @@ __kernel void pad_input(__global const float* x, int x_off, __global float* xp,
     xp[((size_t)c * Hp + py) * ldx + px] = v;
 }
 
+// The slack after the last padded plane, read only for dropped positions: zero, so that
+// a product with it is 0, never NaN from stale memory. Global (n).
+__kernel void zero_tail(__global float* xp, int offset, int n) {
+    int i = get_global_id(0);
+    if (i < n) xp[offset + i] = 0.0f;
+}
+
 // y[m][oy][ox] = sum over (c, ky, kx) of A(m, (c*KH + ky)*KW + kx) * xp[c][oy + ky][ox + kx]
 // (+ bias[m]), output rows ld_out apart; A packed as in gemm.cl: [ceil(M/TM)][C*KH*KW][TM]. One work-item computes
 // TM output channels x TN consecutive ox of one output row. Global (ceil(OW/TN), OH, ceil(M/TM)).
@@ -380,4 +387,69 @@ __kernel void conv2d_s1_flat(__global const float* A, __global const float* xp, 
             if (++ox == ldx) { ox = 0; oy++; }
         }
     }
+}
+
+// ---- Stride-1 weight gradient without im2col ---------------------------------------------
+// gW[m][r] = sum over q of gY[m][q] * X[r][q]. On the flattened padded grid (rows ldx =
+// OW + KW - 1 apart) X[r][q] = xp[c][q + ky*ldx + kx] for r = (c, ky, kx): for a fixed r a
+// plain offset into xp. So each work-item takes TM rows r (their offsets computed once)
+// and TN output channels m: per q, one vector load of gY (packed over m, zero at the
+// dropped positions ox >= OW) and TM scalar loads of xp at the TM offsets, each broadcast
+// into an fma. Partial sums per split of q go to partial[split][r][m]; reduce_transpose
+// adds them into gw[m][r] in a fixed order.
+
+// dst[mb][q][j] = gy[mb*TN + j][oy][ox] for q = oy*ldx + ox (0 where ox >= OW or m >= M).
+// Global (TN, OH*ldx, ceil(M/TN)).
+__kernel void pack_flat_cols(__global const float* gy, int gy_off, __global float* dst,
+                             int M, int OH, int OW, int ldx) {
+    int j = get_global_id(0), q = get_global_id(1), mb = get_global_id(2);
+    int Q = OH * ldx;
+    if (j >= TN || q >= Q) return;
+    int m = mb * TN + j, oy = q / ldx, ox = q % ldx;
+    dst[((size_t)mb * Q + q) * TN + j] = (m < M && ox < OW) ? gy[gy_off + ((size_t)m * OH + oy) * OW + ox] : 0.0f;
+}
+
+// Global (ceil(Rows/TM), ceil(M/TN), splits), Rows = C*KH*KW.
+__kernel void conv2d_s1_wgrad(__global const float* xp, __global const float* gyp, __global float* partial,
+                              int C, int KH, int KW, int Hp, int ldx, int M, int Q, int q_chunk) {
+    int rb = get_global_id(0), mb = get_global_id(1), split = get_global_id(2);
+    int Rows = C * KH * KW;
+    if (rb * TM >= Rows || mb * TN >= M) return;
+    int off[TM];
+    for (int i = 0; i < TM; i++) {
+        int r = min(rb * TM + i, Rows - 1);  // rows past the end repeat the last one; not written
+        int kx = r % KW, ky = (r / KW) % KH, c = r / (KW * KH);
+        off[i] = (c * Hp + ky) * ldx + kx;
+    }
+    int q0 = split * q_chunk, q1 = min(Q, q0 + q_chunk);
+    __global const float* b = gyp + (size_t)mb * Q * TN;
+    CVEC acc[TM];
+    #pragma unroll
+    for (int i = 0; i < TM; i++) acc[i] = (CVEC)(0.0f);
+    for (int q = q0; q < q1; q++) {
+        CVEC bv = CVLOAD(0, b + (size_t)q * TN);
+        #pragma unroll
+        for (int i = 0; i < TM; i++) acc[i] = fma((CVEC)(xp[off[i] + q]), bv, acc[i]);
+    }
+    __global float* out = partial + (size_t)split * Rows * M;
+    int m0 = mb * TN;
+    #pragma unroll
+    for (int i = 0; i < TM; i++) {
+        int r = rb * TM + i;
+        if (r >= Rows) break;
+        float tmp[TN];
+        CONV_CAT(vstore, TN)(acc[i], 0, tmp);
+        for (int j = 0; j < TN && m0 + j < M; j++) out[(size_t)r * M + m0 + j] = tmp[j];
+    }
+}
+
+// gw[m][r] (+)= sum over s of partial[s][r][m], s in order. Global (Rows, M).
+__kernel void reduce_transpose(__global const float* partial, int splits, int Rows, int M,
+                               __global float* gw, int accumulate) {
+    int r = get_global_id(0), m = get_global_id(1);
+    if (r >= Rows || m >= M) return;
+    float s = 0.0f;
+    for (int k = 0; k < splits; k++) s += partial[((size_t)k * Rows + r) * M + m];
+    size_t o = (size_t)m * Rows + r;
+    gw[o] = accumulate ? gw[o] + s : s;
 }

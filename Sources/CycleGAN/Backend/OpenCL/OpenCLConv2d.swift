@@ -72,9 +72,14 @@ extension OpenCLBackend {
     }
 
     /// Pads image `offset` of `x` ([c][h][w]) by `pad` into rows of `ldx` floats.
+    /// Any slack after the padded planes in `xp` is zeroed.
     func padInput(_ x: Buffer, offset: Int, into xp: Buffer, c: Int, h: Int, w: Int, pad: Int, reflect: Bool, ldx: Int) {
         run("conv2d", "pad_input", global: [ldx, h + 2 * pad, c], local: [min(16, device.maxWorkGroupSize), 1, 1],
             [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0), .int(ldx)])
+        let used = c * (h + 2 * pad) * ldx
+        if xp.count > used {
+            run("conv2d", "zero_tail", global: [xp.count - used], local: nil, [.buffer(xp), .int(used), .int(xp.count - used)])
+        }
     }
 
     /// How a stride-1 conv tiles its output: whole rows in TN-wide tiles (rows of the padded
@@ -180,6 +185,30 @@ extension OpenCLBackend {
             return
         }
         let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
+        if g.stride == 1 && g.kh == g.kw && g.oh * (g.w + 2 * g.pad) >= 1024 {
+            // No im2col: read the padded input at per-row offsets over the flattened grid
+            // (for short reductions the fixed cost per work-item outweighs the packing saved).
+            let ldx = g.w + 2 * g.pad, hp = g.h + 2 * g.pad, qf = g.oh * ldx
+            let xp = makeBuffer(count: g.c * hp * ldx + t.tn + g.kw)
+            let gyp = makeBuffer(count: blocks(g.k, t.tn) * qf * t.tn)
+            let tiles = blocks(rows, t.tm) * blocks(g.k, t.tn)
+            let target = device.computeUnits * (device.isGPU ? 64 : 16)
+            let splits = max(1, min(qf / 256, target / max(tiles, 1)))
+            let chunk = blocks(qf, splits)
+            let partial = makeBuffer(count: splits * rows * g.k)
+            for n in 0..<g.n {
+                padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, pad: g.pad,
+                         reflect: g.padding == .reflect, ldx: ldx)
+                run("conv2d", "pack_flat_cols", global: [t.tn, qf, blocks(g.k, t.tn)], local: packLocal(t.tn),
+                    [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)])
+                run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local3,
+                    [.buffer(xp), .buffer(gyp), .buffer(partial), .int(g.c), .int(g.kh), .int(g.kw), .int(hp), .int(ldx),
+                     .int(g.k), .int(qf), .int(chunk)])
+                run("conv2d", "reduce_transpose", global: [rows, g.k], local: [min(16, device.maxWorkGroupSize), 1],
+                    [.buffer(partial), .int(splits), .int(rows), .int(g.k), .buffer(gw), .int(n > 0 ? 1 : 0)])
+            }
+            return
+        }
         let b = makeBuffer(count: blocks(rows, t.tn) * q * t.tn)
         for n in 0..<g.n {
             // gW[k][rows] += gY[k][q] · Xᵀ: A = gY as [P=k][R=q]; B = im2col panels over rows.
