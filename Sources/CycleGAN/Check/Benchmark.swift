@@ -38,7 +38,8 @@ public enum Benchmark {
     /// `quick` shrinks both measurements to a smoke test (CI, oclgrind): the figures are
     /// then meaningless, only the kernels run.
     public static func ceilings(_ b: OpenCLBackend, repeats: Int = 5, quick: Bool = false) -> (gflops: Double, gbs: Double) {
-        let items = quick ? 16 : max(1024, b.device.computeUnits * 256), iters = quick ? 4 : 2048
+        // ~40 ms per run on a 2-core CPU: long enough that scheduling noise does not matter
+        let items = quick ? 16 : max(2048, b.device.computeUnits * 1024), iters = quick ? 4 : 8192
         let out = b.makeBuffer(count: items)
         let local = b.device.isGPU ? 64 : Int(ProcessInfo.processInfo.environment["CYCLEGAN_FMA_LOCAL"] ?? "") ?? 1
         // every launched work-item computes, also those past `items` in the last group
