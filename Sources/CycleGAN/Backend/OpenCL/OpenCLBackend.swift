@@ -22,7 +22,9 @@ public final class OpenCLBackend: Backend {
     /// The kernel files compiled at start-up.
     static let kernelFiles = ["bench", "conv2d", "gemm", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
 
-    public init(device: OpenCLDeviceInfo, profiling: Bool = false) throws {
+    /// `gemmTile` overrides the tiling chosen for the device type (tests run the GPU
+    /// tiling on PoCL this way).
+    public init(device: OpenCLDeviceInfo, profiling: Bool = false, gemmTile: GEMMTile? = nil) throws {
         self.device = device
         cl = try OpenCLContext(device: device, profiling: profiling)
         pool = OpenCLBufferPool(context: cl.context)
@@ -32,7 +34,7 @@ public final class OpenCLBackend: Backend {
         while g * 2 <= min(device.isGPU ? 256 : 16, device.maxWorkGroupSize) { g *= 2 }
         reduceGroup = g
         tile2D = device.maxWorkGroupSize >= 64 ? [8, 8, 1] : [1, 1, 1]
-        gemmTile = GEMMTile.forDevice(device)
+        self.gemmTile = gemmTile ?? GEMMTile.forDevice(device)
         convAlgorithm = ConvAlgorithm(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_CONV"] ?? "") ?? .gemm
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
     }

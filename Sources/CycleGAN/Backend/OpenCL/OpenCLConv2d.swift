@@ -242,6 +242,10 @@ public struct GEMMTile: Sendable {
 
     /// CPUs: 16×16 tiles in float16 accumulators (what PoCL vectorises to the FMA ceiling),
     /// 8 work-items along M sharing an input panel. GPUs: small tiles, many work-items.
+    public init(tm: Int, tn: Int, local: [Int]?) {
+        self.tm = tm; self.tn = tn; self.local = local
+    }
+
     static func forDevice(_ d: OpenCLDeviceInfo) -> GEMMTile {
         let env = ProcessInfo.processInfo.environment
         var tile = d.isGPU ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : GEMMTile(tm: 16, tn: 16, local: [1, 8, 1])
