@@ -251,19 +251,25 @@ __kernel void col2im(__global const float* col, __global float* gx, int gx_off,
 #define CVLOAD CONV_CAT(vload, TN)
 
 // xp[c][py][px] = x[c][py - pad][px - pad] (reflected, or 0 outside for zero padding);
-// px in [W + 2*pad, ldx) is slack, set to 0. Global (ldx, H + 2*pad, C).
+// px in [W + 2*pad, ldx) is slack, set to 0. One work-item per padded row: the interior is
+// a straight copy of an input row. Global (H + 2*pad, C).
 __kernel void pad_input(__global const float* x, int x_off, __global float* xp,
                         int C, int H, int W, int pad, int reflect, int ldx) {
-    int px = get_global_id(0), py = get_global_id(1), c = get_global_id(2);
+    int py = get_global_id(0), c = get_global_id(1);
     int Hp = H + 2 * pad, Wp = W + 2 * pad;
-    if (px >= ldx || py >= Hp || c >= C) return;
-    float v = 0.0f;
-    int iy = py - pad, ix = px - pad;
-    if (px < Wp) {
-        if (reflect) v = x[x_off + ((size_t)c * H + reflect_index(iy, H)) * W + reflect_index(ix, W)];
-        else if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = x[x_off + ((size_t)c * H + iy) * W + ix];
+    if (py >= Hp || c >= C) return;
+    __global float* dst = xp + ((size_t)c * Hp + py) * ldx;
+    int iy = py - pad;
+    if (reflect) iy = reflect_index(iy, H);
+    if (iy < 0 || iy >= H) {  // a zero-padding row
+        for (int px = 0; px < ldx; px++) dst[px] = 0.0f;
+        return;
     }
-    xp[((size_t)c * Hp + py) * ldx + px] = v;
+    __global const float* src = x + x_off + ((size_t)c * H + iy) * W;
+    for (int px = 0; px < pad; px++) dst[px] = reflect ? src[reflect_index(px - pad, W)] : 0.0f;
+    for (int ix = 0; ix < W; ix++) dst[pad + ix] = src[ix];
+    for (int px = pad + W; px < Wp; px++) dst[px] = reflect ? src[reflect_index(px - pad, W)] : 0.0f;
+    for (int px = Wp; px < ldx; px++) dst[px] = 0.0f;
 }
 
 // The slack after the last padded plane, read only for dropped positions: zero, so that
@@ -325,20 +331,24 @@ __kernel void pack_flipped_weight(__global const float* w, __global float* dst, 
 
 // gx[c][iy][ix] = the sum of the padded-input gradient gxp[c][py][px] (rows of ldx floats,
 // Hp = H + 2*pad) over every padded position that reads (iy, ix): py = iy + pad always,
-// and with reflect also the mirrored rows (same rule as conv2d_backward_data).
-// Global (W, H, C).
+// and with reflect also the mirrored rows (reflect_preimages). One work-item per input row.
+// Global (H, C).
 __kernel void unpad_fold(__global const float* gxp, __global float* gx, int gx_off,
                          int C, int H, int W, int pad, int reflect, int ldx) {
-    int ix = get_global_id(0), iy = get_global_id(1), c = get_global_id(2);
-    if (ix >= W || iy >= H || c >= C) return;
+    int iy = get_global_id(0), c = get_global_id(1);
+    if (iy >= H || c >= C) return;
     int rows[3], cols[3];
     int nr = reflect_preimages(iy, H, pad, reflect, rows);
-    int ncol = reflect_preimages(ix, W, pad, reflect, cols);
     int Hp = H + 2 * pad;
-    float acc = 0.0f;
-    for (int a = 0; a < nr; a++)
-        for (int b = 0; b < ncol; b++) acc += gxp[((size_t)c * Hp + rows[a]) * ldx + cols[b]];
-    gx[gx_off + ((size_t)c * H + iy) * W + ix] = acc;
+    __global const float* plane = gxp + (size_t)c * Hp * ldx;
+    __global float* out = gx + gx_off + ((size_t)c * H + iy) * W;
+    for (int ix = 0; ix < W; ix++) {
+        int ncol = reflect_preimages(ix, W, pad, reflect, cols);
+        float acc = 0.0f;
+        for (int a = 0; a < nr; a++)
+            for (int b = 0; b < ncol; b++) acc += plane[rows[a] * ldx + cols[b]];
+        out[ix] = acc;
+    }
 }
 
 // The same stride-1 convolution over the flattened padded grid: with the input's rows
@@ -399,14 +409,19 @@ __kernel void conv2d_s1_flat(__global const float* A, __global const float* xp, 
 // adds them into gw[m][r] in a fixed order.
 
 // dst[mb][q][j] = gy[mb*TN + j][oy][ox] for q = oy*ldx + ox (0 where ox >= OW or m >= M).
-// Global (TN, OH*ldx, ceil(M/TN)).
+// One work-item per (output row, m-panel) writes that row's TN-wide chunks in order.
+// Global (OH, ceil(M/TN)).
 __kernel void pack_flat_cols(__global const float* gy, int gy_off, __global float* dst,
                              int M, int OH, int OW, int ldx) {
-    int j = get_global_id(0), q = get_global_id(1), mb = get_global_id(2);
-    int Q = OH * ldx;
-    if (j >= TN || q >= Q) return;
-    int m = mb * TN + j, oy = q / ldx, ox = q % ldx;
-    dst[((size_t)mb * Q + q) * TN + j] = (m < M && ox < OW) ? gy[gy_off + ((size_t)m * OH + oy) * OW + ox] : 0.0f;
+    int oy = get_global_id(0), mb = get_global_id(1);
+    if (oy >= OH || mb * TN >= M) return;
+    __global float* out = dst + ((size_t)mb * OH * ldx + (size_t)oy * ldx) * TN;
+    for (int ox = 0; ox < ldx; ox++) {
+        for (int j = 0; j < TN; j++) {
+            int m = mb * TN + j;
+            out[ox * TN + j] = (m < M && ox < OW) ? gy[gy_off + ((size_t)m * OH + oy) * OW + ox] : 0.0f;
+        }
+    }
 }
 
 // Global (ceil(Rows/TM), ceil(M/TN), splits), Rows = C*KH*KW.

@@ -38,3 +38,113 @@ __kernel void instance_norm_backward(__global const float* y, __global const flo
     float r = rstd[plane];
     for (int i = lid; i < HW; i += ls) gxp[i] = r * (gp[i] - mean_gy - yp[i] * mean_gyy);
 }
+
+// ---- CPU-shaped variant: no barriers ---------------------------------------------------
+// PoCL turns a work-group into a loop and splits it at every barrier, which makes the
+// work-group kernels above slow on CPUs. These do the same in three barrier-free steps:
+// statistics per contiguous chunk of a plane, a merge per plane in a fixed order (Chan's
+// pairwise update of mean and squared deviations: a sound variance), then one pass.
+// Each chunk is `chunk` elements; global (ceil(HW/chunk), planes).
+
+// Sum of a float16 vector's lanes.
+inline float hsum16(float16 v) {
+    float8 h = v.lo + v.hi;
+    float4 q = h.lo + h.hi;
+    return (q.x + q.y) + (q.z + q.w);
+}
+
+// part[(plane*chunks + k)*2 + {0,1}] = (mean, M2) of chunk k: two passes over the chunk.
+__kernel void instance_norm_chunk_stats(__global const float* x, __global float* part, int HW, int chunk) {
+    int k = get_global_id(0), plane = get_global_id(1);
+    int chunks = (HW + chunk - 1) / chunk;
+    if (k >= chunks) return;
+    int i0 = k * chunk, i1 = min(HW, i0 + chunk);
+    __global const float* p = x + (size_t)plane * HW;
+    // float16 lanes (16 partial sums: vector code on CPUs), the ragged tail scalar
+    int iv = i0 + (i1 - i0) / 16 * 16;
+    float16 sv = (float16)(0.0f);
+    for (int i = i0; i < iv; i += 16) sv += vload16(0, p + i);
+    float s = hsum16(sv);
+    for (int i = iv; i < i1; i++) s += p[i];
+    float mean = s / (i1 - i0);
+    float16 mv = (float16)(0.0f);
+    for (int i = i0; i < iv; i += 16) { float16 d = vload16(0, p + i) - mean; mv += d * d; }
+    float m2 = hsum16(mv);
+    for (int i = iv; i < i1; i++) { float d = p[i] - mean; m2 += d * d; }
+    part[((size_t)plane * chunks + k) * 2] = mean;
+    part[((size_t)plane * chunks + k) * 2 + 1] = m2;
+}
+
+// Merges the chunks of each plane in order; global (planes).
+__kernel void instance_norm_merge(__global const float* part, __global float* mean_out, __global float* rstd_out,
+                                  int planes, int HW, int chunk, float eps) {
+    int plane = get_global_id(0);
+    if (plane >= planes) return;
+    int chunks = (HW + chunk - 1) / chunk;
+    float n = 0.0f, mean = 0.0f, m2 = 0.0f;
+    for (int k = 0; k < chunks; k++) {
+        float nb = min(chunk, HW - k * chunk);
+        float mb = part[((size_t)plane * chunks + k) * 2], m2b = part[((size_t)plane * chunks + k) * 2 + 1];
+        float nt = n + nb, d = mb - mean;
+        mean += d * nb / nt;
+        m2 += m2b + d * d * n * nb / nt;
+        n = nt;
+    }
+    mean_out[plane] = mean;
+    rstd_out[plane] = 1.0f / sqrt(m2 / HW + eps);
+}
+
+// y = (x - mean) * rstd over chunk k of each plane.
+__kernel void instance_norm_apply(__global const float* x, __global float* y, __global const float* mean,
+                                  __global const float* rstd, int HW, int chunk) {
+    int k = get_global_id(0), plane = get_global_id(1);
+    int i0 = k * chunk, i1 = min(HW, i0 + chunk);
+    if (i0 >= HW) return;
+    float m = mean[plane], r = rstd[plane];
+    __global const float* p = x + (size_t)plane * HW;
+    __global float* q = y + (size_t)plane * HW;
+    int iv = i0 + (i1 - i0) / 16 * 16;
+    for (int i = i0; i < iv; i += 16) vstore16((vload16(0, p + i) - m) * r, 0, q + i);
+    for (int i = iv; i < i1; i++) q[i] = (p[i] - m) * r;
+}
+
+// part[(plane*chunks + k)*2 + {0,1}] = (sum gy, sum gy*y) over chunk k.
+__kernel void instance_norm_chunk_grad_sums(__global const float* y, __global const float* gy, __global float* part,
+                                            int HW, int chunk) {
+    int k = get_global_id(0), plane = get_global_id(1);
+    int chunks = (HW + chunk - 1) / chunk;
+    if (k >= chunks) return;
+    int i0 = k * chunk, i1 = min(HW, i0 + chunk);
+    __global const float* yp = y + (size_t)plane * HW;
+    __global const float* gp = gy + (size_t)plane * HW;
+    int iv = i0 + (i1 - i0) / 16 * 16;
+    float16 av = (float16)(0.0f), bv = (float16)(0.0f);
+    for (int i = i0; i < iv; i += 16) { float16 g = vload16(0, gp + i); av += g; bv += g * vload16(0, yp + i); }
+    float a = hsum16(av), b = hsum16(bv);
+    for (int i = iv; i < i1; i++) { a += gp[i]; b += gp[i] * yp[i]; }
+    part[((size_t)plane * chunks + k) * 2] = a;
+    part[((size_t)plane * chunks + k) * 2 + 1] = b;
+}
+
+// gx = rstd * (gy - mean(gy) - y * mean(gy*y)); the chunk sums are added in order here
+// (per work-item, the same order for every chunk of a plane).
+__kernel void instance_norm_apply_grad(__global const float* y, __global const float* gy, __global const float* part,
+                                       __global const float* rstd, __global float* gx, int HW, int chunk) {
+    int k = get_global_id(0), plane = get_global_id(1);
+    int chunks = (HW + chunk - 1) / chunk;
+    int i0 = k * chunk, i1 = min(HW, i0 + chunk);
+    if (i0 >= HW) return;
+    float a = 0.0f, b = 0.0f;
+    for (int j = 0; j < chunks; j++) {
+        a += part[((size_t)plane * chunks + j) * 2];
+        b += part[((size_t)plane * chunks + j) * 2 + 1];
+    }
+    float mean_gy = a / HW, mean_gyy = b / HW, r = rstd[plane];
+    __global const float* yp = y + (size_t)plane * HW;
+    __global const float* gp = gy + (size_t)plane * HW;
+    __global float* out = gx + (size_t)plane * HW;
+    int iv = i0 + (i1 - i0) / 16 * 16;
+    for (int i = i0; i < iv; i += 16)
+        vstore16(r * (vload16(0, gp + i) - mean_gy - vload16(0, yp + i) * mean_gyy), 0, out + i);
+    for (int i = iv; i < i1; i++) out[i] = r * (gp[i] - mean_gy - yp[i] * mean_gyy);
+}

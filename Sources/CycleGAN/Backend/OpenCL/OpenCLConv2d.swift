@@ -74,7 +74,7 @@ extension OpenCLBackend {
     /// Pads image `offset` of `x` ([c][h][w]) by `pad` into rows of `ldx` floats.
     /// Any slack after the padded planes in `xp` is zeroed.
     func padInput(_ x: Buffer, offset: Int, into xp: Buffer, c: Int, h: Int, w: Int, pad: Int, reflect: Bool, ldx: Int) {
-        run("conv2d", "pad_input", global: [ldx, h + 2 * pad, c], local: [min(16, device.maxWorkGroupSize), 1, 1],
+        run("conv2d", "pad_input", global: [h + 2 * pad, c], local: [min(4, device.maxWorkGroupSize), 1],
             [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0), .int(ldx)])
         let used = c * (h + 2 * pad) * ldx
         if xp.count > used {
@@ -160,7 +160,7 @@ extension OpenCLBackend {
                 padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, pad: g.kh - 1, reflect: false, ldx: layout.ldx)
                 convStride1(a, gyp, gxp, yOffset: 0, m: g.c, c: g.k, kh: g.kh, kw: g.kw, oh: hp, ow: wp,
                             hp: gyRows, layout: layout, bias: nil, ldOut: ldgx)
-                run("conv2d", "unpad_fold", global: [g.w, g.h, g.c], local: tile2D,
+                run("conv2d", "unpad_fold", global: [g.h, g.c], local: [min(4, device.maxWorkGroupSize), 1],
                     [.buffer(gxp), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w), .int(g.pad),
                      .int(g.padding == .reflect ? 1 : 0), .int(ldgx)])
             }
@@ -199,7 +199,7 @@ extension OpenCLBackend {
             for n in 0..<g.n {
                 padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, pad: g.pad,
                          reflect: g.padding == .reflect, ldx: ldx)
-                run("conv2d", "pack_flat_cols", global: [t.tn, qf, blocks(g.k, t.tn)], local: packLocal(t.tn),
+                run("conv2d", "pack_flat_cols", global: [g.oh, blocks(g.k, t.tn)], local: [min(4, device.maxWorkGroupSize), 1],
                     [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)])
                 run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local3,
                     [.buffer(xp), .buffer(gyp), .buffer(partial), .int(g.c), .int(g.kh), .int(g.kw), .int(hp), .int(ldx),

@@ -1,13 +1,37 @@
-/// Launchers of Kernels/instance_norm.cl; the twin of CPUInstanceNorm.swift.
+/// Launchers of Kernels/instance_norm.cl; the twin of CPUInstanceNorm.swift. GPUs run one
+/// work-group per plane with a tree reduction; CPUs the barrier-free chunked variant.
 extension OpenCLBackend {
+    /// Elements per chunk of the CPU variant.
+    private var normChunk: Int { 2048 }
+
     public func instanceNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer,
                                     planes: Int, hw: Int, eps: Float) {
-        run("instance_norm", "instance_norm_forward", global: [planes * reduceGroup], local: [reduceGroup],
-            [.buffer(x), .buffer(y), .buffer(mean), .buffer(rstd), .int(hw), .float(eps), .local(reduceGroup * 4)])
+        if device.isGPU {
+            run("instance_norm", "instance_norm_forward", global: [planes * reduceGroup], local: [reduceGroup],
+                [.buffer(x), .buffer(y), .buffer(mean), .buffer(rstd), .int(hw), .float(eps), .local(reduceGroup * 4)])
+            return
+        }
+        let chunk = normChunk, chunks = (hw + chunk - 1) / chunk
+        let part = makeBuffer(count: planes * chunks * 2)
+        run("instance_norm", "instance_norm_chunk_stats", global: [chunks, planes], local: [1, 1],
+            [.buffer(x), .buffer(part), .int(hw), .int(chunk)])
+        run("instance_norm", "instance_norm_merge", global: [planes], local: [1],
+            [.buffer(part), .buffer(mean), .buffer(rstd), .int(planes), .int(hw), .int(chunk), .float(eps)])
+        run("instance_norm", "instance_norm_apply", global: [chunks, planes], local: [1, 1],
+            [.buffer(x), .buffer(y), .buffer(mean), .buffer(rstd), .int(hw), .int(chunk)])
     }
 
     public func instanceNormBackward(y: Buffer, gy: Buffer, rstd: Buffer, gx: Buffer, planes: Int, hw: Int) {
-        run("instance_norm", "instance_norm_backward", global: [planes * reduceGroup], local: [reduceGroup],
-            [.buffer(y), .buffer(gy), .buffer(rstd), .buffer(gx), .int(hw), .local(reduceGroup * 4)])
+        if device.isGPU {
+            run("instance_norm", "instance_norm_backward", global: [planes * reduceGroup], local: [reduceGroup],
+                [.buffer(y), .buffer(gy), .buffer(rstd), .buffer(gx), .int(hw), .local(reduceGroup * 4)])
+            return
+        }
+        let chunk = normChunk, chunks = (hw + chunk - 1) / chunk
+        let part = makeBuffer(count: planes * chunks * 2)
+        run("instance_norm", "instance_norm_chunk_grad_sums", global: [chunks, planes], local: [1, 1],
+            [.buffer(y), .buffer(gy), .buffer(part), .int(hw), .int(chunk)])
+        run("instance_norm", "instance_norm_apply_grad", global: [chunks, planes], local: [1, 1],
+            [.buffer(y), .buffer(gy), .buffer(part), .buffer(rstd), .buffer(gx), .int(hw), .int(chunk)])
     }
 }
