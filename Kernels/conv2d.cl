@@ -280,13 +280,21 @@ __kernel void zero_tail(__global float* xp, int offset, int n) {
 }
 
 // y[m][oy][ox] = sum over (c, ky, kx) of A(m, (c*KH + ky)*KW + kx) * xp[c][oy + ky][ox + kx]
-// (+ bias[m]), output rows ld_out apart; A packed as in gemm.cl: [ceil(M/TM)][C*KH*KW][TM]. One work-item computes
-// TM output channels x TN consecutive ox of one output row. Global (ceil(OW/TN), OH, ceil(M/TM)).
-__kernel void conv2d_s1_gemm(__global const float* A, __global const float* xp, __global float* y, int y_off,
-                             int M, int C, int KH, int KW, int OH, int OW, int Hp, int ldx,
-                             __global const float* bias, int has_bias, int ld_out) {
-    int oxb = get_global_id(0), oy = get_global_id(1), mb = get_global_id(2);
-    if (oxb * TN >= OW || oy >= OH || mb * TM >= M) return;
+// (+ bias[m]), output rows ld_out apart; A packed as in gemm.cl: [ceil(M/TM)][C*KH*KW][TM].
+// On the padded grid (rows ldx apart) output (oy, ox) reads xp[c][q + ky*ldx + kx] with
+// q = oy*ldx + ox, so TN consecutive q are one vector load. One work-item computes TM
+// output channels x TN consecutive q starting at q0 = row*row_stride + tile*TN:
+// - row_stride = ldx: tiles within output rows (ldx holds the row's tiles plus KW - 1 slack);
+// - row_stride = 0, one row: tiles over the flattened grid, across row ends (ldx = OW + KW - 1;
+//   the KW - 1 positions past OW in each row are computed and dropped), which wastes less
+//   when OW is not a multiple of TN. The input then needs TN + KW floats of slack at its end.
+// Global (tiles, rows, ceil(M/TM)).
+__kernel void conv2d_s1(__global const float* A, __global const float* xp, __global float* y, int y_off,
+                        int M, int C, int KH, int KW, int OH, int OW, int Hp, int ldx,
+                        __global const float* bias, int has_bias, int ld_out, int row_stride) {
+    int tile = get_global_id(0), rowi = get_global_id(1), mb = get_global_id(2);
+    int q0 = rowi * row_stride + tile * TN;
+    if (q0 >= OH * ldx || mb * TM >= M) return;
     int Rows = C * KH * KW;
     __global const float* a = A + (size_t)mb * Rows * TM;
     CVEC acc[TM];
@@ -294,7 +302,7 @@ __kernel void conv2d_s1_gemm(__global const float* A, __global const float* xp, 
     for (int i = 0; i < TM; i++) acc[i] = (CVEC)(0.0f);
     for (int c = 0; c < C; c++) {
         for (int ky = 0; ky < KH; ky++) {
-            __global const float* row = xp + ((size_t)c * Hp + oy + ky) * ldx + oxb * TN;
+            __global const float* row = xp + ((size_t)c * Hp + ky) * ldx + q0;
             for (int kx = 0; kx < KW; kx++) {
                 CVEC bv = CVLOAD(0, row + kx);
                 #pragma unroll
@@ -303,7 +311,7 @@ __kernel void conv2d_s1_gemm(__global const float* A, __global const float* xp, 
             }
         }
     }
-    int ox0 = oxb * TN;
+    int oy0 = q0 / ldx, ox0 = q0 % ldx;
     #pragma unroll
     for (int i = 0; i < TM; i++) {
         int m = mb * TM + i;
@@ -312,8 +320,12 @@ __kernel void conv2d_s1_gemm(__global const float* A, __global const float* xp, 
         if (has_bias) v += (CVEC)(bias[m]);
         float tmp[TN];
         CONV_CAT(vstore, TN)(v, 0, tmp);
-        __global float* out = y + y_off + ((size_t)m * OH + oy) * ld_out + ox0;
-        for (int j = 0; j < TN && ox0 + j < OW; j++) out[j] = tmp[j];
+        __global float* out = y + y_off + (size_t)m * OH * ld_out;
+        int oy = oy0, ox = ox0;
+        for (int j = 0; j < TN; j++) {
+            if (oy < OH && ox < OW) out[oy * ld_out + ox] = tmp[j];
+            if (++ox == ldx) { ox = 0; oy++; }
+        }
     }
 }
 
@@ -348,54 +360,6 @@ __kernel void unpad_fold(__global const float* gxp, __global float* gx, int gx_o
         for (int a = 0; a < nr; a++)
             for (int b = 0; b < ncol; b++) acc += plane[rows[a] * ldx + cols[b]];
         out[ix] = acc;
-    }
-}
-
-// The same stride-1 convolution over the flattened padded grid: with the input's rows
-// exactly ldx = OW + KW - 1 floats apart, the value read for output (oy, ox) at tap
-// (ky, kx) is xp[c][q + ky*ldx + kx] with q = oy*ldx + ox, so TN consecutive q are one
-// vector load even across row ends. Positions with ox >= OW are computed and dropped
-// (KW - 1 per row), which wastes less than whole row tiles when OW is not a multiple of
-// TN. The input buffer needs TN + KW floats of slack after the last plane.
-// Global (ceil(OH*ldx/TN), ceil(M/TM)).
-__kernel void conv2d_s1_flat(__global const float* A, __global const float* xp, __global float* y, int y_off,
-                             int M, int C, int KH, int KW, int OH, int OW, int Hp, int ldx,
-                             __global const float* bias, int has_bias, int ld_out) {
-    int qb = get_global_id(0), mb = get_global_id(1);
-    int Q = OH * ldx;
-    if (qb * TN >= Q || mb * TM >= M) return;
-    int Rows = C * KH * KW;
-    __global const float* a = A + (size_t)mb * Rows * TM;
-    CVEC acc[TM];
-    #pragma unroll
-    for (int i = 0; i < TM; i++) acc[i] = (CVEC)(0.0f);
-    int q0 = qb * TN;
-    for (int c = 0; c < C; c++) {
-        for (int ky = 0; ky < KH; ky++) {
-            __global const float* row = xp + ((size_t)c * Hp + ky) * ldx + q0;
-            for (int kx = 0; kx < KW; kx++) {
-                CVEC bv = CVLOAD(0, row + kx);
-                #pragma unroll
-                for (int i = 0; i < TM; i++) acc[i] = fma((CVEC)(a[i]), bv, acc[i]);
-                a += TM;
-            }
-        }
-    }
-    int oy0 = q0 / ldx, ox0 = q0 % ldx;
-    #pragma unroll
-    for (int i = 0; i < TM; i++) {
-        int m = mb * TM + i;
-        if (m >= M) break;
-        CVEC v = acc[i];
-        if (has_bias) v += (CVEC)(bias[m]);
-        float tmp[TN];
-        CONV_CAT(vstore, TN)(v, 0, tmp);
-        __global float* out = y + y_off + (size_t)m * OH * ld_out;
-        int oy = oy0, ox = ox0;
-        for (int j = 0; j < TN; j++) {
-            if (oy < OH && ox < OW) out[oy * ld_out + ox] = tmp[j];
-            if (++ox == ldx) { ox = 0; oy++; }
-        }
     }
 }
 

@@ -11,30 +11,9 @@ extension Tensor {
         precondition(paddingMode == .zeros || (padding < g.h && padding < g.w), "reflect padding \(padding) needs size > pad")
         let y = Tensor(empty: [g.n, g.k, g.oh, g.ow], on: backend)
         backend.conv2dForward(x: buffer, weight: weight.buffer, bias: bias?.buffer, y: y.buffer, g)
-        let inputs = [self, weight] + (bias.map { [$0] } ?? [])
-        return Tensor.record(y, inputs: inputs) {
-            // Keep only what the needed gradients read.
-            let x = weight.needsGrad ? self : nil
-            let w = self.needsGrad ? weight : nil
-            let wantBias = bias?.needsGrad ?? false
-            let be = backend
-            return { gy in
-                var gx: Tensor? = nil, gw: Tensor? = nil, gb: Tensor? = nil
-                if let w {
-                    gx = Tensor(empty: [g.n, g.c, g.h, g.w], on: be)
-                    be.conv2dBackwardData(gy: gy.buffer, weight: w.buffer, gx: gx!.buffer, g)
-                }
-                if let x {
-                    gw = Tensor(empty: [g.k, g.c, g.kh, g.kw], on: be)
-                    be.conv2dBackwardWeight(x: x.buffer, gy: gy.buffer, gw: gw!.buffer, g)
-                }
-                if wantBias {
-                    gb = Tensor(empty: [g.k], on: be)
-                    be.channelSum(gy.buffer, out: gb!.buffer, n: g.n, c: g.k, hw: g.oh * g.ow)
-                }
-                return [gx, gw] + (bias == nil ? [] : [gb])
-            }
-        }
+        return recordConvolution(y, weight: weight, bias: bias, inputShape: shape, biasPlanes: (g.k, g.oh * g.ow),
+                                 data: { be, gy, w, gx in be.conv2dBackwardData(gy: gy, weight: w, gx: gx, g) },
+                                 weightGrad: { be, x, gy, gw in be.conv2dBackwardWeight(x: x, gy: gy, gw: gw, g) })
     }
 
     /// conv_transpose2d(x: [n, cin, h, w], weight: [cin, cout, k, k], bias: [cout]?).
@@ -47,25 +26,37 @@ extension Tensor {
                                           kernel: weight.shape[2], stride: stride, pad: padding, outputPadding: outputPadding)
         let y = Tensor(empty: [g.n, g.c, g.h, g.w], on: backend)
         backend.convTranspose2dForward(x: buffer, weight: weight.buffer, bias: bias?.buffer, y: y.buffer, g)
+        return recordConvolution(y, weight: weight, bias: bias, inputShape: shape, biasPlanes: (g.c, g.h * g.w),
+                                 data: { be, gy, w, gx in be.convTranspose2dBackwardData(gy: gy, weight: w, gx: gx, g) },
+                                 weightGrad: { be, x, gy, gw in be.convTranspose2dBackwardWeight(x: x, gy: gy, gw: gw, g) })
+    }
+
+    /// Records a convolution-like op y = op(self, weight) + bias. Backward computes only the
+    /// gradients that are needed, and the node keeps only what those read: the weight for
+    /// the input gradient, the input for the weight gradient. `biasPlanes` is (channels,
+    /// elements per plane) of y, whose sum per channel is the bias gradient.
+    private func recordConvolution(_ y: Tensor, weight: Tensor, bias: Tensor?, inputShape: [Int], biasPlanes: (Int, Int),
+                                   data: @escaping (Backend, Buffer, Buffer, Buffer) -> Void,
+                                   weightGrad: @escaping (Backend, Buffer, Buffer, Buffer) -> Void) -> Tensor {
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         return Tensor.record(y, inputs: inputs) {
             let x = weight.needsGrad ? self : nil
             let w = self.needsGrad ? weight : nil
             let wantBias = bias?.needsGrad ?? false
-            let be = backend
+            let be = backend, weightShape = weight.shape, n = inputShape[0]
             return { gy in
                 var gx: Tensor? = nil, gw: Tensor? = nil, gb: Tensor? = nil
                 if let w {
-                    gx = Tensor(empty: [g.n, g.k, g.oh, g.ow], on: be)
-                    be.convTranspose2dBackwardData(gy: gy.buffer, weight: w.buffer, gx: gx!.buffer, g)
+                    gx = Tensor(empty: inputShape, on: be)
+                    data(be, gy.buffer, w.buffer, gx!.buffer)
                 }
                 if let x {
-                    gw = Tensor(empty: [g.k, g.c, g.kh, g.kw], on: be)
-                    be.convTranspose2dBackwardWeight(x: x.buffer, gy: gy.buffer, gw: gw!.buffer, g)
+                    gw = Tensor(empty: weightShape, on: be)
+                    weightGrad(be, x.buffer, gy.buffer, gw!.buffer)
                 }
                 if wantBias {
-                    gb = Tensor(empty: [g.c], on: be)
-                    be.channelSum(gy.buffer, out: gb!.buffer, n: g.n, c: g.c, hw: g.h * g.w)
+                    gb = Tensor(empty: [biasPlanes.0], on: be)
+                    be.channelSum(gy.buffer, out: gb!.buffer, n: n, c: biasPlanes.0, hw: biasPlanes.1)
                 }
                 return [gx, gw] + (bias == nil ? [] : [gb])
             }

@@ -100,13 +100,10 @@ extension OpenCLBackend {
                      oh: Int, ow: Int, hp: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil) {
         let args: [KernelArg] = [.buffer(a), .buffer(xp), .buffer(y), .int(yOffset), .int(m), .int(c), .int(kh), .int(kw),
                                  .int(oh), .int(ow), .int(hp), .int(layout.ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1),
-                                 .int(ldOut ?? ow)]
-        if layout.flat {
-            run("conv2d", "conv2d_s1_flat", global: [blocks(oh * layout.ldx, gemmTile.tn), blocks(m, gemmTile.tm)],
-                local: gemmTile.local.map { [$0[0], $0[1]] }, args)
-        } else {
-            run("conv2d", "conv2d_s1_gemm", global: [blocks(ow, gemmTile.tn), oh, blocks(m, gemmTile.tm)], local: gemmTile.convLocal, args)
-        }
+                                 .int(ldOut ?? ow), .int(layout.flat ? 0 : layout.ldx)]
+        let grid = layout.flat ? [blocks(oh * layout.ldx, gemmTile.tn), 1, blocks(m, gemmTile.tm)]
+            : [blocks(ow, gemmTile.tn), oh, blocks(m, gemmTile.tm)]
+        run("conv2d", "conv2d_s1", global: grid, local: gemmTile.convLocal, args)
     }
 
     // MARK: the three convolution passes
