@@ -29,6 +29,16 @@ final class OpParityTests: XCTestCase {
         }
     }
 
+    /// The first, direct convolution kernels (CYCLEGAN_CONV=direct, the benchmark baseline)
+    /// stay correct too.
+    func testDirectConvolutionKernelsMatchTheCPUReference() throws {
+        let ocl = try OpenCLBackend(device: try TestDevices.requireOpenCL().device, convAlgorithm: .direct)
+        XCTAssertEqual(ocl.convAlgorithm, .direct)
+        for r in checkParity(OpCases.parity.filter { $0.op.hasPrefix("conv") }, on: ocl, reference: TestDevices.cpu) {
+            XCTAssertTrue(r.passed, "direct: \(r.op) \(r.shape) \(r.output): \(r.relativeError)")
+        }
+    }
+
     /// The checks also catch a wrong result: a corrupted weight must fail parity.
     func testParityDetectsAWrongKernelResult() throws {
         let ocl = try TestDevices.requireOpenCL()

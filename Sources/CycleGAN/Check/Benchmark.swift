@@ -41,7 +41,7 @@ public enum Benchmark {
         // ~40 ms per run on a 2-core CPU: long enough that scheduling noise does not matter
         let items = quick ? 16 : max(2048, b.device.computeUnits * 1024), iters = quick ? 4 : 8192
         let out = b.makeBuffer(count: items)
-        let local = b.device.isGPU ? 64 : Int(ProcessInfo.processInfo.environment["CYCLEGAN_FMA_LOCAL"] ?? "") ?? 1
+        let local = b.gpuShaped ? 64 : Int(ProcessInfo.processInfo.environment["CYCLEGAN_FMA_LOCAL"] ?? "") ?? 1
         // every launched work-item computes, also those past `items` in the last group
         let flops = Double((items + local - 1) / local * local) * Double(iters) * 16 * 16 * 2
         var times: [Double] = []

@@ -8,6 +8,10 @@ public final class OpenCLBackend: Backend {
     public let device: OpenCLDeviceInfo
     let cl: OpenCLContext
     let pool: OpenCLBufferPool
+    /// Whether the kernels take their GPU shape (work-group reductions, small GEMM tiles,
+    /// many work-items) or their CPU shape: the device type, unless $CYCLEGAN_KERNEL_SHAPE
+    /// is `cpu` or `gpu` (CI runs both shapes under oclgrind this way).
+    public let gpuShaped: Bool
     /// Work-group size of the reduction kernels: a power of two within the device's limit.
     let reduceGroup: Int
     /// Local size of the 2-D/3-D elementwise-style grids.
@@ -23,19 +27,26 @@ public final class OpenCLBackend: Backend {
     static let kernelFiles = ["bench", "conv2d", "gemm", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
 
     /// `gemmTile` overrides the tiling chosen for the device type (tests run the GPU
-    /// tiling on PoCL this way).
-    public init(device: OpenCLDeviceInfo, profiling: Bool = false, gemmTile: GEMMTile? = nil) throws {
+    /// tiling on PoCL this way); `convAlgorithm` overrides $CYCLEGAN_CONV.
+    public init(device: OpenCLDeviceInfo, profiling: Bool = false, gemmTile: GEMMTile? = nil,
+                convAlgorithm: ConvAlgorithm? = nil) throws {
         self.device = device
         cl = try OpenCLContext(device: device, profiling: profiling)
         pool = OpenCLBufferPool(context: cl.context)
+        switch ProcessInfo.processInfo.environment["CYCLEGAN_KERNEL_SHAPE"] {
+        case "cpu": gpuShaped = false
+        case "gpu": gpuShaped = true
+        default: gpuShaped = device.isGPU
+        }
         // GPUs: 256 work-items per reduction; CPUs (PoCL turns a work-group into a loop and
         // splits it at every barrier): 16, each summing a long strided slice.
         var g = 1
-        while g * 2 <= min(device.isGPU ? 256 : 16, device.maxWorkGroupSize) { g *= 2 }
+        while g * 2 <= min(gpuShaped ? 256 : 16, device.maxWorkGroupSize) { g *= 2 }
         reduceGroup = g
         tile2D = device.maxWorkGroupSize >= 64 ? [8, 8, 1] : [1, 1, 1]
-        self.gemmTile = gemmTile ?? GEMMTile.forDevice(device)
-        convAlgorithm = ConvAlgorithm(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_CONV"] ?? "") ?? .gemm
+        self.gemmTile = gemmTile ?? GEMMTile.forDevice(device, gpuShaped: gpuShaped)
+        self.convAlgorithm = convAlgorithm
+            ?? ConvAlgorithm(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_CONV"] ?? "") ?? .gemm
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
     }
 

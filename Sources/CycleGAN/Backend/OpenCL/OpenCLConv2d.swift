@@ -60,11 +60,11 @@ extension OpenCLBackend {
     /// partial products reduced in a fixed order (deterministic; no atomics).
     func gemmSplit(_ a: Buffer, _ b: Buffer, out: Buffer, outOffset: Int, m: Int, n: Int, r: Int, accumulate: Bool) {
         let tiles = blocks(m, gemmTile.tm) * blocks(n, gemmTile.tn)
-        let target = device.computeUnits * (device.isGPU ? 64 : 16)
+        let target = device.computeUnits * (gpuShaped ? 64 : 16)
         let splits = max(1, min(r / 256, target / max(tiles, 1)))
         let chunk = blocks(r, splits)
         let partial = makeBuffer(count: splits * m * n)
-        run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), splits], local: gemmTile.local3,
+        run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), splits], local: gemmTile.local,
             [.buffer(a), .buffer(b), .int(0), .buffer(partial), .int(0), .int(m), .int(n), .int(r), .int(n),
              .int(chunk), .buffer(a), .int(0)])
         run("gemm", "reduce_partials", global: [m * n], local: [min(64, device.maxWorkGroupSize)],
@@ -189,7 +189,7 @@ extension OpenCLBackend {
             let xp = makeBuffer(count: g.c * hp * ldx + t.tn + g.kw)
             let gyp = makeBuffer(count: blocks(g.k, t.tn) * qf * t.tn)
             let tiles = blocks(rows, t.tm) * blocks(g.k, t.tn)
-            let target = device.computeUnits * (device.isGPU ? 64 : 16)
+            let target = device.computeUnits * (gpuShaped ? 64 : 16)
             let splits = max(1, min(qf / 256, target / max(tiles, 1)))
             let chunk = blocks(qf, splits)
             let partial = makeBuffer(count: splits * rows * g.k)
@@ -198,7 +198,7 @@ extension OpenCLBackend {
                          reflect: g.padding == .reflect, ldx: ldx)
                 run("conv2d", "pack_flat_cols", global: [g.oh, blocks(g.k, t.tn)], local: [min(4, device.maxWorkGroupSize), 1],
                     [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)])
-                run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local3,
+                run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local,
                     [.buffer(xp), .buffer(gyp), .buffer(partial), .int(g.c), .int(g.kh), .int(g.kw), .int(hp), .int(ldx),
                      .int(g.k), .int(qf), .int(chunk)])
                 run("conv2d", "reduce_transpose", global: [rows, g.k], local: [min(16, device.maxWorkGroupSize), 1],
@@ -232,7 +232,6 @@ public struct GEMMTile: Sendable {
     public var tm: Int, tn: Int
     /// Local size of the 3-D GEMM grid (n-blocks, m-blocks, splits).
     public var local: [Int]?
-    var local3: [Int]? { local }
     /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
     var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
     var buildOptions: String { "-DTM=\(tm) -DTN=\(tn)" }
@@ -243,9 +242,9 @@ public struct GEMMTile: Sendable {
         self.tm = tm; self.tn = tn; self.local = local
     }
 
-    static func forDevice(_ d: OpenCLDeviceInfo) -> GEMMTile {
+    static func forDevice(_ d: OpenCLDeviceInfo, gpuShaped: Bool) -> GEMMTile {
         let env = ProcessInfo.processInfo.environment
-        var tile = d.isGPU ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : GEMMTile(tm: 16, tn: 16, local: [1, 8, 1])
+        var tile = gpuShaped ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : GEMMTile(tm: 16, tn: 16, local: [1, 8, 1])
         if let s = env["CYCLEGAN_GEMM_TILE"] {  // "TMxTN" or "TMxTN:L0xL1" for tuning
             let parts = s.split(separator: ":")
             let mn = parts[0].split(separator: "x").compactMap { Int($0) }
