@@ -97,6 +97,11 @@ final class CLITests: XCTestCase {
     }
 
     func testUserErrorsAreOneLine() throws {
+        defer {
+            // a failed command leaves nothing behind in the working folder
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "./results/nothing-here"))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "./checkpoints/experiment_name"))
+        }
         assertOneLineError(try cyclegan(["train", "--dataroot", Self.root + "/nowhere", "--device", "cpu-ref"]), contains: "nowhere/trainA")
         assertOneLineError(try cyclegan(["train"] + common + ["--netG", "unet_256"]), contains: "--netG")
         assertOneLineError(try cyclegan(["train"] + common + ["--crop_size", "30"]), contains: "--crop_size")

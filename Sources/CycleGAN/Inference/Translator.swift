@@ -113,13 +113,14 @@ public final class Translator {
     @discardableResult
     public func run(say: (String) -> Void = { print($0) }) throws -> Int {
         let imagesDir = outputDirectory + "/images"
-        try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
         var rows: [(String, [String])] = []
         let o = options
+        // Inputs and generators are checked before anything is written.
         try withNoGrad {
             if o.model == "test" {
                 let files = try Self.imageFiles(o.dataroot)
                 let g = try generator("G\(o.modelSuffix)", inputNC: o.inputNC, outputNC: o.outputNC)
+                try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
                 for path in files.prefix(o.numTest ?? Int.max) {
                     let s = Self.stem(path)
                     let (x, h, w) = try input(path, channels: o.inputNC)
@@ -133,6 +134,7 @@ public final class Translator {
                 let filesB = try Self.imageFiles("\(o.dataroot)/\(o.phase)\(aToB ? "B" : "A")")
                 let gA = try generator("G_A", inputNC: o.inputNC, outputNC: o.outputNC)
                 let gB = try generator("G_B", inputNC: o.outputNC, outputNC: o.inputNC)
+                try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
                 let count = min(max(filesA.count, filesB.count), o.numTest ?? Int.max)
                 for i in 0..<count {
                     let pa = filesA[i % filesA.count], pb = filesB[i % filesB.count]

@@ -34,7 +34,6 @@ public final class Trainer {
         self.say = say
         interactive = isatty(2) == 1
         runDirectory = "\(options.checkpointsDir)/\(options.name)"
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         store = CheckpointStore(directory: runDirectory)
 
         var dataroot = options.dataroot ?? ""
@@ -56,6 +55,8 @@ public final class Trainer {
         dataset = try UnalignedDataset(dataroot: dataroot, phase: options.phase, options: options.direction == "AtoB" ? tA : tB,
                                        optionsB: options.direction == "AtoB" ? tB : tA, maxDatasetSize: options.maxDatasetSize,
                                        serialBatches: options.serialBatches, skipBadImages: options.skipBadImages)
+        // The run folder is made only once the data is known to be there.
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         model = CycleGANModel(options.modelConfig, on: backend)
         var start = TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
         if options.continueTrain {
