@@ -44,19 +44,6 @@ struct TestRNG {
     }
 }
 
-/// ‖a − b‖ / ‖b‖, in Double.
-func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-    precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
-    var num = 0.0, den = 0.0
-    for i in 0..<a.count {
-        let d = Double(a[i]) - Double(b[i])
-        num += d * d
-        den += Double(b[i]) * Double(b[i])
-    }
-    if den == 0 { return num == 0 ? 0 : .infinity }
-    return (num / den).squareRoot()
-}
-
 func maxAbsError(_ a: [Float], _ b: [Float]) -> Double {
     zip(a, b).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) }
 }

@@ -70,7 +70,7 @@ public enum Benchmark {
             var errors: [String: Double] = [:]
             if check {
                 let ref = c.outputs(on: cpu), got = c.outputs(on: b)
-                for (k, r) in ref { errors[k] = relativeErrorOf(got[k]!, r) }
+                for (k, r) in ref { errors[k] = relativeError(got[k]!, r) }
             }
             let bufs = c.inputs.mapValues { b.upload($0) }
             let isT = c.op == "conv_transpose2d"
@@ -156,13 +156,4 @@ public enum Benchmark {
     }
 
     static func geometry(of c: OpCase) -> Conv2dGeometry { c.geometry! }
-}
-
-/// ‖a − b‖/‖b‖ in Double.
-func relativeErrorOf(_ a: [Float], _ b: [Float]) -> Double {
-    var num = 0.0, den = 0.0
-    for i in 0..<min(a.count, b.count) {
-        let d = Double(a[i]) - Double(b[i]); num += d * d; den += Double(b[i]) * Double(b[i])
-    }
-    return den == 0 ? (num == 0 ? 0 : .infinity) : (num / den).squareRoot()
 }

@@ -139,16 +139,26 @@ public func checkParity(_ cases: [OpCase], on backend: Backend, reference: Backe
         let got = c.outputs(on: backend)
         for key in ref.keys.sorted() {
             let a = got[key]!, r = ref[key]!
-            var num = 0.0, den = 0.0, mx = 0.0
-            for i in 0..<r.count {
-                let d = Double(a[i]) - Double(r[i])
-                num += d * d; den += Double(r[i]) * Double(r[i]); mx = max(mx, abs(d))
-            }
-            let rel = den == 0 ? (num == 0 ? 0 : .infinity) : (num / den).squareRoot()
+            let mx = zip(a, r).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }
+            let rel = relativeError(a, r)
             let res = ParityResult(op: c.op, shape: c.shape, output: key, maxAbsError: mx, relativeError: rel, tolerance: tolerance)
             results.append(res)
             progress?(res)
         }
     }
     return results
+}
+
+/// ‖a − b‖₂ / ‖b‖₂, accumulated in Double (0 when both are zero, ∞ when only b is): the
+/// pass/fail measure of every parity and fixture comparison.
+public func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
+    var num = 0.0, den = 0.0
+    for i in 0..<a.count {
+        let d = Double(a[i]) - Double(b[i])
+        num += d * d
+        den += Double(b[i]) * Double(b[i])
+    }
+    if den == 0 { return num == 0 ? 0 : .infinity }
+    return (num / den).squareRoot()
 }

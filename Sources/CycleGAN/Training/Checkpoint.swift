@@ -32,6 +32,16 @@ public struct CheckpointStore {
     }
     public func trainStatePath(_ label: String) -> String { "\(directory)/\(label)_train_state.safetensors" }
 
+    /// Each optimiser with its parameters in optimiser order, keyed "<net>/<state-dict key>":
+    /// the names its state is saved and restored under.
+    static func optimizerParameters(_ model: CycleGANModel) -> [(String, Adam, [(String, Tensor)])] {
+        func keyed(_ nets: [(String, Module)]) -> [(String, Tensor)] {
+            nets.flatMap { net in net.1.namedParameters().map { ("\(net.0)/\($0.0)", $0.1) } }
+        }
+        return [("optimizer_G", model.optimizerG, keyed([("G_A", model.netG_A), ("G_B", model.netG_B)])),
+                ("optimizer_D", model.optimizerD, keyed([("D_A", model.netD_A), ("D_B", model.netD_B)]))]
+    }
+
     // MARK: saving
 
     /// Saves the four networks and the train state under `label` (atomically, file by file,
@@ -52,9 +62,8 @@ public struct CheckpointStore {
 
     func trainState(_ model: CycleGANModel, progress: TrainProgress, stepId: String) -> SafeTensorsFile {
         var t: [String: HostTensor] = [:]
-        for (optName, opt, nets) in [("optimizer_G", model.optimizerG, ["G_A", "G_B"]), ("optimizer_D", model.optimizerD, ["D_A", "D_B"])] {
-            let keys = nets.flatMap { net in model.networks.first { $0.0 == net }!.1.namedParameters().map { "\(net)/\($0.0)" } }
-            for (i, key) in keys.enumerated() {
+        for (optName, opt, params) in Self.optimizerParameters(model) {
+            for (i, (key, _)) in params.enumerated() {
                 t["\(optName)/\(key)/step"] = HostTensor(shape: [], values: [Float(opt.steps[i])])
                 if let m = opt.expAvg[i], let v = opt.expAvgSq[i] {
                     t["\(optName)/\(key)/exp_avg"] = m.toHost()
@@ -135,8 +144,7 @@ public struct CheckpointStore {
             guard let v = state.metadata[k] else { throw FileError.malformed(path, "train state has no \(k)") }
             return v
         }
-        for (optName, opt, nets) in [("optimizer_G", model.optimizerG, ["G_A", "G_B"]), ("optimizer_D", model.optimizerD, ["D_A", "D_B"])] {
-            let params = nets.flatMap { net in model.networks.first { $0.0 == net }!.1.namedParameters().map { ("\(net)/\($0.0)", $0.1) } }
+        for (optName, opt, params) in Self.optimizerParameters(model) {
             for (i, (key, p)) in params.enumerated() {
                 guard let step = state.tensors["\(optName)/\(key)/step"] else {
                     throw FileError.malformed(path, "train state has no \(optName)/\(key)/step")
