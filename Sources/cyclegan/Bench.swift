@@ -28,6 +28,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the training-iteration benchmark.")
     var noIteration = false
 
+    @Option(help: "Which op rows to run: all, none, or those whose op and shape contain this text (e.g. \"k3x3 s1\").")
+    var ops = "all"
+
     @Flag(help: "Smoke test: tiny ceiling kernels (their figures mean nothing); combine with small --sizes and --ngf.")
     var quick = false
 
@@ -56,7 +59,7 @@ struct Bench: ParsableCommand {
             guard let ocl = backend as? OpenCLBackend else {
                 throw ValidationError("bench needs an OpenCL device (--device cpu-ref has no kernels to time)")
             }
-            print("device: \(ocl.name)   gemm tile \(ocl.gemmTile.tm)x\(ocl.gemmTile.tn), conv \(ocl.convAlgorithm.rawValue)")
+            print("device: \(ocl.name)   gemm tile \(ocl.gemmTile.description), conv \(ocl.convAlgorithm.rawValue)")
             let (gflops, gbs) = Benchmark.ceilings(ocl, repeats: repeats, quick: quick)
             print(String(format: "ceilings: FMA %.1f GFLOP/s, copy %.1f GB/s", gflops, gbs))
             print("op                 shape                                   pass               median ms        rate   %ceil   rel err")
@@ -68,9 +71,13 @@ struct Bench: ParsableCommand {
                       + String(format: " %11.3f %9.1f %@ %5.1f%%  %@", r.seconds * 1000, r.rate, r.unit == "GB/s" ? "GB/s   " : "GFLOP/s",
                                r.percentOfCeiling, r.relativeError.map { String(format: "%.1e", $0) } ?? "-"))
             }
-            for s in sizeList {
-                rows += Benchmark.convRows(ocl, size: s, ngf: ngf, repeats: repeats, ceiling: gflops, check: !noCheck, progress: show)
-                rows += Benchmark.normRows(ocl, size: s, ngf: ngf, repeats: repeats, bandwidth: gbs, progress: show)
+            let filter: String? = ops == "all" ? nil : ops
+            for s in sizeList where ops != "none" {
+                rows += Benchmark.convRows(ocl, size: s, ngf: ngf, repeats: repeats, ceiling: gflops, check: !noCheck,
+                                           filter: filter, progress: show)
+                if filter.map({ "instance_norm2d".contains($0) }) ?? true {
+                    rows += Benchmark.normRows(ocl, size: s, ngf: ngf, repeats: repeats, bandwidth: gbs, progress: show)
+                }
             }
             if let bad = rows.first(where: { ($0.relativeError ?? 0) > 1e-4 }) {
                 print("check failed: \(bad.op) \(bad.shape) \(bad.pass) relative error \(bad.relativeError!)")

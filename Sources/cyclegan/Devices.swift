@@ -18,7 +18,8 @@ struct Devices: ParsableCommand {
             let mark = d.spec == auto?.spec ? "  <- auto" : ""
             print("  \(d.spec)  \(d.name)\(mark)")
             print("      type \(d.typeName), \(d.computeUnits) compute units, \(d.globalMemory >> 20) MiB global, "
-                  + "\(d.localMemory >> 10) KiB local, max work-group \(d.maxWorkGroupSize)")
+                  + "\(d.localMemory >> 10) KiB local, max work-group \(d.maxWorkGroupSize), "
+                  + "preferred float vector width \(d.preferredFloatWidth)")
             print("      \(d.openCLCVersion), driver \(d.driverVersion), fp16 \(d.hasFP16 ? "yes" : "no"), fp64 \(d.hasFP64 ? "yes" : "no")")
         }
         print("cpu-ref  CPU reference backend (plain Swift)\(auto == nil ? "  <- auto" : "")")

@@ -16,11 +16,13 @@ final class OpParityTests: XCTestCase {
         for (op, e) in worst.sorted(by: { $0.key < $1.key }) { print("parity \(op): worst relative error \(e)") }
     }
 
-    /// The GEMM kernels are generic in their tile: the GPU tiling (4×4, local 16×4) and
-    /// others give the same results, checked here on whatever device runs the tests.
+    /// The GEMM kernels are generic in their tile: the GPU tiling (4×4, local 16×4), both
+    /// CPU tilings (16×16 for AVX-512, 6×16 for narrower vectors: M not a multiple of TM)
+    /// and others give the same results, checked here on whatever device runs the tests.
     func testOtherGEMMTilingsMatchTheCPUReference() throws {
         let device = try TestDevices.requireOpenCL().device
-        for tile in [GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]), GEMMTile(tm: 8, tn: 8, local: [4, 4, 1]), GEMMTile(tm: 16, tn: 4, local: nil)] {
+        for tile in [GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]), GEMMTile(tm: 8, tn: 8, local: [4, 4, 1]), GEMMTile(tm: 16, tn: 4, local: nil),
+                     GEMMTile.cpu(width: 16), GEMMTile.cpu(width: 8)] {
             let ocl = try OpenCLBackend(device: device, gemmTile: tile)
             let convs = OpCases.parity.filter { $0.op.hasPrefix("conv") }
             for r in checkParity(convs, on: ocl, reference: TestDevices.cpu, tolerance: 1e-4) {

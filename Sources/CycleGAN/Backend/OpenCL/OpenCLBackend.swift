@@ -50,8 +50,18 @@ public final class OpenCLBackend: Backend {
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
     }
 
-    /// Build options of a kernel file on this device (the GEMM's tile sizes).
-    func options(for file: String) -> String { file == "gemm" || file == "conv2d" ? gemmTile.buildOptions : "" }
+    /// The vector width of the FMA ceiling kernels: the device's preferred float width,
+    /// as a width OpenCL C has (1, 2, 4, 8 or 16).
+    var fmaWidth: Int { [16, 8, 4, 2].first { $0 <= device.preferredFloatWidth } ?? 1 }
+
+    /// Build options of a kernel file on this device (the GEMM's tile sizes, the ceiling's width).
+    func options(for file: String) -> String {
+        switch file {
+        case "gemm", "conv2d": return gemmTile.buildOptions
+        case "bench": return "-DFMA_WIDTH=\(fmaWidth)"
+        default: return ""
+        }
+    }
 
     /// Creates (once) and returns a kernel; the sources were built in init, so failure here is a bug.
     func kernel(_ file: String, _ name: String) -> cl_kernel {

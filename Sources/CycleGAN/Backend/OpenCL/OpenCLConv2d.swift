@@ -235,16 +235,30 @@ public struct GEMMTile: Sendable {
     /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
     var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
     var buildOptions: String { "-DTM=\(tm) -DTN=\(tn)" }
+    /// "TMxTN, local L0xL1" (the spelling of $CYCLEGAN_GEMM_TILE, "TMxTN:L0xL1").
+    public var description: String { "\(tm)x\(tn), local " + (local.map { "\($0[0])x\($0[1])" } ?? "any") }
 
-    /// CPUs: 16×16 tiles in float16 accumulators (what PoCL vectorises to the FMA ceiling),
-    /// 8 work-items along M sharing an input panel. GPUs: small tiles, many work-items.
     public init(tm: Int, tn: Int, local: [Int]?) {
         self.tm = tm; self.tn = tn; self.local = local
     }
 
+    /// The tiling for a CPU whose preferred float vector width is `width`. The TM
+    /// accumulators of TN floats must fit the vector register file with room for the
+    /// loaded B vector and the broadcasts, or PoCL spills them:
+    /// - width 16 (AVX-512, 32 registers): 16×16, 16 registers of accumulators, 8 work-items
+    ///   along M sharing an input panel (at the FMA ceiling on Zen 4 and Zen 5);
+    /// - narrower (AVX2, SSE, NEON: 16 registers on x86): 6 rows of two vectors, 12
+    ///   registers, 16 work-items along M (Zen 3, AVX2: 16×16 spilled and ran at 40
+    ///   GFLOP/s on the residual conv, 6×16 at 150, with an FMA ceiling of 200).
+    static func cpu(width: Int) -> GEMMTile {
+        width >= 16 ? GEMMTile(tm: 16, tn: 16, local: [1, 8, 1])
+            : GEMMTile(tm: 6, tn: min(16, 2 * max(1, width)), local: [1, 16, 1])
+    }
+
+    /// GPUs: small tiles, many work-items. CPUs: `cpu(width:)`. $CYCLEGAN_GEMM_TILE overrides.
     static func forDevice(_ d: OpenCLDeviceInfo, gpuShaped: Bool) -> GEMMTile {
         let env = ProcessInfo.processInfo.environment
-        var tile = gpuShaped ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : GEMMTile(tm: 16, tn: 16, local: [1, 8, 1])
+        var tile = gpuShaped ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : cpu(width: d.preferredFloatWidth)
         if let s = env["CYCLEGAN_GEMM_TILE"] {  // "TMxTN" or "TMxTN:L0xL1" for tuning
             let parts = s.split(separator: ":")
             let mn = parts[0].split(separator: "x").compactMap { Int($0) }

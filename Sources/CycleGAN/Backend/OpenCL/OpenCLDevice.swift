@@ -13,6 +13,8 @@ public struct OpenCLDeviceInfo: @unchecked Sendable {
     public let globalMemory: Int
     public let localMemory: Int
     public let maxWorkGroupSize: Int
+    /// CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: 16 on AVX-512 CPUs, 8 on AVX2, 1 on most GPUs.
+    public let preferredFloatWidth: Int
     public let openCLCVersion: String
     public let driverVersion: String
     public let extensions: String
@@ -50,11 +52,12 @@ public func openCLDevices() -> [OpenCLDeviceInfo] {
             let gmem: cl_ulong = deviceValue(dev, CL_DEVICE_GLOBAL_MEM_SIZE)
             let lmem: cl_ulong = deviceValue(dev, CL_DEVICE_LOCAL_MEM_SIZE)
             let wg: Int = deviceValue(dev, CL_DEVICE_MAX_WORK_GROUP_SIZE)
+            let width: cl_uint = deviceValue(dev, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)
             result.append(OpenCLDeviceInfo(
                 platformIndex: pi, deviceIndex: di, platformName: platformName,
                 name: deviceString(dev, CL_DEVICE_NAME), vendor: deviceString(dev, CL_DEVICE_VENDOR),
                 isGPU: isGPU, typeName: typeName, computeUnits: Int(cu), globalMemory: Int(gmem),
-                localMemory: Int(lmem), maxWorkGroupSize: wg,
+                localMemory: Int(lmem), maxWorkGroupSize: wg, preferredFloatWidth: max(1, Int(width)),
                 openCLCVersion: deviceString(dev, CL_DEVICE_OPENCL_C_VERSION),
                 driverVersion: deviceString(dev, CL_DRIVER_VERSION),
                 extensions: deviceString(dev, CL_DEVICE_EXTENSIONS), id: dev))
