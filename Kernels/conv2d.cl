@@ -369,8 +369,9 @@ __kernel void unpad_fold(__global const float* gxp, __global float* gx, int gx_o
 // plain offset into xp. So each work-item takes TM rows r (their offsets computed once)
 // and TN output channels m: per q, one vector load of gY (packed over m, zero at the
 // dropped positions ox >= OW) and TM scalar loads of xp at the TM offsets, each broadcast
-// into an fma. Partial sums per split of q go to partial[split][r][m]; reduce_transpose
-// adds them into gw[m][r] in a fixed order.
+// into an fma. Partial sums per split of q go to partial[split][m][r], gw's own layout, so
+// reduce_partials (gemm.cl) adds them into gw in a fixed order with contiguous reads; with
+// one split the kernel writes (accumulate: adds) into gw itself.
 
 // dst[mb][q][j] = gy[mb*TN + j][oy][ox] for q = oy*ldx + ox (0 where ox >= OW or m >= M).
 // One work-item per (output row, m-panel) writes that row's TN-wide chunks in order.
@@ -390,7 +391,7 @@ __kernel void pack_flat_cols(__global const float* gy, int gy_off, __global floa
 
 // Global (ceil(Rows/TM), ceil(M/TN), splits), Rows = C*KH*KW.
 __kernel void conv2d_s1_wgrad(__global const float* xp, __global const float* gyp, __global float* partial,
-                              int C, int KH, int KW, int Hp, int ldx, int M, int Q, int q_chunk) {
+                              int C, int KH, int KW, int Hp, int ldx, int M, int Q, int q_chunk, int accumulate) {
     int rb = get_global_id(0), mb = get_global_id(1), split = get_global_id(2);
     int Rows = C * KH * KW;
     if (rb * TM >= Rows || mb * TN >= M) return;
@@ -418,17 +419,9 @@ __kernel void conv2d_s1_wgrad(__global const float* xp, __global const float* gy
         if (r >= Rows) break;
         float tmp[TN];
         CONV_CAT(vstore, TN)(acc[i], 0, tmp);
-        for (int j = 0; j < TN && m0 + j < M; j++) out[(size_t)r * M + m0 + j] = tmp[j];
+        for (int j = 0; j < TN && m0 + j < M; j++) {
+            size_t o = (size_t)(m0 + j) * Rows + r;
+            out[o] = accumulate ? out[o] + tmp[j] : tmp[j];
+        }
     }
-}
-
-// gw[m][r] (+)= sum over s of partial[s][r][m], s in order. Global (Rows, M).
-__kernel void reduce_transpose(__global const float* partial, int splits, int Rows, int M,
-                               __global float* gw, int accumulate) {
-    int r = get_global_id(0), m = get_global_id(1);
-    if (r >= Rows || m >= M) return;
-    float s = 0.0f;
-    for (int k = 0; k < splits; k++) s += partial[((size_t)k * Rows + r) * M + m];
-    size_t o = (size_t)m * Rows + r;
-    gw[o] = accumulate ? gw[o] + s : s;
 }

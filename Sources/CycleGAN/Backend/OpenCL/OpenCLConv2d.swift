@@ -67,8 +67,13 @@ extension OpenCLBackend {
         run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), splits], local: gemmTile.local,
             [.buffer(a), .buffer(b), .int(0), .buffer(partial), .int(0), .int(m), .int(n), .int(r), .int(n),
              .int(chunk), .buffer(a), .int(0)])
-        run("gemm", "reduce_partials", global: [m * n], local: [min(64, device.maxWorkGroupSize)],
-            [.buffer(partial), .int(splits), .int(m * n), .buffer(out), .int(outOffset), .int(accumulate ? 1 : 0)])
+        reducePartials(partial, splits: splits, count: m * n, out: out, outOffset: outOffset, accumulate: accumulate)
+    }
+
+    /// out[outOffset + i] (+)= Σ_s partial[s·count + i], s in order (the split-r reduction).
+    func reducePartials(_ partial: Buffer, splits: Int, count: Int, out: Buffer, outOffset: Int, accumulate: Bool) {
+        run("gemm", "reduce_partials", global: [count], local: [min(64, device.maxWorkGroupSize)],
+            [.buffer(partial), .int(splits), .int(count), .buffer(out), .int(outOffset), .int(accumulate ? 1 : 0)])
     }
 
     /// Pads image `offset` of `x` ([c][h][w]) by `pad` into rows of `ldx` floats.
@@ -147,7 +152,7 @@ extension OpenCLBackend {
             // The padded input's gradient is a full stride-1 correlation of gY (zero-padded by
             // k−1) with the flipped, transposed weight; then fold the padding back.
             let a = makeBuffer(count: blocks(g.c, t.tm) * g.k * g.kh * g.kw * t.tm)
-            run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k], local: [min(t.tm, device.maxWorkGroupSize), 1],
+            run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k], local: [t.tm, max(1, min(16, device.maxWorkGroupSize / t.tm))],
                 [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw)])
             let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad  // the padded input's size = output of this correlation
             let layout = stride1Layout(ow: wp, kw: g.kw), gyRows = g.oh + 2 * (g.kh - 1)
@@ -192,7 +197,7 @@ extension OpenCLBackend {
             let target = device.computeUnits * (gpuShaped ? 64 : 16)
             let splits = max(1, min(qf / 256, target / max(tiles, 1)))
             let chunk = blocks(qf, splits)
-            let partial = makeBuffer(count: splits * rows * g.k)
+            let partial = splits > 1 ? makeBuffer(count: splits * rows * g.k) : gw
             for n in 0..<g.n {
                 padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, pad: g.pad,
                          reflect: g.padding == .reflect, ldx: ldx)
@@ -200,9 +205,10 @@ extension OpenCLBackend {
                     [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)])
                 run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local,
                     [.buffer(xp), .buffer(gyp), .buffer(partial), .int(g.c), .int(g.kh), .int(g.kw), .int(hp), .int(ldx),
-                     .int(g.k), .int(qf), .int(chunk)])
-                run("conv2d", "reduce_transpose", global: [rows, g.k], local: [min(16, device.maxWorkGroupSize), 1],
-                    [.buffer(partial), .int(splits), .int(rows), .int(g.k), .buffer(gw), .int(n > 0 ? 1 : 0)])
+                     .int(g.k), .int(qf), .int(chunk), .int(splits == 1 && n > 0 ? 1 : 0)])
+                if splits > 1 {
+                    reducePartials(partial, splits: splits, count: rows * g.k, out: gw, outOffset: 0, accumulate: n > 0)
+                }
             }
             return
         }
