@@ -37,6 +37,7 @@ let package = Package(
                 .embedInCode("adam.cl"),
                 .embedInCode("random.cl"),
                 .embedInCode("bench.cl"),
+                .embedInCode("winograd.cl"),
             ]
         ),
         .target(

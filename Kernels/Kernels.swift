@@ -22,6 +22,7 @@ public let embeddedKernelSources: [String: KernelSource] = {
         ("adam", PackageResources.adam_cl),
         ("random", PackageResources.random_cl),
         ("bench", PackageResources.bench_cl),
+        ("winograd", PackageResources.winograd_cl),
     ]
     var out: [String: KernelSource] = [:]
     for (name, bytes) in files {

@@ -25,18 +25,21 @@
 #define VLOAD CAT(vload, TN)
 #define VSTORE CAT(vstore, TN)
 
-// Global (ceil(N/TN), ceil(M/TM), splits), any local size; the r range is split into
-// `splits` chunks of r_chunk, each writing its own partial C at C + split*M*ldc
-// (reduced afterwards by reduce_partials in a fixed order).
+// Global (ceil(N/TN), ceil(M/TM), batches * splits), any local size. Dimension 2 holds
+// independent products (batch = z / splits, each operand `*_batch` floats after the last;
+// the 16 products of a Winograd convolution) and, within each, a split of the r range into
+// `splits` chunks of r_chunk (split = z % splits), each writing its own partial C at
+// C + split*M*ldc (reduced afterwards by reduce_partials in a fixed order).
 // has_bias adds bias[m] (only with one split).
-__kernel void gemm_packed(__global const float* A, __global const float* B, int b_off,
-                          __global float* C, int c_off, int M, int N, int R, int ldc, int r_chunk,
-                          __global const float* bias, int has_bias) {
-    int nb = get_global_id(0), mb = get_global_id(1), split = get_global_id(2);
+__kernel void gemm_packed(__global const float* A, int a_batch, __global const float* B, int b_off, int b_batch,
+                          __global float* C, int c_off, int c_batch, int M, int N, int R, int ldc,
+                          int r_chunk, int splits, __global const float* bias, int has_bias) {
+    int nb = get_global_id(0), mb = get_global_id(1), z = get_global_id(2);
+    int split = z % splits, batch = z / splits;
     if (nb * TN >= N || mb * TM >= M) return;
     int r0 = split * r_chunk, r1 = min(R, r0 + r_chunk);
-    __global const float* a = A + (size_t)mb * R * TM;
-    __global const float* b = B + b_off + (size_t)nb * R * TN;
+    __global const float* a = A + (size_t)batch * a_batch + (size_t)mb * R * TM;
+    __global const float* b = B + b_off + (size_t)batch * b_batch + (size_t)nb * R * TN;
     VEC acc[TM];
     #pragma unroll
     for (int i = 0; i < TM; i++) acc[i] = (VEC)(0.0f);
@@ -46,7 +49,7 @@ __kernel void gemm_packed(__global const float* A, __global const float* B, int 
         #pragma unroll
         for (int i = 0; i < TM; i++) acc[i] = fma((VEC)(ar[i]), bv, acc[i]);
     }
-    __global float* c = C + c_off + (size_t)split * M * ldc;
+    __global float* c = C + c_off + (size_t)batch * c_batch + (size_t)split * M * ldc;
     int n0 = nb * TN;
     #pragma unroll
     for (int i = 0; i < TM; i++) {

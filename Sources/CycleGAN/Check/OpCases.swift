@@ -59,6 +59,9 @@ public enum OpCases {
             conv2d(Conv2dGeometry(n: N, c: 4, h: 7, w: 6, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 50),
             conv2d(Conv2dGeometry(n: N, c: 3, h: 5, w: 7, k: 5, kh: 1, kw: 1), seed: 60),
             conv2d(Conv2dGeometry(n: 1, c: 7, h: 17, w: 19, k: 9, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 70, bias: false),
+            // 3x3 stride 1 runs as Winograd F(2x2, 3x3): zero padding, no padding, ragged 2x2 tiles
+            conv2d(Conv2dGeometry(n: N, c: 5, h: 8, w: 13, k: 7, kh: 3, kw: 3, stride: 1, pad: 1), seed: 80),
+            conv2d(Conv2dGeometry(n: N, c: 4, h: 11, w: 6, k: 3, kh: 3, kw: 3, stride: 1, pad: 0), seed: 90),
             convTranspose2d(n: N, cin: 6, h: 7, w: 5, cout: 4, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 80),
             convTranspose2d(n: N, cin: 5, h: 6, w: 9, cout: 3, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 90),
             OpCase(op: "instance_norm2d", shape: "2x5x9x7",

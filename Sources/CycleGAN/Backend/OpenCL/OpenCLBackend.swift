@@ -24,7 +24,7 @@ public final class OpenCLBackend: Backend {
     public var name: String { "\(device.spec) \(device.name)" }
 
     /// The kernel files compiled at start-up.
-    static let kernelFiles = ["bench", "conv2d", "gemm", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
+    static let kernelFiles = ["bench", "conv2d", "gemm", "winograd", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
 
     /// `gemmTile` overrides the tiling chosen for the device type (tests run the GPU
     /// tiling on PoCL this way); `convAlgorithm` overrides $CYCLEGAN_CONV.
@@ -57,7 +57,7 @@ public final class OpenCLBackend: Backend {
     /// Build options of a kernel file on this device (the GEMM's tile sizes, the ceiling's width).
     func options(for file: String) -> String {
         switch file {
-        case "gemm", "conv2d": return gemmTile.buildOptions
+        case "gemm", "conv2d", "winograd": return gemmTile.buildOptions
         case "bench": return "-DFMA_WIDTH=\(fmaWidth)"
         default: return ""
         }

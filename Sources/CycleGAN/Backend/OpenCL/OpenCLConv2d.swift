@@ -21,7 +21,8 @@ extension OpenCLBackend {
          .int(g.stride), .int(g.pad), .int(g.padding == .reflect ? 1 : 0)]
     }
 
-    private func blocks(_ n: Int, _ t: Int) -> Int { (n + t - 1) / t }
+    /// ceil(n / t): the tiles or panels of size t that cover n.
+    func blocks(_ n: Int, _ t: Int) -> Int { (n + t - 1) / t }
 
     /// Local size of the packing grids (T, rows, panels): explicit, since a NULL local
     /// size lets PoCL run one work-item per group, which costs more than the copy itself.
@@ -48,12 +49,14 @@ extension OpenCLBackend {
         return dst
     }
 
-    /// C[c_off + m*ldc + n] = Σ_r A(m, r)·B(r, n) (+ bias[m]) in one pass.
+    /// C[c_off + m*ldc + n] = Σ_r A(m, r)·B(r, n) (+ bias[m]) in one pass; with `batches`
+    /// > 1, that many independent products, each operand the given stride after the last.
     func gemm(_ a: Buffer, _ b: Buffer, bOffset: Int = 0, _ c: Buffer, cOffset: Int,
-              m: Int, n: Int, r: Int, ldc: Int, bias: Buffer? = nil) {
-        run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), 1], local: gemmTile.local,
-            [.buffer(a), .buffer(b), .int(bOffset), .buffer(c), .int(cOffset), .int(m), .int(n), .int(r), .int(ldc),
-             .int(r), .buffer(bias ?? a), .int(bias == nil ? 0 : 1)])
+              m: Int, n: Int, r: Int, ldc: Int, bias: Buffer? = nil,
+              batches: Int = 1, strides: (a: Int, b: Int, c: Int) = (0, 0, 0)) {
+        run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), batches], local: gemmTile.local,
+            [.buffer(a), .int(strides.a), .buffer(b), .int(bOffset), .int(strides.b), .buffer(c), .int(cOffset), .int(strides.c),
+             .int(m), .int(n), .int(r), .int(ldc), .int(r), .int(1), .buffer(bias ?? a), .int(bias == nil ? 0 : 1)])
     }
 
     /// out[outOffset + m*n'…] (+)= Σ_r A·B with the r range split for parallelism and the
@@ -65,8 +68,8 @@ extension OpenCLBackend {
         let chunk = blocks(r, splits)
         let partial = makeBuffer(count: splits * m * n)
         run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), splits], local: gemmTile.local,
-            [.buffer(a), .buffer(b), .int(0), .buffer(partial), .int(0), .int(m), .int(n), .int(r), .int(n),
-             .int(chunk), .buffer(a), .int(0)])
+            [.buffer(a), .int(0), .buffer(b), .int(0), .int(0), .buffer(partial), .int(0), .int(0), .int(m), .int(n), .int(r), .int(n),
+             .int(chunk), .int(splits), .buffer(a), .int(0)])
         reducePartials(partial, splits: splits, count: m * n, out: out, outOffset: outOffset, accumulate: accumulate)
     }
 
@@ -111,6 +114,10 @@ extension OpenCLBackend {
         run("conv2d", "conv2d_s1", global: grid, local: gemmTile.convLocal, args)
     }
 
+    /// 3×3 stride-1 convolutions (the residual blocks') run as Winograd F(2×2, 3×3)
+    /// (OpenCLWinograd.swift) unless CYCLEGAN_WINOGRAD=0.
+    func isWinograd(_ g: Conv2dGeometry) -> Bool { useWinograd && g.stride == 1 && g.kh == 3 && g.kw == 3 }
+
     // MARK: the three convolution passes
 
     public func conv2dForward(x: Buffer, weight: Buffer, bias: Buffer?, y: Buffer, _ g: Conv2dGeometry) {
@@ -120,6 +127,14 @@ extension OpenCLBackend {
             return
         }
         let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
+        if isWinograd(g) {
+            let u = winogradWeight(weight, m: g.k, c: g.c, flip: false)
+            for n in 0..<g.n {
+                winogradConv3x3(u, x, xOffset: n * g.c * g.h * g.w, y, yOffset: n * g.k * q, m: g.k, c: g.c,
+                                h: g.h, w: g.w, pad: g.pad, reflect: g.padding == .reflect, bias: bias)
+            }
+            return
+        }
         let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: t.tm)
         if g.stride == 1 && g.kh == g.kw {
             // Pad once, then read the padded rows directly (no im2col).
@@ -151,17 +166,29 @@ extension OpenCLBackend {
         if g.stride == 1 && g.kh == g.kw {
             // The padded input's gradient is a full stride-1 correlation of gY (zero-padded by
             // k−1) with the flipped, transposed weight; then fold the padding back.
-            let a = makeBuffer(count: blocks(g.c, t.tm) * g.k * g.kh * g.kw * t.tm)
-            run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k], local: [t.tm, max(1, min(16, device.maxWorkGroupSize / t.tm))],
-                [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw)])
             let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad  // the padded input's size = output of this correlation
-            let layout = stride1Layout(ow: wp, kw: g.kw), gyRows = g.oh + 2 * (g.kh - 1)
-            let ldgx = wp
-            let gyp = makeBuffer(count: g.k * gyRows * layout.ldx + t.tn + g.kw), gxp = makeBuffer(count: g.c * hp * ldgx)
+            let ldgx = wp, gxp = makeBuffer(count: g.c * hp * ldgx)
+            let correlate: (Int) -> Void
+            if isWinograd(g) {
+                let u = winogradWeight(weight, m: g.c, c: g.k, flip: true)
+                correlate = { n in
+                    self.winogradConv3x3(u, gy, xOffset: n * g.k * q, gxp, yOffset: 0, m: g.c, c: g.k, h: g.oh, w: g.ow,
+                                         pad: g.kh - 1, reflect: false, bias: nil, ldOut: ldgx)
+                }
+            } else {
+                let a = makeBuffer(count: blocks(g.c, t.tm) * g.k * g.kh * g.kw * t.tm)
+                run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k], local: [t.tm, max(1, min(16, device.maxWorkGroupSize / t.tm))],
+                    [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw)])
+                let layout = stride1Layout(ow: wp, kw: g.kw), gyRows = g.oh + 2 * (g.kh - 1)
+                let gyp = makeBuffer(count: g.k * gyRows * layout.ldx + t.tn + g.kw)
+                correlate = { n in
+                    self.padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, pad: g.kh - 1, reflect: false, ldx: layout.ldx)
+                    self.convStride1(a, gyp, gxp, yOffset: 0, m: g.c, c: g.k, kh: g.kh, kw: g.kw, oh: hp, ow: wp,
+                                     hp: gyRows, layout: layout, bias: nil, ldOut: ldgx)
+                }
+            }
             for n in 0..<g.n {
-                padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, pad: g.kh - 1, reflect: false, ldx: layout.ldx)
-                convStride1(a, gyp, gxp, yOffset: 0, m: g.c, c: g.k, kh: g.kh, kw: g.kw, oh: hp, ow: wp,
-                            hp: gyRows, layout: layout, bias: nil, ldOut: ldgx)
+                correlate(n)
                 run("conv2d", "unpad_fold", global: [g.h, g.c], local: [min(4, device.maxWorkGroupSize), 1],
                     [.buffer(gxp), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w), .int(g.pad),
                      .int(g.padding == .reflect ? 1 : 0), .int(ldgx)])
