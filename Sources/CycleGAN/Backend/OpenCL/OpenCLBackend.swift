@@ -20,6 +20,10 @@ public final class OpenCLBackend: Backend {
     public let gemmTile: GEMMTile
     /// How convolutions run (CYCLEGAN_CONV=direct selects the baseline kernels).
     public let convAlgorithm: ConvAlgorithm
+    /// Whether 3×3 stride-1 convolutions run as Winograd F(2×2, 3×3) (default) or as the
+    /// direct stride-1 GEMM (`CYCLEGAN_WINOGRAD=0`, kept for comparison in `bench`). Read
+    /// once here, not per convolution.
+    public let useWinograd: Bool
 
     public var name: String { "\(device.spec) \(device.name)" }
 
@@ -47,6 +51,7 @@ public final class OpenCLBackend: Backend {
         self.gemmTile = gemmTile ?? GEMMTile.forDevice(device, gpuShaped: gpuShaped)
         self.convAlgorithm = convAlgorithm
             ?? ConvAlgorithm(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_CONV"] ?? "") ?? .gemm
+        useWinograd = ProcessInfo.processInfo.environment["CYCLEGAN_WINOGRAD"] != "0"
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
     }
 

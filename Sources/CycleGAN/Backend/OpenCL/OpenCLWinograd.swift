@@ -4,10 +4,6 @@ import Foundation
 /// residual blocks' convolutions, most of the generator's work). Used by the launchers of
 /// OpenCLConv2d.swift; the CPU reference computes the same convolutions directly.
 extension OpenCLBackend {
-    /// Whether 3×3 stride-1 convolutions run as Winograd F(2×2, 3×3) (default) or as the
-    /// direct stride-1 GEMM (`CYCLEGAN_WINOGRAD=0`, kept for comparison in `bench`).
-    var useWinograd: Bool { ProcessInfo.processInfo.environment["CYCLEGAN_WINOGRAD"] != "0" }
-
     /// The transformed weights U = G g Gᵀ in GEMM panels, [16][ceil(m/TM)][c][TM]: of
     /// `weight` [m][c][3][3], or with `flip` of `weight` [c][m][3][3] flipped in both axes
     /// (the input gradient's correlation).
