@@ -3,41 +3,7 @@ import XCTest
 
 /// End-to-end runs of the `cyclegan` binary on a tiny dataset made by the test: train,
 /// test in both modes, and every error a user can provoke ending in one line and exit 1.
-final class CLITests: XCTestCase {
-    /// The built binary, beside the test bundle (scripts/test.sh builds it first).
-    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        .appendingPathComponent("cyclegan").path
-
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    @discardableResult
-    func cyclegan(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Result {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-            XCTFail("\(Self.binary) not built: run `swift build` before `swift test`", file: file, line: line)
-            throw XCTSkip("no binary")
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    /// Asserts a clean failure: status 1 and a single `error:` line containing `text`.
-    func assertOneLineError(_ r: Result, contains text: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(r.status, 1, r.stderr, file: file, line: line)
-        let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("device:") && !$0.hasPrefix("note:") }
-        XCTAssertEqual(lines.count, 1, r.stderr, file: file, line: line)
-        XCTAssertTrue(lines.first?.hasPrefix("error: ") ?? false, r.stderr, file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(text), "expected \"\(text)\" in: \(r.stderr)", file: file, line: line)
-        XCTAssertFalse(r.stderr.contains("Fatal error") || r.stderr.contains("Stack dump"), r.stderr, file: file, line: line)
-    }
-
+final class CLITests: CLITestCase {
     static let root: String = {
         let d = NSTemporaryDirectory() + "cyclegan-cli-\(getpid())"
         try! DemoData.write(to: d + "/data", trainCount: 2, testCount: 3, size: 40, seed: 9)

@@ -1,0 +1,49 @@
+import XCTest
+@testable import CycleGAN
+
+/// A test case that runs the built `cyclegan` binary and checks how it fails.
+class CLITestCase: XCTestCase {
+    /// The built binary, beside the test bundle (scripts/test.sh builds it first).
+    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("cyclegan").path
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    /// Runs the binary with `args` (and `environment` added to ours); a run past `timeout`
+    /// seconds is killed and fails the test (a hang is a defect, not a slow test).
+    @discardableResult
+    func cyclegan(_ args: [String], environment: [String: String] = [:], timeout: TimeInterval = 900,
+                  file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            XCTFail("\(Self.binary) not built: run `swift build` before `swift test`", file: file, line: line)
+            throw XCTSkip("no binary")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        killer.cancel()
+        if p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGTERM {
+            XCTFail("cyclegan \(args.joined(separator: " ")) did not finish within \(Int(timeout)) s", file: file, line: line)
+        }
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Asserts a clean failure: status 1 and a single `error:` line containing `text`.
+    func assertOneLineError(_ r: Result, contains text: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 1, r.stderr, file: file, line: line)
+        let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("device:") && !$0.hasPrefix("note:") }
+        XCTAssertEqual(lines.count, 1, r.stderr, file: file, line: line)
+        XCTAssertTrue(lines.first?.hasPrefix("error: ") ?? false, r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(text), "expected \"\(text)\" in: \(r.stderr)", file: file, line: line)
+        XCTAssertFalse(r.stderr.contains("Fatal error") || r.stderr.contains("Stack dump"), r.stderr, file: file, line: line)
+    }
+}
