@@ -1,5 +1,6 @@
 /// ResnetBlock(dim): x + [ReflectionPad(1), Conv3, IN, ReLU, ReflectionPad(1), Conv3, IN](x).
-/// Keys conv_block.1.* and conv_block.5.*.
+/// Keys conv_block.1.* and conv_block.5.*; each pad is the reflect padding of the conv
+/// after it (docs/semantics.md, §1).
 public final class ResnetBlock: Module {
     public let conv1: Conv2d, conv2: Conv2d
 
@@ -18,9 +19,11 @@ public final class ResnetBlock: Module {
     }
 }
 
-/// The official ResnetGenerator (see CYCLEGAN.md): c7s1-ngf, two stride-2 downsamplings,
-/// n residual blocks, two stride-2 transposed convs, c7s1-output_nc, tanh. Reflect pads
-/// (model.0 and model.<17+n−2>) are folded into the 7×7 convs.
+/// The official ResnetGenerator (models/networks.py; docs/semantics.md, §1): c7s1-ngf, two
+/// stride-2 downsamplings, n residual blocks, two stride-2 transposed convs, c7s1-output_nc,
+/// tanh. Keys keep the official `model.<i>` indices. The two `ReflectionPad2d(3)` layers,
+/// model.0 and model.<16+n>, are not layers here: the 7×7 convs after them (model.1 and
+/// model.<17+n>) are `Conv2d`s with reflect padding 3, so those two indices hold no tensor.
 public final class ResnetGenerator: Module {
     public let inputNC: Int, outputNC: Int, ngf: Int, nBlocks: Int
     let convIn: Conv2d, down1: Conv2d, down2: Conv2d

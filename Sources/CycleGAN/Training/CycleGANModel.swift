@@ -32,7 +32,7 @@ public struct CycleGANVisuals {
 }
 
 /// The CycleGAN model and its training iteration, exactly as the official
-/// `CycleGANModel.optimize_parameters` (see CYCLEGAN.md, "One training iteration").
+/// `CycleGANModel.optimize_parameters` (models/cycle_gan_model.py; docs/semantics.md, §4).
 public final class CycleGANModel {
     public let config: CycleGANConfig
     public let backend: Backend
