@@ -44,29 +44,6 @@ public final class ConvTranspose2d: Module {
     }
 }
 
-/// InstanceNorm2d(affine=False, track_running_stats=False): no parameters.
-public struct InstanceNorm2d {
-    public var eps: Float = 1e-5
-    public init(eps: Float = 1e-5) { self.eps = eps }
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.instanceNorm2d(eps: eps) }
-}
-
-public struct ReLU {
-    public init() {}
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.relu() }
-}
-
-public struct LeakyReLU {
-    public var slope: Float
-    public init(_ slope: Float = 0.2) { self.slope = slope }
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.leakyRelu(slope: slope) }
-}
-
-public struct Tanh {
-    public init() {}
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.tanh() }
-}
-
 /// A zero weight of `shape` and an optional zero bias of `bias` elements, both trainable
 /// (initialisation fills them: `initWeights`).
 func makeParameters(_ shape: [Int], bias: Int?, on backend: Backend) -> (Tensor, Tensor?) {
