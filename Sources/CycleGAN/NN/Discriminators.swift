@@ -1,6 +1,6 @@
-/// The official NLayerDiscriminator (PatchGAN; n_layers 3 is the 70×70 `basic`):
-/// conv k4 s2 + LeakyReLU(0.2); then (n_layers − 1) × [conv k4 s2, IN, LeakyReLU];
-/// conv k4 s1, IN, LeakyReLU; conv k4 s1 to one channel. Keys model.<i>.*.
+/// The official NLayerDiscriminator (PatchGAN; n_layers 3 is the 70×70 `basic`;
+/// docs/semantics.md, §1): conv k4 s2 + LeakyReLU(0.2); then (n_layers − 1) × [conv k4 s2,
+/// IN, LeakyReLU]; conv k4 s1, IN, LeakyReLU; conv k4 s1 to one channel. Keys model.<i>.*.
 public final class NLayerDiscriminator: Module {
     public let inputNC: Int, ndf: Int, nLayers: Int
     /// (state-dict index, conv, followed by instance norm?)
@@ -42,7 +42,7 @@ public final class NLayerDiscriminator: Module {
     }
 }
 
-/// The official PixelDiscriminator (1×1 PatchGAN): keys net.{0,2,5}.*.
+/// The official PixelDiscriminator (1×1 PatchGAN; docs/semantics.md, §1): keys net.{0,2,5}.*.
 public final class PixelDiscriminator: Module {
     let c0: Conv2d, c2: Conv2d, c5: Conv2d
 
@@ -52,8 +52,13 @@ public final class PixelDiscriminator: Module {
         c5 = Conv2d(2 * ndf, 1, kernelSize: 1, on: backend)
     }
 
+    /// `record` receives each official layer's output ("net.0" … "net.5").
     public func callAsFunction(_ x: Tensor, record: ((String, Tensor) -> Void)? = nil) -> Tensor {
-        c5(c2(c0(x).leakyRelu(slope: 0.2)).instanceNorm2d().leakyRelu(slope: 0.2))
+        var i = 0
+        func r(_ t: Tensor) -> Tensor { record?("net.\(i)", t); i += 1; return t }
+        var h = r(c0(x)); h = r(h.leakyRelu(slope: 0.2))
+        h = r(c2(h)); h = r(h.instanceNorm2d()); h = r(h.leakyRelu(slope: 0.2))
+        return r(c5(h))
     }
 
     public func namedParameters() -> [(String, Tensor)] {
