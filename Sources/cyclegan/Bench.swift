@@ -79,6 +79,7 @@ struct Bench: ParsableCommand {
                     rows += Benchmark.normRows(ocl, size: s, ngf: ngf, repeats: repeats, bandwidth: gbs, progress: show)
                 }
             }
+            try ocl.throwIfFailed()
             if let bad = rows.first(where: { ($0.relativeError ?? 0) > 1e-4 }) {
                 print("check failed: \(bad.op) \(bad.shape) \(bad.pass) relative error \(bad.relativeError!)")
                 throw ExitCode(1)
@@ -86,7 +87,7 @@ struct Bench: ParsableCommand {
             var iterations: [IterationBench] = []
             if !noIteration {
                 for s in sizeList {
-                    let it = Benchmark.iteration(ocl, size: s, ngf: ngf, nBlocks: nBlocks, repeats: max(1, repeats / 2))
+                    let it = try Benchmark.iteration(ocl, size: s, ngf: ngf, nBlocks: nBlocks, repeats: max(1, repeats / 2))
                     iterations.append(it)
                     print(String(format: "training iteration %d² ngf %d, %d blocks, batch 1: median %.0f ms, %.2f images/s, peak device memory %.0f MiB, host share %.1f%%",
                                  s, ngf, nBlocks, it.medianMs, it.imagesPerSecond, Double(it.peakDeviceBytes) / 1048576, 100 * (it.hostShare ?? 0)))

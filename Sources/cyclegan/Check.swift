@@ -41,6 +41,7 @@ struct Check: ParsableCommand {
                       + r.output.padding(toLength: 12, withPad: " ", startingAt: 0)
                       + String(format: " %12.3e %10.3e  %@", r.maxAbsError, r.relativeError, r.passed ? "pass" : "FAIL"))
             }
+            try backend.throwIfFailed()
             if failures > 0 {
                 print("\(failures) check(s) failed on \(backend.name)")
                 throw ExitCode(1)

@@ -133,7 +133,13 @@ struct Train: ParsableCommand {
             let backend = try model.device.backend()
             FileHandle.standardError.write(Data("device: \(backend.name)\n".utf8))
             let trainer = try Trainer(options: o, backend: backend)
-            try trainer.run()
+            StopRequest.install()
+            let progress = try trainer.run()
+            if let signal = trainer.interruptedBy {
+                FileHandle.standardError.write(Data(("stopped by \(StopRequest.name(signal)) at epoch \(progress.epoch), \(progress.totalIters) images: "
+                    + "saved 'latest' in \(trainer.runDirectory); resume with the same command and --continue_train\n").utf8))
+                throw ExitCode(128 + signal)
+            }
             if !o.noHTML { print("web page: \(trainer.runDirectory)/web/index.html") }
         }
     }

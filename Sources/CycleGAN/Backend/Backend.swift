@@ -22,6 +22,10 @@ public protocol Backend: AnyObject {
     func copy(_ src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, count: Int)
     /// Waits until every queued operation has finished.
     func synchronize()
+    /// Throws the first device failure since the backend was made (an allocation, launch
+    /// or transfer that failed; results read back after it are not valid). The ops cannot
+    /// throw, so the code that reads results back calls this before using them.
+    func throwIfFailed() throws
 
     // MARK: convolution
     func conv2dForward(x: Buffer, weight: Buffer, bias: Buffer?, y: Buffer, _ g: Conv2dGeometry)

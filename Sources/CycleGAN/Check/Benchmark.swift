@@ -135,26 +135,27 @@ public enum Benchmark {
     }
 
     /// Median wall time of full training iterations (G and D steps, losses read back).
-    public static func iteration(_ backend: Backend, size: Int, ngf: Int, nBlocks: Int, repeats: Int) -> IterationBench {
+    public static func iteration(_ backend: Backend, size: Int, ngf: Int, nBlocks: Int, repeats: Int) throws -> IterationBench {
         var c = CycleGANConfig()
         c.ngf = ngf; c.ndf = ngf; c.nBlocks = nBlocks; c.seed = 1
         let model = CycleGANModel(c, on: backend)
         let a = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 1).values, on: backend)
         let bb = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 2).values, on: backend)
-        model.step(realA: a, realB: bb)  // warm-up: compiles, fills the buffer pool
-        model.step(realA: a, realB: bb)
+        try model.step(realA: a, realB: bb)  // warm-up: compiles, fills the buffer pool
+        try model.step(realA: a, realB: bb)
         let ocl = backend as? OpenCLBackend
         ocl?.resetPeakMemory()
         var times: [Double] = []
         for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            model.step(realA: a, realB: bb)
+            try model.step(realA: a, realB: bb)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
         }
         var hostShare: Double? = nil
         if let ocl {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let device = ocl.deviceTime { model.step(realA: a, realB: bb) }
+            let device = ocl.deviceTime { _ = try? model.step(realA: a, realB: bb) }
+            try ocl.throwIfFailed()
             let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             hostShare = max(0, (wall - device) / wall)
         }

@@ -44,27 +44,37 @@ public struct CheckpointStore {
 
     // MARK: saving
 
+    /// The train state's layout: 1 stored Adam's steps as Float tensors; 2 stores them exactly,
+    /// as integers in the metadata (`<optimizer>/<net>/<key>/step`). Later versions read
+    /// earlier ones; a newer file than this build knows is refused by name.
+    public static let trainStateFormatVersion = 2
+
+    /// The largest image count, epoch and Adam step a train state may claim: far beyond
+    /// any real run, far below where the counters' arithmetic could overflow.
+    static let counterLimit = 1 << 40, epochLimit = 1 << 20
+
     /// Saves the four networks and the train state under `label` (atomically, file by file,
-    /// the train state last). `beforeRename` lets tests simulate a crash.
+    /// the train state last). Everything is read back from the device first, and nothing is
+    /// written if the device has failed. `beforeRename` lets tests simulate a crash.
     public func save(_ model: CycleGANModel, progress: TrainProgress, label: String,
                      beforeRename: ((String) throws -> Void)? = nil) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let stepId = "\(progress.totalIters)"
-        for (name, net) in model.networks {
-            let file = SafeTensorsFile(tensors: net.stateDict(), metadata: ["step_id": stepId, "format": "pt"])
-            let path = networkPath(label, name)
+        let files = model.networks.map { (name, net) in
+            (networkPath(label, name), SafeTensorsFile(tensors: net.stateDict(), metadata: ["step_id": stepId, "format": "pt"]))
+        } + [(trainStatePath(label), trainState(model, progress: progress, stepId: stepId))]
+        try model.backend.throwIfFailed()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (path, file) in files {
             try file.write(to: path, beforeRename: beforeRename.map { f in { try f(path) } })
         }
-        let path = trainStatePath(label)
-        try trainState(model, progress: progress, stepId: stepId)
-            .write(to: path, beforeRename: beforeRename.map { f in { try f(path) } })
     }
 
     func trainState(_ model: CycleGANModel, progress: TrainProgress, stepId: String) -> SafeTensorsFile {
         var t: [String: HostTensor] = [:]
+        var meta: [String: String] = [:]
         for (optName, opt, params) in Self.optimizerParameters(model) {
             for (i, (key, _)) in params.enumerated() {
-                t["\(optName)/\(key)/step"] = HostTensor(shape: [], values: [Float(opt.steps[i])])
+                meta["\(optName)/\(key)/step"] = "\(opt.steps[i])"
                 if let m = opt.expAvg[i], let v = opt.expAvgSq[i] {
                     t["\(optName)/\(key)/exp_avg"] = m.toHost()
                     t["\(optName)/\(key)/exp_avg_sq"] = v.toHost()
@@ -74,12 +84,13 @@ public struct CheckpointStore {
         for (poolName, pool) in [("pool_A", model.poolA), ("pool_B", model.poolB)] {
             for (i, image) in pool.images.enumerated() { t["\(poolName)/\(i)"] = image.toHost() }
         }
-        let meta: [String: String] = [
+        meta.merge([
+            "format_version": "\(Self.trainStateFormatVersion)",
             "step_id": stepId, "epoch": "\(progress.epoch)", "epoch_iter": "\(progress.epochIter)",
             "total_iters": "\(progress.totalIters)", "lr": "\(progress.lr)",
             "pool_random_state": "\(model.poolRandom.state)", "seed": "\(model.config.seed)",
             "pool_A_count": "\(model.poolA.images.count)", "pool_B_count": "\(model.poolB.images.count)",
-        ]
+        ]) { $1 }
         return SafeTensorsFile(tensors: t, metadata: meta)
     }
 
@@ -135,43 +146,127 @@ public struct CheckpointStore {
     }
 
     /// Restores model weights, optimiser states, pools and the pool stream from a complete
-    /// set, and returns where training stood.
+    /// set, and returns where training stood. Every value is checked before it is used; an
+    /// error names the file, the key and what was expected. Nothing of the model changes
+    /// unless the whole set is valid.
     public func restore(_ model: CycleGANModel, label: String) throws -> TrainProgress {
-        for (name, net) in model.networks { _ = try loadNetwork(net, name: name, label: label) }
         let path = trainStatePath(label)
-        let state = try SafeTensorsFile(contentsOf: path)
-        func meta(_ k: String) throws -> String {
-            guard let v = state.metadata[k] else { throw FileError.malformed(path, "train state has no \(k)") }
-            return v
+        let state = try TrainStateReader(file: try SafeTensorsFile(contentsOf: path), path: path)
+        let version = try state.integer("format_version", in: 1...Int.max, default: 1)
+        guard version <= Self.trainStateFormatVersion else {
+            throw FileError.malformed(path, "train state format_version \(version) is newer than this build reads "
+                + "(\(Self.trainStateFormatVersion)); use a newer cyclegan")
         }
+
+        // Adam: per parameter, an exact step count, and both moments of the parameter's shape.
+        var adam: [(Adam, Int, step: Int, m: HostTensor?, v: HostTensor?)] = []
         for (optName, opt, params) in Self.optimizerParameters(model) {
             for (i, (key, p)) in params.enumerated() {
-                guard let step = state.tensors["\(optName)/\(key)/step"] else {
-                    throw FileError.malformed(path, "train state has no \(optName)/\(key)/step")
+                let name = "\(optName)/\(key)"
+                let step = version >= 2 ? try state.integer("\(name)/step", in: 0...Self.counterLimit)
+                                        : try state.floatCounter("\(name)/step", limit: Self.counterLimit)
+                let m = try state.tensor("\(name)/exp_avg", shape: p.shape, optional: true)
+                let v = try state.tensor("\(name)/exp_avg_sq", shape: p.shape, optional: true)
+                guard (m == nil) == (v == nil) else {
+                    throw FileError.malformed(path, "\(name): exp_avg and exp_avg_sq must be saved together")
                 }
-                var m: Tensor? = nil, v: Tensor? = nil
-                if let mh = state.tensors["\(optName)/\(key)/exp_avg"], let vh = state.tensors["\(optName)/\(key)/exp_avg_sq"] {
-                    guard mh.shape == p.shape, vh.shape == p.shape else {
-                        throw FileError.malformed(path, "\(optName)/\(key): moments of shape \(mh.shape), parameter \(p.shape)")
-                    }
-                    m = Tensor(shape: mh.shape, values: mh.values, on: model.backend)
-                    v = Tensor(shape: vh.shape, values: vh.values, on: model.backend)
+                guard (m == nil) == (step == 0) else {
+                    throw FileError.malformed(path, "\(name)/step is \(step) with\(m == nil ? "out" : "") moments "
+                        + "(expected a positive step with moments, 0 without)")
                 }
-                opt.restore(index: i, step: Int(step.values[0]), expAvg: m, expAvgSq: v)
+                if let v, let bad = v.values.firstIndex(where: { $0 < 0 }) {
+                    throw FileError.malformed(path, "\(name)/exp_avg_sq[\(bad)] is \(v.values[bad]) (expected ≥ 0)")
+                }
+                adam.append((opt, i, step, m, v))
             }
         }
-        for (poolName, pool) in [("pool_A", model.poolA), ("pool_B", model.poolB)] {
-            let n = Int(try meta("\(poolName)_count")) ?? 0
-            pool.restore(try (0..<n).map { i in
-                guard let h = state.tensors["\(poolName)/\(i)"] else { throw FileError.malformed(path, "train state has no \(poolName)/\(i)") }
-                return Tensor(shape: h.shape, values: h.values, on: model.backend)
-            })
+
+        // Pools: at most pool_size images each, all [1, c, h, w] of one shape, c the
+        // channels of the domain the pool holds fakes of.
+        var pools: [(ImagePool, [HostTensor])] = []
+        for (poolName, pool, channels) in [("pool_A", model.poolA, model.config.inputNC), ("pool_B", model.poolB, model.config.outputNC)] {
+            let n = try state.integer("\(poolName)_count", in: 0...pool.size)
+            var images: [HostTensor] = []
+            for i in 0..<n {
+                let h = try state.tensor("\(poolName)/\(i)", shape: nil)!
+                guard h.shape.count == 4, h.shape[0] == 1, h.shape[1] == channels, h.shape[2] >= 1, h.shape[3] >= 1,
+                      h.shape == images.first?.shape ?? h.shape else {
+                    throw FileError.malformed(path, "\(poolName)/\(i) has shape \(h.shape) (expected [1, \(channels), h, w]"
+                        + (images.first.map { ", as \(poolName)/0: \($0.shape)" } ?? "") + ")")
+                }
+                images.append(h)
+            }
+            pools.append((pool, images))
         }
-        guard let poolState = UInt64(try meta("pool_random_state")), let epoch = Int(try meta("epoch")),
-              let epochIter = Int(try meta("epoch_iter")), let total = Int(try meta("total_iters")), let lr = Double(try meta("lr"))
-        else { throw FileError.malformed(path, "train state metadata is not numeric") }
+
+        guard let poolState = UInt64(try state.string("pool_random_state")) else {
+            throw FileError.malformed(path, "pool_random_state is not an unsigned 64-bit integer")
+        }
+        let epoch = try state.integer("epoch", in: 1...Self.epochLimit)
+        let total = try state.integer("total_iters", in: 0...Self.counterLimit)
+        let epochIter = try state.integer("epoch_iter", in: 0...total)
+        guard let lr = Double(try state.string("lr")), lr.isFinite, lr >= 0 else {
+            throw FileError.malformed(path, "lr is \(state.file.metadata["lr"] ?? "") (expected a finite number ≥ 0)")
+        }
+
+        // All valid: now change the model.
+        for (name, net) in model.networks { _ = try loadNetwork(net, name: name, label: label) }
+        for (opt, i, step, m, v) in adam {
+            opt.restore(index: i, step: step, expAvg: m.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) },
+                        expAvgSq: v.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) })
+        }
+        for (pool, images) in pools {
+            pool.restore(images.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) })
+        }
         model.poolRandom.state = poolState
         model.setLearningRate(lr)
         return TrainProgress(epoch: epoch, epochIter: epochIter, totalIters: total, lr: lr)
+    }
+}
+
+/// Checked reads of a train state's metadata and tensors; errors name the file and key.
+struct TrainStateReader {
+    let file: SafeTensorsFile
+    let path: String
+
+    func string(_ key: String) throws -> String {
+        guard let v = file.metadata[key] else { throw FileError.malformed(path, "train state has no \(key)") }
+        return v
+    }
+
+    /// An integer metadata value within `range` (or `default` when absent, if given).
+    func integer(_ key: String, in range: ClosedRange<Int>, default fallback: Int? = nil) throws -> Int {
+        if file.metadata[key] == nil, let fallback { return fallback }
+        let text = try string(key)
+        guard let v = Int(text), range.contains(v) else {
+            let upper = range.upperBound == Int.max ? "" : " and ≤ \(range.upperBound)"
+            throw FileError.malformed(path, "\(key) is \"\(text)\" (expected an integer ≥ \(range.lowerBound)\(upper))")
+        }
+        return v
+    }
+
+    /// A counter format 1 saved as a one-element Float tensor: finite, whole, 0...limit.
+    func floatCounter(_ key: String, limit: Int) throws -> Int {
+        guard let t = file.tensors[key] else { throw FileError.malformed(path, "train state has no \(key)") }
+        guard t.values.count == 1, let f = t.values.first, f.isFinite, f >= 0, f <= Float(limit), f == f.rounded() else {
+            throw FileError.malformed(path, "\(key) is \(t.values.prefix(4)) of shape \(t.shape) (expected one whole number from 0 to \(limit))")
+        }
+        return Int(f)
+    }
+
+    /// The tensor under `key`, of `shape` when given, with finite values; nil when absent
+    /// and `optional`.
+    func tensor(_ key: String, shape: [Int]?, optional: Bool = false) throws -> HostTensor? {
+        guard let t = file.tensors[key] else {
+            if optional { return nil }
+            throw FileError.malformed(path, "train state has no \(key)")
+        }
+        if let shape, t.shape != shape {
+            throw FileError.malformed(path, "\(key): expected shape \(shape), found \(t.shape)")
+        }
+        if let bad = t.values.firstIndex(where: { !$0.isFinite }) {
+            throw FileError.malformed(path, "\(key)[\(bad)] is \(t.values[bad]) (expected finite values)")
+        }
+        return t
     }
 }

@@ -78,9 +78,10 @@ public final class CycleGANModel {
     public func setLearningRate(_ lr: Double) { optimizerG.lr = lr; optimizerD.lr = lr }
 
     /// One training iteration on a batch of each domain; returns the eight losses (the only
-    /// values read back to the host).
+    /// values read back to the host). Throws the backend's first device failure, if any, in
+    /// place of losses read after it.
     @discardableResult
-    public func step(realA: Tensor, realB: Tensor) -> CycleGANLosses {
+    public func step(realA: Tensor, realB: Tensor) throws -> CycleGANLosses {
         let c = config
         // 1. forward
         let fakeB = netG_A(realA)
@@ -125,6 +126,7 @@ public final class CycleGANModel {
             if let loss { backend.copy(loss.buffer, srcOffset: 0, to: all.buffer, dstOffset: i, count: 1) }
         }
         let v = all.toArray()
+        try backend.throwIfFailed()
         return CycleGANLosses(D_A: v[0], G_A: v[1], cycle_A: v[2], idt_A: v[3], D_B: v[4], G_B: v[5], cycle_B: v[6], idt_B: v[7])
     }
 

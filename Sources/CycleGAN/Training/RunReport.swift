@@ -28,14 +28,17 @@ public final class RunReport {
         if resumed { reloadHistory() }
     }
 
+    /// Appends `text` with one write(2) in O_APPEND mode: once this returns, the line is in
+    /// the file (a `kill -9` of the process cannot lose it).
     private func append(_ text: String, to file: String) {
-        let path = runDirectory + "/" + file
-        if let h = FileHandle(forWritingAtPath: path) {
-            h.seekToEndOfFile()
-            h.write(Data(text.utf8))
-            try? h.close()
-        } else {
-            FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        let fd = open(runDirectory + "/" + file, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            bytes = bytes.dropFirst(n)
         }
     }
 
@@ -56,17 +59,16 @@ public final class RunReport {
         return s
     }
 
-    /// Logs one iteration's losses to both logs.
+    /// Logs one iteration's losses to both logs, written before this returns (the next
+    /// step does not start with a line still in memory).
     public func logLosses(epoch: Int, iter: Int, totalIters: Int, time: Double, data: Double, lr: Double, losses: CycleGANLosses) {
         let line = Self.lossLine(epoch: epoch, iter: iter, time: time, data: data, losses: losses)
         var obj: [String: Any] = ["epoch": epoch, "iter": iter, "total_iters": totalIters, "lr": lr, "time": time, "data": data]
         for (k, v) in zip(CycleGANLosses.names, losses.values) { obj[k] = Double(v) }
         let json = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        queue.async {
-            self.append(line + "\n", to: "loss_log.txt")
-            self.append(json + "\n", to: "loss_log.jsonl")
-            self.history.append((totalIters, losses.values))
-        }
+        append(line + "\n", to: "loss_log.txt")
+        append(json + "\n", to: "loss_log.jsonl")
+        queue.async { self.history.append((totalIters, losses.values)) }
     }
 
     /// Saves the visuals (already on the host) as web/images/epoch%03d_<name>.png and

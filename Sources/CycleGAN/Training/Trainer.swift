@@ -16,6 +16,8 @@ public final class Trainer {
     public let store: CheckpointStore
     public let runDirectory: String
     public private(set) var progress: TrainProgress
+    /// The signal (SIGINT or SIGTERM) that stopped `run()` early, after saving `latest`.
+    public private(set) var interruptedBy: Int32? = nil
     let report: RunReport
     /// Console output (stdout lines).
     var say: (String) -> Void
@@ -61,6 +63,7 @@ public final class Trainer {
         var start = TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
         if options.continueTrain {
             start = try Self.resume(options: options, store: store, model: model, say: say)
+            try Self.checkPools(model, options: options, path: store.trainStatePath(options.epoch))
         }
         progress = start
         let resumed = options.continueTrain
@@ -101,6 +104,18 @@ public final class Trainer {
         return TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
     }
 
+    /// With a fixed-size crop, the restored pools must hold images of that size: the
+    /// discriminators see pool images beside new fakes (and batch them together).
+    private static func checkPools(_ model: CycleGANModel, options: TrainOptions, path: String) throws {
+        guard [.resize_and_crop, .crop, .scale_width_and_crop].contains(options.preprocess) else { return }
+        for (name, pool) in [("pool_A", model.poolA), ("pool_B", model.poolB)] {
+            if let shape = pool.images.first?.shape, shape[2] != options.cropSize || shape[3] != options.cropSize {
+                throw FileError.malformed(path, "\(name) holds \(shape[3])x\(shape[2]) images but --crop_size is "
+                    + "\(options.cropSize): resume with the run's --crop_size (\(shape[2]))")
+            }
+        }
+    }
+
     private func save(_ label: String) throws {
         try store.save(model, progress: progress, label: label)
     }
@@ -125,7 +140,7 @@ public final class Trainer {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 let n = batch.shapeA[0]
                 let realA = tensor(batch.a, batch.shapeA), realB = tensor(batch.b, batch.shapeB)
-                let losses = model.step(realA: o.direction == "AtoB" ? realA : realB, realB: o.direction == "AtoB" ? realB : realA)
+                let losses = try model.step(realA: o.direction == "AtoB" ? realA : realB, realB: o.direction == "AtoB" ? realB : realA)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 progress.totalIters += n
                 progress.epochIter += n
@@ -147,8 +162,9 @@ public final class Trainer {
                     if let t = v.idtB { list.append(("idt_B", t)) }
                     list += [("real_B", v.realB), ("fake_A", v.fakeA), ("rec_B", v.recB)]
                     if let t = v.idtA { list.append(("idt_A", t)) }
-                    report.display(epoch: epoch, totalIters: progress.totalIters,
-                                   visuals: list.map { ($0.0, $0.1.image(0).toArray(), Array($0.1.shape.dropFirst())) })
+                    let visuals = list.map { ($0.0, $0.1.image(0).toArray(), Array($0.1.shape.dropFirst())) }
+                    try backend.throwIfFailed()
+                    report.display(epoch: epoch, totalIters: progress.totalIters, visuals: visuals)
                 }
                 if progress.totalIters % o.saveLatestFreq < n {
                     let label = o.saveByIter ? "iter_\(progress.totalIters)" : "latest"
@@ -163,6 +179,13 @@ public final class Trainer {
                     if lastSavedTotal != progress.totalIters { try save("latest") }
                     report.flush()
                     say("stopped after \(progress.totalIters) images (--stop_after); resume with --continue_train")
+                    return progress
+                }
+                if let signal = StopRequest.pending {
+                    if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    if lastSavedTotal != progress.totalIters { try save("latest") }
+                    report.flush()
+                    interruptedBy = signal
                     return progress
                 }
             }

@@ -48,6 +48,8 @@ public final class CPUBackend: Backend {
     }
 
     public func synchronize() {}
+    /// The CPU reference never fails at run time.
+    public func throwIfFailed() throws {}
 
     /// The host pointer of a buffer made by this backend.
     @inline(__always) func cpu(_ b: Buffer) -> CPUBuffer {

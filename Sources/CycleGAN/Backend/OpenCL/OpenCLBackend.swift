@@ -12,6 +12,9 @@ public final class OpenCLBackend: Backend {
     /// many work-items) or their CPU shape: the device type, unless $CYCLEGAN_KERNEL_SHAPE
     /// is `cpu` or `gpu` (CI runs both shapes under oclgrind this way).
     public let gpuShaped: Bool
+    /// The overrides this backend was made with (`tuning.kernelShape` decides `gpuShaped`
+    /// before $CYCLEGAN_KERNEL_SHAPE; the launchers read the split count and norm chunk).
+    public let tuning: OpenCLTuning
     /// Work-group size of the reduction kernels: a power of two within the device's limit.
     let reduceGroup: Int
     /// Local size of the 2-D/3-D elementwise-style grids.
@@ -31,17 +34,15 @@ public final class OpenCLBackend: Backend {
     static let kernelFiles = ["bench", "conv2d", "gemm", "winograd", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
 
     /// `gemmTile` overrides the tiling chosen for the device type (tests run the GPU
-    /// tiling on PoCL this way); `convAlgorithm` overrides $CYCLEGAN_CONV.
+    /// tiling on PoCL this way); `convAlgorithm` overrides $CYCLEGAN_CONV; `tuning` overrides
+    /// the kernel shape, the weight gradients' split count and the instance norm's chunk.
     public init(device: OpenCLDeviceInfo, profiling: Bool = false, gemmTile: GEMMTile? = nil,
-                convAlgorithm: ConvAlgorithm? = nil) throws {
+                convAlgorithm: ConvAlgorithm? = nil, tuning: OpenCLTuning = OpenCLTuning()) throws {
         self.device = device
         cl = try OpenCLContext(device: device, profiling: profiling)
-        pool = OpenCLBufferPool(context: cl.context)
-        switch ProcessInfo.processInfo.environment["CYCLEGAN_KERNEL_SHAPE"] {
-        case "cpu": gpuShaped = false
-        case "gpu": gpuShaped = true
-        default: gpuShaped = device.isGPU
-        }
+        pool = OpenCLBufferPool(context: cl)
+        self.tuning = tuning
+        gpuShaped = tuning.isGPUShaped(on: device)
         // GPUs: 256 work-items per reduction; CPUs (PoCL turns a work-group into a loop and
         // splits it at every barrier): 16, each summing a long strided slice.
         var g = 1
@@ -53,6 +54,17 @@ public final class OpenCLBackend: Backend {
             ?? ConvAlgorithm(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_CONV"] ?? "") ?? .gemm
         useWinograd = ProcessInfo.processInfo.environment["CYCLEGAN_WINOGRAD"] != "0"
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
+        cl.onOutOfMemory = { [unowned pool] in
+            let freed = pool.cachedBytes
+            pool.releaseFree()
+            return freed
+        }
+    }
+
+    /// Throws the first device failure (an allocation, launch or transfer that failed) since
+    /// the backend was made. Results read back after a failure are not valid.
+    public func throwIfFailed() throws {
+        if let failure = cl.failure { throw failure }
     }
 
     /// The vector width of the FMA ceiling kernels: the device's preferred float width,
@@ -68,17 +80,19 @@ public final class OpenCLBackend: Backend {
         }
     }
 
-    /// Creates (once) and returns a kernel; the sources were built in init, so failure here is a bug.
-    func kernel(_ file: String, _ name: String) -> cl_kernel {
-        do { return try cl.kernel(file, name, options: options(for: file)) } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            exit(1)
+    /// Creates (once) and returns a kernel; the sources were built in init, so a failure
+    /// here (a kernel name missing from its file) is recorded like any device failure.
+    func kernel(_ file: String, _ name: String) -> cl_kernel? {
+        do { return try cl.kernel(file, name, options: options(for: file)) } catch let e as OpenCLError {
+            cl.record(e.code, e.operation)
+        } catch {
+            cl.record(CL_INVALID_KERNEL, "creating kernel \(name) of \(file).cl: \(error)")
         }
+        return nil
     }
 
     /// Launches `name` from `file`.
-    @discardableResult
-    func run(_ file: String, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) -> cl_event? {
+    func run(_ file: String, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) {
         cl.launch(kernel(file, name), name, global: global, local: local, args)
     }
 
@@ -91,27 +105,33 @@ public final class OpenCLBackend: Backend {
 
     public func makeBuffer(count: Int) -> Buffer { pool.take(count: count) }
 
-    @inline(__always) func mem(_ b: Buffer) -> cl_mem {
-        guard let o = b as? OpenCLBuffer else { fatalError("buffer of another backend passed to \(name)") }
+    /// The device memory of `b`, or nil (with the failure recorded) for a buffer whose
+    /// allocation failed or that another backend made.
+    func mem(_ b: Buffer, _ operation: String) -> cl_mem? {
+        guard let o = b as? OpenCLBuffer else {
+            cl.record(CL_INVALID_MEM_OBJECT, "\(operation): a buffer of another backend")
+            return nil
+        }
         return o.mem
     }
 
     public func upload(_ values: [Float], to buffer: Buffer) {
         precondition(values.count == buffer.count, "upload of \(values.count) values into a buffer of \(buffer.count)")
-        if values.isEmpty { return }
+        guard !values.isEmpty, cl.failure == nil, let m = mem(buffer, "clEnqueueWriteBuffer") else { return }
         let status = values.withUnsafeBytes {
-            clEnqueueWriteBuffer(cl.queue, mem(buffer), cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
+            clEnqueueWriteBuffer(cl.queue, m, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
         }
-        clFatal(status, "clEnqueueWriteBuffer")
+        cl.record(status, "clEnqueueWriteBuffer of \(4 * values.count) bytes")
     }
 
+    /// The buffer's values; zeros after a device failure, which `throwIfFailed` reports.
     public func download(_ buffer: Buffer) -> [Float] {
         var out = [Float](repeating: 0, count: buffer.count)
-        if out.isEmpty { return out }
+        guard !out.isEmpty, cl.failure == nil, let m = mem(buffer, "clEnqueueReadBuffer") else { return out }
         let status = out.withUnsafeMutableBytes {
-            clEnqueueReadBuffer(cl.queue, mem(buffer), cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
+            clEnqueueReadBuffer(cl.queue, m, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
         }
-        clFatal(status, "clEnqueueReadBuffer")
+        cl.record(status, "clEnqueueReadBuffer of \(4 * out.count) bytes")
         return out
     }
 
@@ -120,17 +140,16 @@ public final class OpenCLBackend: Backend {
     }
 
     public func copy(_ src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, count: Int) {
-        if count == 0 { return }
-        clFatal(clEnqueueCopyBuffer(cl.queue, mem(src), mem(dst), 4 * srcOffset, 4 * dstOffset, 4 * count, 0, nil, nil),
-                "clEnqueueCopyBuffer")
+        guard count > 0, cl.failure == nil, let s = mem(src, "clEnqueueCopyBuffer"), let d = mem(dst, "clEnqueueCopyBuffer")
+        else { return }
+        cl.record(clEnqueueCopyBuffer(cl.queue, s, d, 4 * srcOffset, 4 * dstOffset, 4 * count, 0, nil, nil),
+                  "clEnqueueCopyBuffer of \(4 * count) bytes")
     }
 
     public func synchronize() { cl.finish() }
 
     /// Bytes in use at the high-water mark since `resetPeakMemory()`.
     public var peakMemoryBytes: Int { pool.peakLiveBytes }
-    /// Bytes held on the device, pooled buffers included.
-    public var heldMemoryBytes: Int { pool.heldBytes }
     /// clCreateBuffer calls so far.
     public var bufferAllocations: Int { pool.allocations }
     public func resetPeakMemory() { pool.resetPeak() }

@@ -1,13 +1,14 @@
 import COpenCL
 
 /// A device buffer. Released buffers return to the pool they came from, so a training
-/// loop that repeats the same shapes creates no buffers once warm.
+/// loop that repeats the same shapes creates no buffers once warm. `mem` is nil when the
+/// allocation failed: the context has recorded the failure and launches nothing more.
 public final class OpenCLBuffer: Buffer {
     public let count: Int
-    let mem: cl_mem
+    let mem: cl_mem?
     private let pool: OpenCLBufferPool
 
-    init(count: Int, mem: cl_mem, pool: OpenCLBufferPool) {
+    init(count: Int, mem: cl_mem?, pool: OpenCLBufferPool) {
         self.count = count
         self.mem = mem
         self.pool = pool
@@ -15,56 +16,100 @@ public final class OpenCLBuffer: Buffer {
     deinit { pool.recycle(mem, count: count) }
 }
 
-/// Free device buffers by element count, and the memory statistics `bench` reports.
+/// Free device buffers by element count, bounded, and the memory statistics `bench` reports.
+///
+/// The cache keeps at most `cacheLimit` bytes of free buffers and releases the least
+/// recently used ones past it, so a loop that repeats its shapes allocates nothing once
+/// warm, while a run over many shapes (`test` over images of many sizes) holds about twice
+/// its largest need rather than the sum over sizes. An allocation that fails releases the
+/// whole cache and tries once more.
 final class OpenCLBufferPool {
-    private let context: cl_context
-    private var free: [Int: [cl_mem]] = [:]
-    /// Bytes held on the device (in use plus pooled), and bytes in use by live buffers.
-    private(set) var heldBytes = 0
+    private let cl: OpenCLContext
+    /// Free buffers by element count, oldest first, each with the tick it was freed at.
+    private var free: [Int: [(mem: cl_mem, tick: Int)]] = [:]
+    private var tick = 0
+    /// Bytes of free buffers in the cache, and bytes in use by live buffers.
+    private(set) var cachedBytes = 0
     private(set) var liveBytes = 0
-    /// The most bytes in use at once since the last `resetPeak()`.
+    /// The most bytes in use at once since the last `resetPeak()`, and ever.
     private(set) var peakLiveBytes = 0
-    /// Device allocations made (clCreateBuffer calls).
+    private(set) var maxLiveBytes = 0
+    /// Device allocations made (clCreateBuffer calls that succeeded).
     private(set) var allocations = 0
+    /// Buffer allocations asked of the driver, for the injected test fault.
+    private var attempts = 0
 
-    init(context: cl_context) { self.context = context }
+    /// Bytes held on the device: in use plus cached.
+    var heldBytes: Int { liveBytes + cachedBytes }
+
+    /// The cache's high-water mark: the most bytes ever in use at once, at least 64 MiB.
+    var cacheLimit: Int { max(64 << 20, maxLiveBytes) }
+
+    init(context: OpenCLContext) { cl = context }
 
     deinit {
-        for list in free.values { for m in list { clReleaseMemObject(m) } }
+        for list in free.values { for entry in list { clReleaseMemObject(entry.mem) } }
     }
 
     func take(count: Int) -> OpenCLBuffer {
         let bytes = max(count, 1) * 4
         liveBytes += bytes
         peakLiveBytes = max(peakLiveBytes, liveBytes)
-        if var list = free[count], let m = list.popLast() {
-            free[count] = list
-            return OpenCLBuffer(count: count, mem: m, pool: self)
+        maxLiveBytes = max(maxLiveBytes, liveBytes)
+        if var list = free[count], let entry = list.popLast() {
+            free[count] = list.isEmpty ? nil : list
+            cachedBytes -= bytes
+            return OpenCLBuffer(count: count, mem: entry.mem, pool: self)
         }
-        var err: cl_int = 0
-        var mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &err)
-        if mem == nil || err != CL_SUCCESS {
-            // Give the pooled buffers back to the driver and try once more.
+        if cl.failure != nil { return OpenCLBuffer(count: count, mem: nil, pool: self) }
+        guard bytes <= cl.device.maxMemAllocSize else {
+            cl.record(CL_INVALID_BUFFER_SIZE, "clCreateBuffer: \(bytes >> 20) MiB in one buffer, more than the device's "
+                + "largest allocation (\(cl.device.maxMemAllocSize >> 20) MiB); lower --crop_size, --batch_size or --ngf")
+            return OpenCLBuffer(count: count, mem: nil, pool: self)
+        }
+        attempts += 1
+        var (mem, err) = create(bytes, attempt: 0)
+        if mem == nil {
             releaseFree()
-            mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &err)
+            (mem, err) = create(bytes, attempt: 1)
         }
-        if mem == nil && err == CL_SUCCESS { err = CL_MEM_OBJECT_ALLOCATION_FAILURE }
-        clFatal(err, "clCreateBuffer of \(bytes) bytes")
-        heldBytes += bytes
+        guard let mem else {
+            cl.record(err, "clCreateBuffer of \(bytes) bytes")
+            return OpenCLBuffer(count: count, mem: nil, pool: self)
+        }
         allocations += 1
-        return OpenCLBuffer(count: count, mem: mem!, pool: self)
+        return OpenCLBuffer(count: count, mem: mem, pool: self)
     }
 
-    func recycle(_ mem: cl_mem, count: Int) {
-        liveBytes -= max(count, 1) * 4
-        free[count, default: []].append(mem)
+    private func create(_ bytes: Int, attempt: Int) -> (cl_mem?, cl_int) {
+        if let code = cl.fault?.code(.alloc, count: attempts, attempt: attempt) { return (nil, code) }
+        var err: cl_int = 0
+        let mem = clCreateBuffer(cl.context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &err)
+        if mem == nil && err == CL_SUCCESS { err = CL_MEM_OBJECT_ALLOCATION_FAILURE }
+        return (err == CL_SUCCESS ? mem : nil, err)
     }
 
-    func releaseFree() {
-        for (count, list) in free {
-            for m in list { clReleaseMemObject(m); heldBytes -= max(count, 1) * 4 }
+    func recycle(_ mem: cl_mem?, count: Int) {
+        let bytes = max(count, 1) * 4
+        liveBytes -= bytes
+        guard let mem else { return }
+        tick += 1
+        free[count, default: []].append((mem, tick))
+        cachedBytes += bytes
+        // Least recently freed first: each list's oldest entry is its first.
+        while cachedBytes > cacheLimit, let oldest = free.min(by: { $0.value[0].tick < $1.value[0].tick }) {
+            var list = oldest.value
+            clReleaseMemObject(list.removeFirst().mem)
+            free[oldest.key] = list.isEmpty ? nil : list
+            cachedBytes -= max(oldest.key, 1) * 4
         }
+    }
+
+    /// Gives every cached buffer back to the driver.
+    func releaseFree() {
+        for list in free.values { for entry in list { clReleaseMemObject(entry.mem) } }
         free = [:]
+        cachedBytes = 0
     }
 
     func resetPeak() { peakLiveBytes = liveBytes }

@@ -26,14 +26,31 @@ public enum KernelArgValue {
 
 /// A context and in-order queue on one device, with its compiled programs.
 /// Programs are compiled once per (source, build options) and cached for the process.
+///
+/// Commands inside a running op (an allocation, a launch, a transfer) cannot throw through
+/// the ops' signatures. The context records the first failure, enqueues nothing after it,
+/// and the code that reads results back (the training step, the translation, `check`,
+/// `bench`) throws it through `Backend.throwIfFailed()`.
 final class OpenCLContext {
     let device: OpenCLDeviceInfo
     let context: cl_context
     let queue: cl_command_queue
     let profiling: Bool
-    /// When non-nil (and the queue profiles), every launch's event is collected here.
-    var eventLog: [cl_event]? = nil
+    /// The first failed command; once set, launches and transfers are skipped.
+    private(set) var failure: OpenCLError?
+    /// The test-only fault of $CYCLEGAN_FAULT.
+    let fault = InjectedFault(ProcessInfo.processInfo.environment["CYCLEGAN_FAULT"])
+    /// Called when a launch reports that memory ran out, before its one retry: frees the
+    /// buffer pool's cache. Returns the bytes freed.
+    var onOutOfMemory: () -> Int = { 0 }
+    /// Kernel launches so far (for the injected fault).
+    private var launches = 0
+    /// When non-nil (and the queue profiles), every launch's event is collected here; no
+    /// event is created otherwise.
+    private var eventLog: [cl_event]? = nil
     private var eventNames: [String] = []
+    /// CL_KERNEL_WORK_GROUP_SIZE of each kernel, queried once.
+    private var kernelGroupLimits: [OpaquePointer: Int] = [:]
     /// CYCLEGAN_PROFILE_KERNELS=1: `deviceTime` also prints each kernel's time.
     private let printKernelTimes = ProcessInfo.processInfo.environment["CYCLEGAN_PROFILE_KERNELS"] == "1"
     private var programs: [String: cl_program] = [:]
@@ -112,9 +129,11 @@ final class OpenCLContext {
 
     private func buildLog(_ program: cl_program) -> String {
         var size = 0
-        clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size)
-        var bytes = [CChar](repeating: 0, count: max(size, 1))
-        clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil)
+        guard clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS,
+              size > 0 else { return "(the driver gave no build log)" }
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        guard clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil) == CL_SUCCESS
+        else { return "(the driver gave no build log)" }
         return String(cString: bytes)
     }
 
@@ -131,16 +150,38 @@ final class OpenCLContext {
         return k
     }
 
-    /// Sets the arguments and enqueues `kernel` over `global` (rounded up to a multiple
-    /// of `local`, which the kernels bound-check). Returns the event when profiling.
+    /// Records `code` as the context's failure unless it is CL_SUCCESS or a failure is
+    /// already recorded; returns whether `code` is CL_SUCCESS.
     @discardableResult
-    func launch(_ kernel: cl_kernel, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) -> cl_event? {
+    func record(_ code: cl_int, _ operation: @autoclosure () -> String) -> Bool {
+        if code == CL_SUCCESS { return true }
+        if failure == nil { failure = OpenCLError(code: code, operation: operation()) }
+        return false
+    }
+
+    /// Sets the arguments and enqueues `kernel` over `global` (rounded up to a multiple
+    /// of `local`, which the kernels bound-check). Does nothing once a failure is recorded.
+    /// A launch that reports exhausted memory frees the buffer cache and is retried once.
+    func launch(_ kernel: cl_kernel?, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) {
+        guard failure == nil, let kernel else { return }
+        if let local {
+            let limit = groupLimit(kernel)
+            guard local.reduce(1, *) <= limit else {
+                record(CL_INVALID_WORK_GROUP_SIZE, "launching \(name): a work-group of \(local.reduce(1, *)) items, "
+                    + "more than this kernel allows on \(device.name) (\(limit))")
+                return
+            }
+        }
         for (i, arg) in args.enumerated() {
             let idx = cl_uint(i)
             var status: cl_int
             switch arg {
             case .buffer(let b):
-                var mem: cl_mem? = (b as! OpenCLBuffer).mem
+                guard let buffer = b as? OpenCLBuffer else {
+                    record(CL_INVALID_MEM_OBJECT, "\(name): a buffer of another backend as argument \(i)")
+                    return
+                }
+                var mem: cl_mem? = buffer.mem
                 status = clSetKernelArg(kernel, idx, MemoryLayout<cl_mem?>.size, &mem)
             case .int(let v):
                 var x = cl_int(v)
@@ -154,14 +195,32 @@ final class OpenCLContext {
             case .local(let bytes):
                 status = clSetKernelArg(kernel, idx, bytes, nil)
             }
-            clFatal(status, "clSetKernelArg \(i) of \(name)")
+            guard record(status, "clSetKernelArg \(i) of \(name)") else { return }
         }
         var g = global
         if let local { for d in 0..<g.count { g[d] = (g[d] + local[d] - 1) / local[d] * local[d] } }
-        if g.contains(0) { return nil }
+        if g.contains(0) { return }
+        launches += 1
+        var status = enqueue(kernel, name, global: g, local: local, attempt: 0)
+        if OpenCLError.isOutOfMemory(status) {
+            // Drivers that allocate lazily (NVIDIA's) report exhausted memory here.
+            clFinish(queue)
+            let freed = onOutOfMemory()
+            status = enqueue(kernel, name, global: g, local: local, attempt: 1)
+            if status == CL_SUCCESS {
+                warnOnce("note: the device ran out of memory launching \(name); freed \(freed >> 20) MiB of cached buffers and retried")
+            }
+        }
+        record(status, "clEnqueueNDRangeKernel \(name)")
+    }
+
+    /// One clEnqueueNDRangeKernel; collects its event only while `deviceTime` runs.
+    private func enqueue(_ kernel: cl_kernel, _ name: String, global g: [Int], local: [Int]?, attempt: Int) -> cl_int {
+        if let code = fault?.code(.launch, count: launches, attempt: attempt) { return code }
+        let timing = profiling && eventLog != nil
         var event: cl_event? = nil
         let status: cl_int = withUnsafeMutablePointer(to: &event) { ep in
-            let eventOut: UnsafeMutablePointer<cl_event?>? = profiling ? ep : nil
+            let eventOut: UnsafeMutablePointer<cl_event?>? = timing ? ep : nil
             return g.withUnsafeBufferPointer { gp in
                 guard let local else {
                     return clEnqueueNDRangeKernel(queue, kernel, cl_uint(g.count), nil, gp.baseAddress, nil, 0, nil, eventOut)
@@ -171,12 +230,34 @@ final class OpenCLContext {
                 }
             }
         }
-        clFatal(status, "clEnqueueNDRangeKernel \(name)")
-        if let event, eventLog != nil { clRetainEvent(event); eventLog!.append(event); eventNames.append(name) }
-        return event
+        if let event { eventLog!.append(event); eventNames.append(name) }
+        return status
     }
 
-    func finish() { clFatal(clFinish(queue), "clFinish") }
+    /// The largest work-group `kernel` may be launched with on this device.
+    private func groupLimit(_ kernel: cl_kernel) -> Int {
+        let key = kernel
+        if let n = kernelGroupLimits[key] { return n }
+        var n = 0
+        let status = clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
+                                              MemoryLayout<Int>.size, &n, nil)
+        if status != CL_SUCCESS || n <= 0 { n = device.maxWorkGroupSize }
+        kernelGroupLimits[key] = n
+        return n
+    }
+
+    private var warned = Set<String>()
+    /// Says `message` on stderr once per process.
+    private func warnOnce(_ message: String) {
+        guard warned.insert(message).inserted else { return }
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Waits for the queue; a failure is recorded.
+    func finish() {
+        guard failure == nil else { return }
+        record(clFinish(queue), "clFinish")
+    }
 
     /// Runs `body` and returns the device time of the kernels it enqueued: from the first
     /// one's start to the last one's end (in-order queue), in seconds. Needs profiling.
@@ -191,15 +272,17 @@ final class OpenCLContext {
         var perKernel: [String: Double] = [:]
         for (e, name) in zip(events, eventNames) {
             var start: cl_ulong = 0, end: cl_ulong = 0
-            clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
-            clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
-            first = min(first, start); last = max(last, end)
-            perKernel[name, default: 0] += Double(end - start) * 1e-9
+            if record(clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil), "clGetEventProfilingInfo"),
+               record(clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil), "clGetEventProfilingInfo"),
+               end >= start {
+                first = min(first, start); last = max(last, end)
+                perKernel[name, default: 0] += Double(end - start) * 1e-9
+            }
             clReleaseEvent(e)
         }
         if printKernelTimes {
             print(perKernel.sorted { $0.value > $1.value }.map { String(format: "  %@ %.3f ms", $0.key, $0.value * 1000) }.joined(separator: "\n"))
         }
-        return events.isEmpty ? 0 : Double(last - first) * 1e-9
+        return last > first ? Double(last - first) * 1e-9 : 0
     }
 }

@@ -11,6 +11,8 @@ public struct OpenCLDeviceInfo: @unchecked Sendable {
     public let typeName: String
     public let computeUnits: Int
     public let globalMemory: Int
+    /// CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer.
+    public let maxMemAllocSize: Int
     public let localMemory: Int
     public let maxWorkGroupSize: Int
     /// CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: 16 on AVX-512 CPUs, 8 on AVX2, 1 on most GPUs.
@@ -50,14 +52,16 @@ public func openCLDevices() -> [OpenCLDeviceInfo] {
                 : (type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 ? "accelerator" : "other"))
             let cu: cl_uint = deviceValue(dev, CL_DEVICE_MAX_COMPUTE_UNITS)
             let gmem: cl_ulong = deviceValue(dev, CL_DEVICE_GLOBAL_MEM_SIZE)
+            let maxAlloc: cl_ulong = deviceValue(dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE)
             let lmem: cl_ulong = deviceValue(dev, CL_DEVICE_LOCAL_MEM_SIZE)
             let wg: Int = deviceValue(dev, CL_DEVICE_MAX_WORK_GROUP_SIZE)
             let width: cl_uint = deviceValue(dev, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)
             result.append(OpenCLDeviceInfo(
                 platformIndex: pi, deviceIndex: di, platformName: platformName,
                 name: deviceString(dev, CL_DEVICE_NAME), vendor: deviceString(dev, CL_DEVICE_VENDOR),
-                isGPU: isGPU, typeName: typeName, computeUnits: Int(cu), globalMemory: Int(gmem),
-                localMemory: Int(lmem), maxWorkGroupSize: wg, preferredFloatWidth: max(1, Int(width)),
+                isGPU: isGPU, typeName: typeName, computeUnits: Int(cu), globalMemory: Int(clamping: gmem),
+                maxMemAllocSize: maxAlloc > 0 ? Int(clamping: maxAlloc) : Int(clamping: gmem),
+                localMemory: Int(clamping: lmem), maxWorkGroupSize: max(1, wg), preferredFloatWidth: max(1, Int(width)),
                 openCLCVersion: deviceString(dev, CL_DEVICE_OPENCL_C_VERSION),
                 driverVersion: deviceString(dev, CL_DRIVER_VERSION),
                 extensions: deviceString(dev, CL_DEVICE_EXTENSIONS), id: dev))

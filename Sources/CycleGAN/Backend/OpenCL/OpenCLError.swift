@@ -9,8 +9,8 @@ public struct OpenCLError: Error, CustomStringConvertible {
 
     public var description: String {
         var s = "OpenCL error \(Self.name(of: code)) (\(code)) in \(operation)"
-        if code == CL_MEM_OBJECT_ALLOCATION_FAILURE || code == CL_OUT_OF_RESOURCES {
-            s += ": the device ran out of memory; try a smaller --crop_size or --batch_size"
+        if Self.isOutOfMemory(code) {
+            s += ": the device ran out of memory; lower --crop_size, --batch_size or --ngf"
         }
         if !detail.isEmpty { s += "\n" + detail }
         return s
@@ -48,16 +48,36 @@ public struct OpenCLError: Error, CustomStringConvertible {
     }
 }
 
-/// Throws an `OpenCLError` unless `code` is CL_SUCCESS.
-@inline(__always) func clCheck(_ code: cl_int, _ operation: @autoclosure () -> String) throws {
-    if code != CL_SUCCESS { throw OpenCLError(code: code, operation: operation()) }
+/// A test-only fault: `CYCLEGAN_FAULT=alloc:N` makes the Nth buffer allocation fail with
+/// CL_MEM_OBJECT_ALLOCATION_FAILURE, `launch:N` the Nth kernel launch with
+/// CL_OUT_OF_RESOURCES (as NVIDIA's driver reports memory exhaustion at enqueue), each
+/// including its retry; `launch:N:once` fails only the first attempt, so the retry after
+/// freeing the pool's cache succeeds. Counted from 1 per backend; read once, at init.
+struct InjectedFault: Equatable {
+    enum Kind: String { case alloc, launch }
+    var kind: Kind
+    var index: Int
+    var once: Bool
+
+    /// Parses `spec` ("alloc:N", "launch:N" or "launch:N:once"); nil for nil or malformed.
+    init?(_ spec: String?) {
+        guard let parts = spec?.split(separator: ":").map(String.init), parts.count == 2 || parts.count == 3,
+              let kind = Kind(rawValue: parts[0]), let n = Int(parts[1]), n >= 1,
+              parts.count == 2 || parts[2] == "once" else { return nil }
+        self.kind = kind; index = n; once = parts.count == 3
+    }
+
+    /// The failure code for attempt `attempt` (0 first, 1 the retry) of the `count`th call of
+    /// `kind`, or nil when that call is not the injected one.
+    func code(_ kind: Kind, count: Int, attempt: Int) -> cl_int? {
+        guard kind == self.kind, count == index, attempt == 0 || !once else { return nil }
+        return kind == .alloc ? CL_MEM_OBJECT_ALLOCATION_FAILURE : CL_OUT_OF_RESOURCES
+    }
 }
 
-/// For failures inside a running op (an enqueue, an allocation), where the training step
-/// cannot continue: one line on stderr and exit status 1, never a stack trace.
-func clFatal(_ code: cl_int, _ operation: @autoclosure () -> String) {
-    if code == CL_SUCCESS { return }
-    let e = OpenCLError(code: code, operation: operation())
-    FileHandle.standardError.write(Data("error: \(e)\n".utf8))
-    exit(1)
+extension OpenCLError {
+    /// Whether the code is how a driver reports that device memory ran out.
+    static func isOutOfMemory(_ code: cl_int) -> Bool {
+        code == CL_MEM_OBJECT_ALLOCATION_FAILURE || code == CL_OUT_OF_RESOURCES || code == CL_OUT_OF_HOST_MEMORY
+    }
 }
