@@ -1,10 +1,19 @@
 // conv2d.cl: 2-D convolution, forward and backward, NCHW, fp32.
-// Mirrors Sources/CycleGAN/Backend/CPU/CPUConv2d.swift function by function.
+// - The direct kernels conv2d_forward, conv2d_backward_data and conv2d_backward_weight
+//   (CYCLEGAN_CONV=direct), channel_sum and add_channel_bias compute what the CPU reference
+//   methods conv2dForward, conv2dBackwardData, conv2dBackwardWeight, channelSum and
+//   addChannelBias compute (Sources/CycleGAN/Backend/CPU/CPUConv2d.swift).
+// - The rest (im2col and col2im panels, stride-1 padding, folding and packing) are parts of
+//   the default GEMM paths that Sources/CycleGAN/Backend/OpenCL/OpenCLConv2d.swift runs with
+//   gemm.cl; they have no CPU twin of their own, CPUConv2d.swift being the reference of
+//   the whole convolution (Kernels/README.md lists the kernels of each path).
 //
 // Geometry (all kernels): input x[N][C][H][W], weight w[K][C][KH][KW],
 // output y[N][K][OH][OW], OH = (H + 2*pad - KH)/stride + 1.
-// reflect != 0 pads by mirroring (PyTorch ReflectionPad2d, edge not repeated),
-// folded into the index arithmetic: no padded copy is ever made.
+// reflect != 0 pads by mirroring (PyTorch ReflectionPad2d, edge not repeated). The direct
+// kernels, im2col_pack_cols, im2col_pack_rows and col2im fold the padding into their index
+// arithmetic; the stride-1 kernels read a padded copy of the input written by pad_input,
+// and the stride-1 input gradient, computed on the padded grid, is folded back by unpad_fold.
 
 // reflect_index and reflect_preimages are in common.cl, prepended to every program.
 

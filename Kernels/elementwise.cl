@@ -1,5 +1,5 @@
 // elementwise.cl: activations and arithmetic, one work-item per element, global (n).
-// Mirrors Sources/CycleGAN/Backend/CPU/CPUElementwise.swift.
+// Mirrors Sources/CycleGAN/Backend/CPU/CPUElementwise.swift (fill: CPUBackend.swift).
 
 // LeakyReLU (ReLU is slope 0): y = x > 0 ? x : slope * x.
 __kernel void leaky_relu_forward(__global const float* x, __global float* y, float slope, int n) {

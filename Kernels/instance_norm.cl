@@ -1,6 +1,9 @@
 // instance_norm.cl: instance normalisation over each (n, c) plane, no affine.
-// Mirrors Sources/CycleGAN/Backend/CPU/CPUInstanceNorm.swift.
-// One work-group per plane (global = planes * local); local size a power of 2.
+// Two variants of the same op, whose reference is instanceNormForward / instanceNormBackward
+// in Sources/CycleGAN/Backend/CPU/CPUInstanceNorm.swift: GPU-shaped devices run
+// instance_norm_forward and instance_norm_backward, one work-group per plane (global =
+// planes * local; local size a power of 2); CPU-shaped ones the barrier-free chunked
+// kernels of the second half of this file.
 
 // tree_sum (common.cl) reduces one value per work-item over the work-group.
 

@@ -1,4 +1,6 @@
-/// Convolution on the CPU reference; the twin of Kernels/conv2d.cl.
+/// Convolution on the CPU reference, one plain loop nest per pass, reflect padding in the
+/// index arithmetic: the twin of conv2d.cl's direct kernels (conv2d_forward, …), and the
+/// reference of the GEMM and Winograd paths too (Kernels/README.md).
 extension CPUBackend {
     /// Maps a padded coordinate back into [0, n) by reflection (edge not repeated).
     @inline(__always) static func reflectIndex(_ i: Int, _ n: Int) -> Int {
