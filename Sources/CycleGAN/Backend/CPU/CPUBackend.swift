@@ -19,8 +19,9 @@ public final class CPUBuffer: Buffer {
 
 /// The CPU reference: plain, obviously correct Swift for every op, sums accumulated in
 /// Double. It is the oracle every OpenCL kernel is tested against, and the fallback
-/// when no OpenCL device exists. The ops live in extensions, one file per kernel file:
-/// CPUConv2d.swift ↔ Kernels/conv2d.cl, CPUInstanceNorm.swift ↔ instance_norm.cl, …
+/// when no OpenCL device exists. The ops live in extensions, one file per family of ops,
+/// named after its kernel file: CPUConv2d.swift ↔ Kernels/conv2d.cl, CPUInstanceNorm.swift
+/// ↔ instance_norm.cl, … (gemm.cl, winograd.cl and bench.cl have none: Kernels/README.md).
 public final class CPUBackend: Backend {
     public let name = "cpu-ref"
     public init() {}
