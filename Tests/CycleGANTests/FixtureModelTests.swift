@@ -99,7 +99,7 @@ final class FixtureModelTests: XCTestCase {
         XCTAssertEqual(checked, 33)
 
         // Iteration 1.
-        let losses1 = model.step(realA: realA, realB: realB)
+        let losses1 = try model.step(realA: realA, realB: realB)
         let v = model.visuals!
         let images: [(String, Tensor?)] = [("fake_B", v.fakeB), ("rec_A", v.recA), ("fake_A", v.fakeA),
                                            ("rec_B", v.recB), ("idt_A", v.idtA), ("idt_B", v.idtB)]
@@ -140,7 +140,7 @@ final class FixtureModelTests: XCTestCase {
         compareWeights("after1", tolerance: 1e-4)
 
         // Iteration 2.
-        let losses2 = model.step(realA: Self.input("step2/real_A", on: backend), realB: Self.input("step2/real_B", on: backend))
+        let losses2 = try model.step(realA: Self.input("step2/real_A", on: backend), realB: Self.input("step2/real_B", on: backend))
         let refLosses2 = Fixture.json["step2_losses"] as! [String: Double]
         for (name, value) in zip(CycleGANLosses.names, losses2.values) {
             compare("step2 losses", name, [value], [Float(refLosses2[name]!)], tolerance: 1e-4)

@@ -153,8 +153,8 @@ final class ModelTests: XCTestCase {
         XCTAssertLessThan(relativeError(analytic, numeric), 5e-3)
     }
 
-    func testSeededTrainingOnTheCPUReferenceIsBitReproducible() {
-        func run() -> [[Float]] {
+    func testSeededTrainingOnTheCPUReferenceIsBitReproducible() throws {
+        func run() throws -> [[Float]] {
             var c = CycleGANConfig()
             c.ngf = 4; c.ndf = 4; c.nBlocks = 1; c.seed = 77; c.poolSize = 1
             let m = CycleGANModel(c, on: cpu)
@@ -162,11 +162,11 @@ final class ModelTests: XCTestCase {
             for s in 0..<3 {
                 let a = Tensor(shape: [1, 3, 32, 32], values: randomHostTensor([1, 3, 32, 32], seed: UInt64(100 + s)).values, on: cpu)
                 let b = Tensor(shape: [1, 3, 32, 32], values: randomHostTensor([1, 3, 32, 32], seed: UInt64(200 + s)).values, on: cpu)
-                out.append(m.step(realA: a, realB: b).values)
+                out.append(try m.step(realA: a, realB: b).values)
             }
             return out
         }
-        let first = run(), second = run()
+        let first = try run(), second = try run()
         XCTAssertEqual(first, second)
         XCTAssertTrue(first.allSatisfy { $0.allSatisfy { $0.isFinite && $0 != 0 } })
     }
@@ -182,11 +182,11 @@ final class ModelTests: XCTestCase {
         let b = Tensor(shape: [1, 3, 32, 32], values: randomHostTensor([1, 3, 32, 32], seed: 2).values, on: ocl)
         // Step 1 creates the Adam moments and the pool's image; step 2 runs while step 1's
         // gradients are still held (they are cleared at each phase's zero_grad).
-        m.step(realA: a, realB: b)
-        m.step(realA: a, realB: b)
+        try m.step(realA: a, realB: b)
+        try m.step(realA: a, realB: b)
         let allocations = ocl.bufferAllocations
-        m.step(realA: a, realB: b)
-        m.step(realA: a, realB: b)
+        try m.step(realA: a, realB: b)
+        try m.step(realA: a, realB: b)
         XCTAssertEqual(ocl.bufferAllocations, allocations, "a warm training step creates no device buffers")
     }
 }
