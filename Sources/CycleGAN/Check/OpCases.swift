@@ -28,6 +28,13 @@ public enum OpCases {
                       inputs: inputs, run: OpRunner.convTranspose2d(g), flops: g.flops, geometry: g)
     }
 
+    /// Instance norm over the planes of x[shape] (inputs in [lo, hi)), gradient random.
+    public static func instanceNorm(_ shape: [Int], seed: UInt64, _ lo: Float = -2, _ hi: Float = 3) -> OpCase {
+        OpCase(op: "instance_norm2d", shape: shape.map(String.init).joined(separator: "x"),
+               inputs: ["x": randomHostTensor(shape, seed: seed, lo, hi), "gy": randomHostTensor(shape, seed: seed + 1)],
+               run: OpRunner.instanceNorm(planes: shape[0] * shape[1], hw: shape[2] * shape[3]))
+    }
+
     static func unary(_ op: String, _ shape: [Int], seed: UInt64, scale: Float = 1,
                       _ run: @escaping (Backend, [String: HostTensor]) -> [String: [Float]]) -> OpCase {
         OpCase(op: op, shape: shape.map(String.init).joined(separator: "x"),
@@ -64,12 +71,8 @@ public enum OpCases {
             conv2d(Conv2dGeometry(n: N, c: 4, h: 11, w: 6, k: 3, kh: 3, kw: 3, stride: 1, pad: 0), seed: 90),
             convTranspose2d(n: N, cin: 6, h: 7, w: 5, cout: 4, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 80),
             convTranspose2d(n: N, cin: 5, h: 6, w: 9, cout: 3, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 90),
-            OpCase(op: "instance_norm2d", shape: "2x5x9x7",
-                   inputs: ["x": randomHostTensor([2, 5, 9, 7], seed: 100, -3, 5), "gy": randomHostTensor([2, 5, 9, 7], seed: 101)],
-                   run: OpRunner.instanceNorm(planes: 10, hw: 63)),
-            OpCase(op: "instance_norm2d", shape: "1x3x37x41",
-                   inputs: ["x": randomHostTensor([1, 3, 37, 41], seed: 110, 2, 3), "gy": randomHostTensor([1, 3, 37, 41], seed: 111)],
-                   run: OpRunner.instanceNorm(planes: 3, hw: 37 * 41)),
+            instanceNorm([2, 5, 9, 7], seed: 100, -3, 5),
+            instanceNorm([1, 3, 37, 41], seed: 110, 2, 3),
             unary("leaky_relu(0.2)", [2, 3, 5, 7], seed: 120, OpRunner.leakyReLU(slope: 0.2)),
             unary("relu", [2, 3, 5, 7], seed: 130, OpRunner.leakyReLU(slope: 0)),
             unary("tanh", [2, 3, 5, 7], seed: 140, scale: 3, OpRunner.tanh()),
@@ -82,6 +85,22 @@ public enum OpCases {
             loss("bce_with_logits(1)", [2, 1, 9, 11], seed: 210, OpRunner.bceWithLogits(target: 1)),
             loss("bce_with_logits(0)", [2, 1, 9, 11], seed: 220, OpRunner.bceWithLogits(target: 0)),
             OpCase(op: "random", shape: "1001", inputs: [:], run: OpRunner.random(count: 1001, seed: 42)),
+        ]
+    }
+
+    /// Shapes large enough for the paths that `parity`'s small ones miss: the stride-1
+    /// weight gradient read in place over the padded grid (at least 1024 positions on the
+    /// flattened grid: 7×7 reflect, 3×3 Winograd with reflect and zero padding, the
+    /// discriminator's 4×4 stride 1), and instance-norm planes of several 2048-element
+    /// chunks, the last one ragged (3763 = 2048 + 1715; 9797 = 4·2048 + 1605).
+    public static var largePlanes: [OpCase] {
+        [
+            conv2d(Conv2dGeometry(n: 2, c: 3, h: 33, w: 31, k: 5, kh: 7, kw: 7, stride: 1, pad: 3, padding: .reflect), seed: 300),
+            conv2d(Conv2dGeometry(n: 2, c: 5, h: 35, w: 30, k: 6, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 310),
+            conv2d(Conv2dGeometry(n: 1, c: 4, h: 40, w: 33, k: 3, kh: 3, kw: 3, stride: 1, pad: 0), seed: 320, bias: false),
+            conv2d(Conv2dGeometry(n: 2, c: 6, h: 34, w: 31, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 330),
+            instanceNorm([2, 3, 53, 71], seed: 340, -3, 5),
+            instanceNorm([1, 2, 97, 101], seed: 350, 2, 3),
         ]
     }
 
@@ -101,13 +120,8 @@ public enum OpCases {
             conv2d(Conv2dGeometry(n: 1, c: 2 * f, h: s / 4, w: s / 4, k: 4 * f, kh: 4, kw: 4, stride: 2, pad: 1), seed: 10),
             conv2d(Conv2dGeometry(n: 1, c: 4 * f, h: s / 8, w: s / 8, k: 8 * f, kh: 4, kw: 4, stride: 1, pad: 1), seed: 11),
             conv2d(Conv2dGeometry(n: 1, c: 8 * f, h: s / 8 - 1, w: s / 8 - 1, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 12),
-            OpCase(op: "instance_norm2d", shape: "1x\(f)x\(s)x\(s)",
-                   inputs: ["x": randomHostTensor([1, f, s, s], seed: 13, -2, 3), "gy": randomHostTensor([1, f, s, s], seed: 14)],
-                   run: OpRunner.instanceNorm(planes: f, hw: s * s)),
-            OpCase(op: "instance_norm2d", shape: "1x\(4 * f)x\(s / 4)x\(s / 4)",
-                   inputs: ["x": randomHostTensor([1, 4 * f, s / 4, s / 4], seed: 15, -2, 3),
-                            "gy": randomHostTensor([1, 4 * f, s / 4, s / 4], seed: 16)],
-                   run: OpRunner.instanceNorm(planes: 4 * f, hw: s * s / 16)),
+            instanceNorm([1, f, s, s], seed: 13),
+            instanceNorm([1, 4 * f, s / 4, s / 4], seed: 15),
             unary("relu", [1, f, s, s], seed: 17, OpRunner.leakyReLU(slope: 0)),
             unary("leaky_relu(0.2)", [1, f, s / 2, s / 2], seed: 18, OpRunner.leakyReLU(slope: 0.2)),
             unary("tanh", [1, 3, s, s], seed: 19, scale: 3, OpRunner.tanh()),
@@ -129,7 +143,35 @@ public struct ParityResult {
     public let maxAbsError: Double
     public let relativeError: Double
     public let tolerance: Double
+    /// The element with the largest absolute error: its flat index, our value, the reference's.
+    public var worstIndex = 0, worstValue: Float = 0, worstReference: Float = 0
     public var passed: Bool { relativeError <= tolerance }
+    /// "op shape output: relative error e (tolerance t), worst element [i] v vs reference r".
+    public var summary: String {
+        "\(op) \(shape) \(output): relative error \(relativeError) (tolerance \(tolerance)), worst element [\(worstIndex)] "
+            + "\(worstValue) vs reference \(worstReference) (abs \(maxAbsError))"
+    }
+
+    /// Compares one output, `got`, with the reference `ref`: ‖got − ref‖/‖ref‖ ≤ `tolerance`.
+    public init(op: String, shape: String, output: String, got: [Float], reference ref: [Float], tolerance: Double) {
+        self.op = op; self.shape = shape; self.output = output; self.tolerance = tolerance
+        relativeError = CycleGAN.relativeError(got, ref)
+        var mx = -1.0
+        for i in 0..<got.count {
+            let d = abs(Double(got[i]) - Double(ref[i]))
+            if d > mx || d.isNaN { mx = d; worstIndex = i; worstValue = got[i]; worstReference = ref[i] }
+            if d.isNaN { break }
+        }
+        maxAbsError = max(mx, 0)
+    }
+}
+
+/// Compares every output of one case on a backend (`got`) with the reference's (`ref`).
+public func compareOutputs(_ c: OpCase, got: [String: [Float]], reference ref: [String: [Float]],
+                           tolerance: Double = 1e-4) -> [ParityResult] {
+    ref.keys.sorted().map { key in
+        ParityResult(op: c.op, shape: c.shape, output: key, got: got[key] ?? [], reference: ref[key]!, tolerance: tolerance)
+    }
 }
 
 /// Runs every case on `backend` and on the CPU reference and compares each output:
@@ -139,12 +181,7 @@ public func checkParity(_ cases: [OpCase], on backend: Backend, reference: Backe
     var results: [ParityResult] = []
     for c in cases {
         let ref = c.outputs(on: reference)
-        let got = c.outputs(on: backend)
-        for key in ref.keys.sorted() {
-            let a = got[key]!, r = ref[key]!
-            let mx = zip(a, r).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }
-            let rel = relativeError(a, r)
-            let res = ParityResult(op: c.op, shape: c.shape, output: key, maxAbsError: mx, relativeError: rel, tolerance: tolerance)
+        for res in compareOutputs(c, got: c.outputs(on: backend), reference: ref, tolerance: tolerance) {
             results.append(res)
             progress?(res)
         }

@@ -59,12 +59,19 @@ extension OpenCLBackend {
              .int(m), .int(n), .int(r), .int(ldc), .int(r), .int(1), .buffer(bias ?? a), .int(bias == nil ? 0 : 1)])
     }
 
-    /// out[outOffset + m*n'…] (+)= Σ_r A·B with the r range split for parallelism and the
-    /// partial products reduced in a fixed order (deterministic; no atomics).
-    func gemmSplit(_ a: Buffer, _ b: Buffer, out: Buffer, outOffset: Int, m: Int, n: Int, r: Int, accumulate: Bool) {
-        let tiles = blocks(m, gemmTile.tm) * blocks(n, gemmTile.tn)
+    /// Into how many slices a reduction of `r` terms behind `tiles` output tiles is split
+    /// (each slice's partial product summed afterwards in a fixed order by reduce_partials):
+    /// enough for 16 tiles per compute unit on CPUs, 64 on GPUs, with at least 256 terms a
+    /// slice; `tuning.reductionSplits` forces a count (at most `r`).
+    func reductionSplits(tiles: Int, r: Int) -> Int {
+        if let forced = tuning.reductionSplits { return max(1, min(forced, r)) }
         let target = device.computeUnits * (gpuShaped ? 64 : 16)
-        let splits = max(1, min(r / 256, target / max(tiles, 1)))
+        return max(1, min(r / 256, target / max(tiles, 1)))
+    }
+
+    /// out[outOffset + m*n'…] (+)= Σ_r A·B with the r range split into `splits` slices for
+    /// parallelism and the partial products reduced in a fixed order (deterministic; no atomics).
+    func gemmSplit(_ a: Buffer, _ b: Buffer, out: Buffer, outOffset: Int, m: Int, n: Int, r: Int, splits: Int, accumulate: Bool) {
         let chunk = blocks(r, splits)
         let partial = makeBuffer(count: splits * m * n)
         run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), splits], local: gemmTile.local,
@@ -207,22 +214,47 @@ extension OpenCLBackend {
         }
     }
 
+    /// How `conv2dBackwardWeight` computes the weight gradient of a geometry.
+    public struct WeightGradientPlan: Equatable, Sendable {
+        public enum Path: String, Sendable {
+            /// One work-item per weight (`CYCLEGAN_CONV=direct`).
+            case direct
+            /// Stride 1, square kernel, long rows: the padded input read in place over the
+            /// flattened grid (conv2d_s1_wgrad).
+            case stride1
+            /// im2col panels and the packed GEMM (gemm_packed).
+            case im2col
+        }
+        public var path: Path
+        /// The slices of the reduction over output positions (1: not split).
+        public var splits: Int
+    }
+
+    /// The path and split count that `conv2dBackwardWeight` takes for `g` on this backend.
+    public func weightGradientPlan(_ g: Conv2dGeometry) -> WeightGradientPlan {
+        if convAlgorithm == .direct { return WeightGradientPlan(path: .direct, splits: 1) }
+        let rows = g.c * g.kh * g.kw, t = gemmTile
+        // For short reductions the fixed cost per work-item of the in-place path outweighs
+        // the packing it saves: it needs 1024 positions on the flattened padded grid.
+        let flat = g.oh * (g.w + 2 * g.pad)
+        if g.stride == 1 && g.kh == g.kw && flat >= 1024 {
+            return WeightGradientPlan(path: .stride1, splits: reductionSplits(tiles: blocks(rows, t.tm) * blocks(g.k, t.tn), r: flat))
+        }
+        return WeightGradientPlan(path: .im2col, splits: reductionSplits(tiles: blocks(g.k, t.tm) * blocks(rows, t.tn), r: g.oh * g.ow))
+    }
+
     public func conv2dBackwardWeight(x: Buffer, gy: Buffer, gw: Buffer, _ g: Conv2dGeometry) {
-        if convAlgorithm == .direct {
+        let plan = weightGradientPlan(g)
+        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile, splits = plan.splits
+        switch plan.path {
+        case .direct:
             run("conv2d", "conv2d_backward_weight", global: [g.kh * g.kw, g.c, g.k], local: nil,
                 [.buffer(x), .buffer(gy), .buffer(gw)] + geometryArgs(g))
-            return
-        }
-        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
-        if g.stride == 1 && g.kh == g.kw && g.oh * (g.w + 2 * g.pad) >= 1024 {
-            // No im2col: read the padded input at per-row offsets over the flattened grid
-            // (for short reductions the fixed cost per work-item outweighs the packing saved).
+        case .stride1:
+            // No im2col: read the padded input at per-row offsets over the flattened grid.
             let ldx = g.w + 2 * g.pad, hp = g.h + 2 * g.pad, qf = g.oh * ldx
             let xp = makeBuffer(count: g.c * hp * ldx + t.tn + g.kw)
             let gyp = makeBuffer(count: blocks(g.k, t.tn) * qf * t.tn)
-            let tiles = blocks(rows, t.tm) * blocks(g.k, t.tn)
-            let target = device.computeUnits * (gpuShaped ? 64 : 16)
-            let splits = max(1, min(qf / 256, target / max(tiles, 1)))
             let chunk = blocks(qf, splits)
             let partial = splits > 1 ? makeBuffer(count: splits * rows * g.k) : gw
             for n in 0..<g.n {
@@ -237,15 +269,15 @@ extension OpenCLBackend {
                     reducePartials(partial, splits: splits, count: rows * g.k, out: gw, outOffset: 0, accumulate: n > 0)
                 }
             }
-            return
-        }
-        let b = makeBuffer(count: blocks(rows, t.tn) * q * t.tn)
-        for n in 0..<g.n {
-            // gW[k][rows] += gY[k][q] · Xᵀ: A = gY as [P=k][R=q]; B = im2col panels over rows.
-            let a = packRows(gy, offset: n * g.k * q, p: g.k, r: q, tile: t.tm)
-            run("conv2d", "im2col_pack_rows", global: [g.oh, blocks(rows, t.tn)], local: [1, min(4, device.maxWorkGroupSize)],
-                [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g))
-            gemmSplit(a, b, out: gw, outOffset: 0, m: g.k, n: rows, r: q, accumulate: n > 0)
+        case .im2col:
+            let b = makeBuffer(count: blocks(rows, t.tn) * q * t.tn)
+            for n in 0..<g.n {
+                // gW[k][rows] += gY[k][q] · Xᵀ: A = gY as [P=k][R=q]; B = im2col panels over rows.
+                let a = packRows(gy, offset: n * g.k * q, p: g.k, r: q, tile: t.tm)
+                run("conv2d", "im2col_pack_rows", global: [g.oh, blocks(rows, t.tn)], local: [1, min(4, device.maxWorkGroupSize)],
+                    [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g))
+                gemmSplit(a, b, out: gw, outOffset: 0, m: g.k, n: rows, r: q, splits: splits, accumulate: n > 0)
+            }
         }
     }
 
@@ -257,51 +289,5 @@ extension OpenCLBackend {
     public func addChannelBias(_ y: Buffer, bias: Buffer, n: Int, c: Int, hw: Int) {
         run("conv2d", "add_channel_bias", global: [hw, n * c], local: [min(64, device.maxWorkGroupSize), 1],
             [.buffer(y), .buffer(bias), .int(c), .int(hw)])
-    }
-}
-
-/// Tile sizes of the packed GEMM for one device, passed to gemm.cl as -D defines.
-public struct GEMMTile: Sendable {
-    public var tm: Int, tn: Int
-    /// Local size of the 3-D GEMM grid (n-blocks, m-blocks, splits).
-    public var local: [Int]?
-    /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
-    var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
-    var buildOptions: String { "-DTM=\(tm) -DTN=\(tn)" }
-    /// "TMxTN, local L0xL1" (the spelling of $CYCLEGAN_GEMM_TILE, "TMxTN:L0xL1").
-    public var description: String { "\(tm)x\(tn), local " + (local.map { "\($0[0])x\($0[1])" } ?? "any") }
-
-    public init(tm: Int, tn: Int, local: [Int]?) {
-        self.tm = tm; self.tn = tn; self.local = local
-    }
-
-    /// The tiling for a CPU whose preferred float vector width is `width`. The TM
-    /// accumulators of TN floats must fit the vector register file with room for the
-    /// loaded B vector and the broadcasts, or PoCL spills them:
-    /// - width 16 (AVX-512, 32 registers): 16×16, 16 registers of accumulators, 8 work-items
-    ///   along M sharing an input panel (at the FMA ceiling on Zen 4 and Zen 5);
-    /// - narrower (AVX2, SSE, NEON: 16 registers on x86): 6 rows of two vectors, 12
-    ///   registers, 16 work-items along M (Zen 3, AVX2: 16×16 spilled and ran at 40
-    ///   GFLOP/s on the residual conv, 6×16 at 150, with an FMA ceiling of 200).
-    static func cpu(width: Int) -> GEMMTile {
-        width >= 16 ? GEMMTile(tm: 16, tn: 16, local: [1, 8, 1])
-            : GEMMTile(tm: 6, tn: min(16, 2 * max(1, width)), local: [1, 16, 1])
-    }
-
-    /// GPUs: small tiles, many work-items. CPUs: `cpu(width:)`. $CYCLEGAN_GEMM_TILE overrides.
-    static func forDevice(_ d: OpenCLDeviceInfo, gpuShaped: Bool) -> GEMMTile {
-        let env = ProcessInfo.processInfo.environment
-        var tile = gpuShaped ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : cpu(width: d.preferredFloatWidth)
-        if let s = env["CYCLEGAN_GEMM_TILE"] {  // "TMxTN" or "TMxTN:L0xL1" for tuning
-            let parts = s.split(separator: ":")
-            let mn = parts[0].split(separator: "x").compactMap { Int($0) }
-            if mn.count == 2, [1, 2, 4, 8, 16].contains(mn[1]) { tile.tm = mn[0]; tile.tn = mn[1] }
-            if parts.count == 2 {
-                let l = parts[1].split(separator: "x").compactMap { Int($0) }
-                tile.local = l.count == 2 ? [l[0], l[1], 1] : nil
-            }
-        }
-        if let l = tile.local, l.reduce(1, *) > d.maxWorkGroupSize { tile.local = nil }
-        return tile
     }
 }

@@ -1,8 +1,12 @@
 /// Launchers of Kernels/instance_norm.cl; the twin of CPUInstanceNorm.swift. GPUs run one
 /// work-group per plane with a tree reduction; CPUs the barrier-free chunked variant.
 extension OpenCLBackend {
-    /// Elements per chunk of the CPU variant.
-    private var normChunk: Int { 2048 }
+    /// Elements per chunk of a plane in the CPU variant (`tuning.normChunk` overrides).
+    var normChunk: Int { max(1, tuning.normChunk ?? 2048) }
+
+    /// The chunks of a plane of `hw` elements that the CPU variant merges (the last one
+    /// ragged unless the chunk divides `hw`); the GPU variant reduces a plane in one work-group.
+    func normChunks(hw: Int) -> Int { (hw + normChunk - 1) / normChunk }
 
     public func instanceNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer,
                                     planes: Int, hw: Int, eps: Float) {
@@ -11,7 +15,7 @@ extension OpenCLBackend {
                 [.buffer(x), .buffer(y), .buffer(mean), .buffer(rstd), .int(hw), .float(eps), .local(reduceGroup * 4)])
             return
         }
-        let chunk = normChunk, chunks = (hw + chunk - 1) / chunk
+        let chunk = normChunk, chunks = normChunks(hw: hw)
         let part = makeBuffer(count: planes * chunks * 2)
         run("instance_norm", "instance_norm_chunk_stats", global: [chunks, planes], local: [1, 1],
             [.buffer(x), .buffer(part), .int(hw), .int(chunk)])
@@ -27,7 +31,7 @@ extension OpenCLBackend {
                 [.buffer(y), .buffer(gy), .buffer(rstd), .buffer(gx), .int(hw), .local(reduceGroup * 4)])
             return
         }
-        let chunk = normChunk, chunks = (hw + chunk - 1) / chunk
+        let chunk = normChunk, chunks = normChunks(hw: hw)
         let part = makeBuffer(count: planes * chunks * 2)
         run("instance_norm", "instance_norm_chunk_grad_sums", global: [chunks, planes], local: [1, 1],
             [.buffer(y), .buffer(gy), .buffer(part), .int(hw), .int(chunk)])

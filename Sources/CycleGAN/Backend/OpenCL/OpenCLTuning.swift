@@ -1,0 +1,85 @@
+import Foundation
+
+/// The choices the OpenCL backend makes from its device — the kernels' shape, the GEMM
+/// tiling, how far a reduction is split, the instance norm's chunk — and the overrides
+/// that make them explicit: for tuning, and for the tests, which run on a 2-core CPU the
+/// paths that production takes on larger devices (Tests/CycleGANTests/ForcedPathTests.swift).
+
+/// Overrides of choices the OpenCL backend otherwise derives from the device, passed to
+/// `OpenCLBackend.init(device:tuning:)` and read once there. `nil` leaves a choice to the
+/// device (and to $CYCLEGAN_KERNEL_SHAPE for the shape).
+public struct OpenCLTuning: Sendable, Equatable {
+    /// The kernel variants a backend runs.
+    public enum KernelShape: String, Sendable {
+        /// Barrier-free kernels, long loops per work-item, wide GEMM tiles (what PoCL runs well).
+        case cpu
+        /// Work-group tree reductions, small GEMM tiles, many work-items.
+        case gpu
+    }
+
+    /// The kernel shape; nil: $CYCLEGAN_KERNEL_SHAPE (`cpu` or `gpu`), else the device type.
+    public var kernelShape: KernelShape?
+    /// Into how many slices a weight gradient's reduction over output positions is split
+    /// (at most one slice per position); nil: enough slices to give every compute unit work.
+    public var reductionSplits: Int?
+    /// Elements per chunk of a plane in the CPU-shaped instance norm; nil: 2048.
+    public var normChunk: Int?
+
+    public init(kernelShape: KernelShape? = nil, reductionSplits: Int? = nil, normChunk: Int? = nil) {
+        self.kernelShape = kernelShape
+        self.reductionSplits = reductionSplits
+        self.normChunk = normChunk
+    }
+
+    /// The kernel shape on `device`: the override, else $CYCLEGAN_KERNEL_SHAPE, else the device type.
+    func isGPUShaped(on device: OpenCLDeviceInfo) -> Bool {
+        let shape = kernelShape ?? KernelShape(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_KERNEL_SHAPE"] ?? "")
+        return shape.map { $0 == .gpu } ?? device.isGPU
+    }
+}
+
+/// Tile sizes of the packed GEMM for one device, passed to gemm.cl as -D defines.
+public struct GEMMTile: Sendable {
+    public var tm: Int, tn: Int
+    /// Local size of the 3-D GEMM grid (n-blocks, m-blocks, splits).
+    public var local: [Int]?
+    /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
+    var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
+    var buildOptions: String { "-DTM=\(tm) -DTN=\(tn)" }
+    /// "TMxTN, local L0xL1" (the spelling of $CYCLEGAN_GEMM_TILE, "TMxTN:L0xL1").
+    public var description: String { "\(tm)x\(tn), local " + (local.map { "\($0[0])x\($0[1])" } ?? "any") }
+
+    public init(tm: Int, tn: Int, local: [Int]?) {
+        self.tm = tm; self.tn = tn; self.local = local
+    }
+
+    /// The tiling for a CPU whose preferred float vector width is `width`. The TM
+    /// accumulators of TN floats must fit the vector register file with room for the
+    /// loaded B vector and the broadcasts, or PoCL spills them:
+    /// - width 16 (AVX-512, 32 registers): 16×16, 16 registers of accumulators, 8 work-items
+    ///   along M sharing an input panel (at the FMA ceiling on Zen 4 and Zen 5);
+    /// - narrower (AVX2, SSE, NEON: 16 registers on x86): 6 rows of two vectors, 12
+    ///   registers, 16 work-items along M (Zen 3, AVX2: 16×16 spilled and ran at 40
+    ///   GFLOP/s on the residual conv, 6×16 at 150, with an FMA ceiling of 200).
+    static func cpu(width: Int) -> GEMMTile {
+        width >= 16 ? GEMMTile(tm: 16, tn: 16, local: [1, 8, 1])
+            : GEMMTile(tm: 6, tn: min(16, 2 * max(1, width)), local: [1, 16, 1])
+    }
+
+    /// GPUs: small tiles, many work-items. CPUs: `cpu(width:)`. $CYCLEGAN_GEMM_TILE overrides.
+    static func forDevice(_ d: OpenCLDeviceInfo, gpuShaped: Bool) -> GEMMTile {
+        let env = ProcessInfo.processInfo.environment
+        var tile = gpuShaped ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : cpu(width: d.preferredFloatWidth)
+        if let s = env["CYCLEGAN_GEMM_TILE"] {  // "TMxTN" or "TMxTN:L0xL1" for tuning
+            let parts = s.split(separator: ":")
+            let mn = parts[0].split(separator: "x").compactMap { Int($0) }
+            if mn.count == 2, [1, 2, 4, 8, 16].contains(mn[1]) { tile.tm = mn[0]; tile.tn = mn[1] }
+            if parts.count == 2 {
+                let l = parts[1].split(separator: "x").compactMap { Int($0) }
+                tile.local = l.count == 2 ? [l[0], l[1], 1] : nil
+            }
+        }
+        if let l = tile.local, l.reduce(1, *) > d.maxWorkGroupSize { tile.local = nil }
+        return tile
+    }
+}

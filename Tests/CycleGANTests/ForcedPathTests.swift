@@ -1,0 +1,126 @@
+import XCTest
+@testable import CycleGAN
+
+/// The paths that production takes on larger devices but a 2-core CPU never chooses, forced
+/// through `OpenCLTuning` and checked against the CPU reference (‖ocl − cpu‖/‖cpu‖ ≤ 1e-4):
+/// weight gradients whose reduction is split into several slices, the instance norm's merge
+/// of several chunks with a ragged last one, and the GPU-shaped kernels (work-group
+/// reductions, 4×4 GEMM tiles). Each configuration runs every op of `OpCases.parity` and
+/// `OpCases.largePlanes`; each proves its path was taken twice: the backend's own plan
+/// (the split count, the chunk count, the shape) and bits that differ from the same
+/// shape without the forcing (a reduction summed in another order).
+final class ForcedPathTests: XCTestCase {
+    struct Config {
+        let name: String
+        let tuning: OpenCLTuning
+    }
+
+    static let cases = OpCases.parity + OpCases.largePlanes
+    static let convCases = cases.filter { $0.geometry != nil }
+    static let normCases = cases.filter { $0.op == "instance_norm2d" }
+
+    /// Each case's outputs on the CPU reference, computed once for every configuration.
+    static let reference: [[String: [Float]]] = cases.map { $0.outputs(on: TestDevices.cpu) }
+
+    /// The plane size of an instance-norm case (x is [n][c][h][w]).
+    static func planeSize(_ c: OpCase) -> Int { c.inputs["x"]!.shape[2] * c.inputs["x"]!.shape[3] }
+
+    /// Runs every case on `config` and checks it against the reference; returns the outputs.
+    func runParity(_ config: Config, on device: OpenCLDeviceInfo) throws -> (OpenCLBackend, [[String: [Float]]]) {
+        let ocl = try OpenCLBackend(device: device, tuning: config.tuning)
+        var outputs: [[String: [Float]]] = []
+        var worst: [String: ParityResult] = [:]
+        for (c, ref) in zip(Self.cases, Self.reference) {
+            let got = c.outputs(on: ocl)
+            outputs.append(got)
+            for r in compareOutputs(c, got: got, reference: ref, tolerance: 1e-4) {
+                XCTAssertTrue(r.passed, "\(config.name): \(r.summary)")
+                let key = r.op
+                if r.relativeError >= (worst[key]?.relativeError ?? -1) { worst[key] = r }
+            }
+        }
+        for (_, r) in worst.sorted(by: { $0.key < $1.key }) { print("forced \(config.name): worst \(r.summary)") }
+        return (ocl, outputs)
+    }
+
+    /// Whether any output of any case in `subset` differs in its bits between two runs.
+    func differingCases(_ a: [[String: [Float]]], _ b: [[String: [Float]]], outputs keys: [String],
+                        where include: (OpCase) -> Bool) -> (differ: Int, of: Int, same: [String]) {
+        var differ = 0, total = 0, same: [String] = []
+        for (i, c) in Self.cases.enumerated() where include(c) {
+            total += 1
+            if keys.contains(where: { a[i][$0] != b[i][$0] }) { differ += 1 } else { same.append("\(c.op) \(c.shape)") }
+        }
+        return (differ, total, same)
+    }
+
+    /// CPU shape: weight gradients split into 3 slices (a ragged last one wherever 3 does
+    /// not divide the positions), instance norm in chunks of 40 (2 float16 vectors and a
+    /// scalar tail); against the same shape with one slice and the production chunk of 2048,
+    /// whose own multi-chunk merge the large planes (2 and 5 chunks) reach.
+    func testCPUShapeWithSplitWeightGradientsAndSmallNormChunks() throws {
+        let device = try TestDevices.requireOpenCL().device
+        let (base, baseOut) = try runParity(Config(name: "cpu, 1 split, chunk 2048",
+                                                   tuning: OpenCLTuning(kernelShape: .cpu, reductionSplits: 1)), on: device)
+        let (forced, forcedOut) = try runParity(Config(name: "cpu, 3 splits, chunk 40",
+                                                       tuning: OpenCLTuning(kernelShape: .cpu, reductionSplits: 3, normChunk: 40)), on: device)
+        XCTAssertFalse(base.gpuShaped)
+        XCTAssertFalse(forced.gpuShaped)
+
+        // The plans: every weight gradient split (both GEMM paths present), every norm plane chunked.
+        var paths = Set<OpenCLBackend.WeightGradientPlan.Path>()
+        for c in Self.convCases {
+            let plan = forced.weightGradientPlan(c.geometry!)
+            paths.insert(plan.path)
+            XCTAssertEqual(plan.splits, 3, "\(c.op) \(c.shape): \(plan)")
+            XCTAssertEqual(base.weightGradientPlan(c.geometry!), OpenCLBackend.WeightGradientPlan(path: plan.path, splits: 1))
+        }
+        XCTAssertEqual(paths, [.stride1, .im2col])
+        for c in Self.normCases {
+            let hw = Self.planeSize(c)
+            XCTAssertGreaterThan(forced.normChunks(hw: hw), 1, "\(c.shape)")
+            XCTAssertNotEqual(hw % forced.normChunk, 0, "\(c.shape): the last chunk should be ragged")
+        }
+        let productionChunked = Self.normCases.filter { base.normChunks(hw: Self.planeSize($0)) > 1 }
+        XCTAssertEqual(productionChunked.map { base.normChunks(hw: Self.planeSize($0)) }, [2, 5])
+        XCTAssertTrue(productionChunked.allSatisfy { Self.planeSize($0) % 2048 != 0 })
+
+        // The bits: the split sums and the chunked merge changed the order of the additions.
+        let w = differingCases(baseOut, forcedOut, outputs: ["grad_weight"]) { $0.geometry != nil }
+        XCTAssertEqual(w.differ, w.of, "weight gradients bit-identical with 1 and 3 splits: \(w.same)")
+        let n = differingCases(baseOut, forcedOut, outputs: ["mean", "rstd", "y", "grad_x"]) { $0.op == "instance_norm2d" }
+        XCTAssertEqual(n.differ, n.of, "instance norm bit-identical with chunks of 2048 and 40: \(n.same)")
+    }
+
+    /// GPU shape on this device: work-group tree reductions (instance norm, sums, losses,
+    /// bias gradients), the 4×4 GEMM tiles with local 16×4, Winograd and every conv pass on
+    /// them; with one slice and with 5 slices per weight gradient.
+    func testGPUShapeEndToEndWithAndWithoutSplits() throws {
+        let device = try TestDevices.requireOpenCL().device
+        let (cpuShaped, cpuOut) = try runParity(Config(name: "cpu, 1 split", tuning: OpenCLTuning(kernelShape: .cpu, reductionSplits: 1)),
+                                                on: device)
+        let (one, oneOut) = try runParity(Config(name: "gpu, 1 split", tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 1)),
+                                          on: device)
+        let (five, fiveOut) = try runParity(Config(name: "gpu, 5 splits", tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 5)),
+                                            on: device)
+        XCTAssertFalse(cpuShaped.gpuShaped)
+        for b in [one, five] {
+            XCTAssertTrue(b.gpuShaped)
+            XCTAssertEqual([b.gemmTile.tm, b.gemmTile.tn], [4, 4])
+            XCTAssertEqual(b.gemmTile.local, [16, 4, 1])
+            XCTAssertEqual(b.reduceGroup, [256, 128, 64, 32, 16, 8, 4, 2, 1].first { $0 <= device.maxWorkGroupSize })
+        }
+        for c in Self.convCases { XCTAssertEqual(five.weightGradientPlan(c.geometry!).splits, 5, "\(c.op) \(c.shape)") }
+
+        // The work-group tree reductions ran: instance norm and the sum come out in other bits
+        // than the CPU shape's chunked and strided sums. (The GEMMs sum each output in the
+        // same order whatever the tile, so their bits need not change: the tile asserted
+        // above is what their launchers read.)
+        let reductions = differingCases(cpuOut, oneOut, outputs: ["y", "mean", "rstd", "grad_x"]) {
+            $0.op == "instance_norm2d" || $0.op == "sum"
+        }
+        XCTAssertEqual(reductions.differ, reductions.of, "bit-identical in the CPU and GPU shapes: \(reductions.same)")
+        let split = differingCases(oneOut, fiveOut, outputs: ["grad_weight"]) { $0.geometry != nil }
+        XCTAssertEqual(split.differ, split.of, "GPU-shaped weight gradients bit-identical with 1 and 5 splits: \(split.same)")
+    }
+}

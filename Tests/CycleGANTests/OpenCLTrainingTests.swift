@@ -1,0 +1,128 @@
+import XCTest
+@testable import CycleGAN
+
+/// Training runs on the OpenCL backend are reproducible to the bit: two runs with the same
+/// seed write the same checkpoints, and a run stopped and resumed writes the checkpoints of
+/// the uninterrupted one (TrainingRunTests checks the same on the CPU reference). Every
+/// reduction on the device is summed in a fixed order (no atomics), so nothing may differ.
+final class OpenCLTrainingTests: XCTestCase {
+    static let data: String = {
+        let dir = NSTemporaryDirectory() + "cyclegan-ocl-train-data-\(getpid())"
+        try! DemoData.write(to: dir, trainCount: 3, testCount: 1, size: 32, seed: 6)
+        return dir
+    }()
+
+    func tempDir(_ name: String) -> String {
+        let d = NSTemporaryDirectory() + "cyclegan-ocl-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
+        return d
+    }
+
+    /// The tiny model: 32×32 images, ngf/ndf 4, 6 blocks, 2 epochs of 3 images (6 steps),
+    /// a 'latest' save mid-run and one per epoch.
+    func options(_ dir: String) -> TrainOptions {
+        var o = TrainOptions()
+        o.dataroot = Self.data
+        o.name = "run"
+        o.checkpointsDir = dir
+        o.loadSize = 32; o.cropSize = 32
+        o.ngf = 4; o.ndf = 4; o.netG = "resnet_6blocks"
+        o.nEpochs = 1; o.nEpochsDecay = 1
+        o.printFreq = 2; o.displayFreq = 6; o.saveLatestFreq = 4; o.saveEpochFreq = 1
+        o.poolSize = 2
+        o.noHTML = true
+        o.seed = 31
+        return o
+    }
+
+    /// The configurations trained: the device's own choices; the CPU shape with every weight
+    /// gradient split in 3 and the instance norm's planes (1024 pixels at most) in chunks of
+    /// 100; the GPU shape with 3 splits (ForcedPathTests checks each against the CPU reference).
+    static let configs: [String: OpenCLTuning] = [
+        "default": OpenCLTuning(),
+        "cpu, 3 splits, chunk 100": OpenCLTuning(kernelShape: .cpu, reductionSplits: 3, normChunk: 100),
+        "gpu, 3 splits": OpenCLTuning(kernelShape: .gpu, reductionSplits: 3),
+    ]
+
+    /// Trains on a fresh backend, as a new process would make.
+    func train(_ o: TrainOptions, _ config: String) throws -> TrainProgress {
+        let device = try TestDevices.requireOpenCL().device
+        var o = o
+        o.device = device.spec
+        return try Trainer(options: o, backend: try OpenCLBackend(device: device, tuning: Self.configs[config]!), say: { _ in }).run()
+    }
+
+    /// The runs the tests compare against: 6 steps straight in each configuration (made once).
+    nonisolated(unsafe) static var straightRuns: [String: String] = [:]
+    func straight(_ config: String) throws -> String {
+        if let d = Self.straightRuns[config] { return d }
+        let d = NSTemporaryDirectory() + "cyclegan-ocl-straight-\(getpid())-\(Self.straightRuns.count)"  // removed in tearDown
+        XCTAssertEqual(try train(options(d), config).totalIters, 6)
+        Self.straightRuns[config] = d
+        return d
+    }
+
+    /// 2 steps, stop ('latest' saved mid-epoch), resume for the other 4: the checkpoints of
+    /// the 6 steps straight.
+    func assertResumeIsExact(_ config: String) throws {
+        let first = try straight(config), split = tempDir("split")
+        var part1 = options(split)
+        part1.stopAfter = 2
+        XCTAssertEqual(try train(part1, config).totalIters, 2)
+        var part2 = options(split)
+        part2.continueTrain = true
+        XCTAssertEqual(try train(part2, config).totalIters, 6)
+        try assertSameCheckpoints(first, split, config)
+        if config != "default" {  // the tuning reached the training step: other bits than the default's
+            let latest = "/run/latest_net_G_A.safetensors"
+            XCTAssertFalse(FileManager.default.contentsEqual(atPath: first + latest, andPath: try straight("default") + latest), config)
+        }
+    }
+
+    override class func tearDown() {
+        for d in Array(straightRuns.values) + [data] { try? FileManager.default.removeItem(atPath: d) }
+        super.tearDown()
+    }
+
+    /// Every checkpoint file of `a` exists in `b` with the same bytes; on a difference, the
+    /// first differing tensor (by file, then name) and how far it is off.
+    func assertSameCheckpoints(_ a: String, _ b: String, _ config: String,
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+        let names = { (d: String) in
+            try FileManager.default.contentsOfDirectory(atPath: d + "/run").filter { $0.hasSuffix(".safetensors") }.sorted()
+        }
+        let files = try names(a)
+        XCTAssertEqual(files, try names(b), file: file, line: line)
+        XCTAssertTrue(files.contains("latest_train_state.safetensors") && files.contains("2_net_G_A.safetensors"), "\(files)",
+                      file: file, line: line)
+        for f in files {
+            let pa = "\(a)/run/\(f)", pb = "\(b)/run/\(f)"
+            if FileManager.default.contentsEqual(atPath: pa, andPath: pb) { continue }
+            let ta = try SafeTensorsFile(contentsOf: pa), tb = try SafeTensorsFile(contentsOf: pb)
+            var what = ta.metadata == tb.metadata ? "" : "metadata \(ta.metadata) vs \(tb.metadata)"
+            for k in ta.tensors.keys.sorted() where ta.tensors[k] != tb.tensors[k] {
+                let x = ta.tensors[k]!.values, y = tb.tensors[k]?.values ?? []
+                let differ = x.count == y.count ? zip(x, y).filter { $0 != $1 }.count : -1
+                what = "tensor \(k): \(differ) of \(x.count) elements differ, max abs \(x.count == y.count ? maxAbsError(x, y) : .nan), "
+                    + "relative \(x.count == y.count ? relativeError(x, y) : .nan)"
+                break
+            }
+            XCTFail("\(config): \(f) differs: \(what)", file: file, line: line)
+        }
+    }
+
+    func testTwoRunsWithTheSameSeedWriteTheSameCheckpoints() throws {
+        let first = try straight("default"), second = tempDir("again")
+        XCTAssertEqual(try train(options(second), "default").totalIters, 6)
+        try assertSameCheckpoints(first, second, "default")
+    }
+
+    func testResumedRunIsTheUninterruptedOne() throws { try assertResumeIsExact("default") }
+
+    func testResumedRunIsTheUninterruptedOneWithSplitsAndNormChunks() throws {
+        try assertResumeIsExact("cpu, 3 splits, chunk 100")
+    }
+
+    func testResumedRunIsTheUninterruptedOneInTheGPUShape() throws { try assertResumeIsExact("gpu, 3 splits") }
+}
