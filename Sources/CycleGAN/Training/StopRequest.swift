@@ -29,9 +29,6 @@ public enum StopRequest {
         }
     }
 
-    /// Forgets a received signal (tests).
-    static func reset() { received = 0 }
-
     /// "SIGINT" or "SIGTERM".
     public static func name(_ s: Int32) -> String { s == SIGINT ? "SIGINT" : s == SIGTERM ? "SIGTERM" : "signal \(s)" }
 }

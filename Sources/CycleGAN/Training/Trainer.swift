@@ -127,6 +127,7 @@ public final class Trainer {
     /// Trains to the last epoch (or `stop_after`); returns the final progress.
     @discardableResult
     public func run() throws -> TrainProgress {
+        defer { report.flush() }  // pending page writes finish, on an error too
         let o = options
         var lastSavedTotal = -1
         let runStart = Date()

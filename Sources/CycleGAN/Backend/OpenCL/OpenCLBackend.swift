@@ -9,8 +9,8 @@ public final class OpenCLBackend: Backend {
     let cl: OpenCLContext
     let pool: OpenCLBufferPool
     /// Whether the kernels take their GPU shape (work-group reductions, small GEMM tiles,
-    /// many work-items) or their CPU shape: the device type, unless $CYCLEGAN_KERNEL_SHAPE
-    /// is `cpu` or `gpu` (CI runs both shapes under oclgrind this way).
+    /// many work-items) or their CPU shape: the device type, unless `tuning.kernelShape` or
+    /// $CYCLEGAN_KERNEL_SHAPE says `cpu` or `gpu` (tests and oclgrind run both shapes so).
     public let gpuShaped: Bool
     /// The overrides this backend was made with (`tuning.kernelShape` decides `gpuShaped`
     /// before $CYCLEGAN_KERNEL_SHAPE; the launchers read the split count and norm chunk).

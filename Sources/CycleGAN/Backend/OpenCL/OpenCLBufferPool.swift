@@ -39,9 +39,6 @@ final class OpenCLBufferPool {
     /// Buffer allocations asked of the driver, for the injected test fault.
     private var attempts = 0
 
-    /// Bytes held on the device: in use plus cached.
-    var heldBytes: Int { liveBytes + cachedBytes }
-
     /// The cache's high-water mark: the most bytes ever in use at once, at least 64 MiB.
     var cacheLimit: Int { max(64 << 20, maxLiveBytes) }
 

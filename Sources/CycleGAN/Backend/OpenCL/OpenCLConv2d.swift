@@ -1,6 +1,7 @@
 import Foundation
 
-/// Launchers of Kernels/conv2d.cl and Kernels/gemm.cl; the twin of CPUConv2d.swift.
+/// Launchers of Kernels/conv2d.cl and Kernels/gemm.cl (the 3×3 stride-1 passes go on to
+/// OpenCLWinograd.swift); the twin of CPUConv2d.swift.
 ///
 /// Two algorithms: `gemm` (default) runs each convolution as packed matrix products
 /// (implicit GEMM: im2col written straight into GEMM panels, col2im gathered for the

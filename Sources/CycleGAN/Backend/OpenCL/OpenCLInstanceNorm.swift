@@ -1,5 +1,6 @@
-/// Launchers of Kernels/instance_norm.cl; the twin of CPUInstanceNorm.swift. GPUs run one
-/// work-group per plane with a tree reduction; CPUs the barrier-free chunked variant.
+/// Launchers of Kernels/instance_norm.cl; the twin of CPUInstanceNorm.swift. The GPU kernel
+/// shape runs one work-group per plane with a tree reduction; the CPU shape the
+/// barrier-free chunked variant (`gpuShaped` chooses, from the device type or `tuning`).
 extension OpenCLBackend {
     /// Elements per chunk of a plane in the CPU variant (`tuning.normChunk` overrides).
     var normChunk: Int { max(1, tuning.normChunk ?? 2048) }
