@@ -35,8 +35,8 @@ public enum PyTorchCheckpoint {
 
     // MARK: - The two formats
 
-    private static func loadZip(_ bytes: [UInt8]) throws -> [String: HostTensor] {
-        let zip = try ZipArchive(bytes)
+    static func loadZip(_ bytes: [UInt8]) throws -> [String: HostTensor] {
+        var zip = try ZipArchive(bytes)
         guard let pickle = zip.entries.first(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }) else {
             throw CheckpointFormatError("zip archive without data.pkl: not a PyTorch checkpoint")
         }
@@ -44,58 +44,70 @@ public enum PyTorchCheckpoint {
         var bigEndian = false
         if let entry = zip.entry(named: prefix + "byteorder") {
             let order = String(decoding: bytes[try zip.dataRange(of: entry)], as: UTF8.self)
-            guard order == "little" || order == "big" else { throw CheckpointFormatError("unknown byte order \"\(order)\"") }
+            guard order == "little" || order == "big" else { throw CheckpointFormatError("unknown byte order \"\(printable(order))\"") }
             bigEndian = order == "big"
         }
         let reader = StateDictReader()
-        let object = try reader.unpickler.load(Array(bytes[try zip.dataRange(of: pickle)]), from: 0).value
-        let tensors = try stateDictTensors(object)
+        let tensors = try reader.unpickler.load(Array(bytes[try zip.dataRange(of: pickle)]), from: 0, stateDictTensors).result
 
         var storages: [String: Range<Int>] = [:]
         for key in Set(tensors.map { $0.tensor.storage.key }) {
             guard let entry = zip.entry(named: prefix + "data/" + key) else {
-                throw CheckpointFormatError("missing storage \(key) (no entry \(prefix)data/\(key))")
+                throw CheckpointFormatError("missing storage \(printable(key)) (no entry \(printable(prefix))data/\(printable(key)))")
             }
             storages[key] = try zip.dataRange(of: entry)
         }
         return try materialize(tensors, bytes: bytes, storages: storages, bigEndian: bigEndian)
     }
 
-    private static func loadLegacy(_ bytes: [UInt8]) throws -> [String: HostTensor] {
+    static func loadLegacy(_ bytes: [UInt8]) throws -> [String: HostTensor] {
         let reader = StateDictReader()
+        let unpickler = reader.unpickler
         // 0x1950a86a20f9469cfc6c as LONG1 bytes.
         let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
-        guard let first = try? reader.unpickler.load(bytes, from: 0), case .bigInt(magic) = first.value else {
+        guard let first = try? unpickler.load(bytes, from: 0, { v -> Bool in
+            if case .bigInt(magic) = v { return true } else { return false }
+        }), first.result else {
             throw CheckpointFormatError("not a PyTorch checkpoint (neither a zip archive nor a legacy pickle)")
         }
-        let (version, afterVersion) = try reader.unpickler.load(bytes, from: first.end)
-        guard case .int(1001) = version else {
-            let found = if case .int(let v) = version { "\(v)" } else { "that is not a number" }
-            throw CheckpointFormatError("legacy checkpoint with protocol version \(found), expected 1001")
+        let (version, afterVersion) = try unpickler.load(bytes, from: first.end) { v -> Int? in
+            if case .int(let n) = v { return n } else { return nil }
         }
-        let (sysInfo, afterSysInfo) = try reader.unpickler.load(bytes, from: afterVersion)
-        var bigEndian = false
-        if case .dict(let info) = sysInfo, case .bool(let little)? = info["little_endian"] { bigEndian = !little }
-        let (object, afterObject) = try reader.unpickler.load(bytes, from: afterSysInfo)
-        let tensors = try stateDictTensors(object)
-        let (keyList, afterKeys) = try reader.unpickler.load(bytes, from: afterObject)
-        guard case .list(let keys) = keyList else { throw CheckpointFormatError("legacy checkpoint without a storage key list") }
+        guard version == 1001 else {
+            throw CheckpointFormatError("legacy checkpoint with protocol version \(version.map { "\($0)" } ?? "that is not a number"), expected 1001")
+        }
+        let (bigEndian, afterSysInfo) = try unpickler.load(bytes, from: afterVersion) { v -> Bool in
+            if case .dict(let info) = v, case .bool(let little)? = info["little_endian"] { return !little }
+            return false
+        }
+        let (tensors, afterObject) = try unpickler.load(bytes, from: afterSysInfo, stateDictTensors)
+        let (keyList, afterKeys) = try unpickler.load(bytes, from: afterObject) { v -> [String]? in
+            guard case .list(let keys) = v else { return nil }
+            var strings: [String] = []
+            for k in keys.items {
+                guard case .string(let s) = k else { return nil }
+                strings.append(s)
+            }
+            return strings
+        }
+        guard let keys = keyList else { throw CheckpointFormatError("legacy checkpoint without a storage key list") }
 
         // Each storage: its element count (8 bytes, the writer's byte order), then its bytes.
         var storages: [String: Range<Int>] = [:]
         var p = afterKeys
-        for keyValue in keys.items {
-            guard case .string(let key) = keyValue, let declared = reader.storages[key] else {
-                throw CheckpointFormatError("storage key list names a storage the pickle does not use")
+        for key in keys {
+            guard let declared = reader.storages[key], storages[key] == nil else {
+                throw CheckpointFormatError("storage key list names a storage the pickle does not use, or one twice")
             }
             guard let count = readInteger(bytes, at: p, width: 8, bigEndian: bigEndian) else {
-                throw CheckpointFormatError("truncated storage \(key)")
+                throw CheckpointFormatError("truncated storage \(printable(key))")
             }
             guard count == declared.count else {
-                throw CheckpointFormatError("storage \(key) holds \(count) elements, the pickle says \(declared.count)")
+                throw CheckpointFormatError("storage \(printable(key)) holds \(count) elements, the pickle says \(declared.count)")
             }
+            // declared.count < 2^56 (checked when the pickle named it), so no overflow
             let start = p + 8, length = count * declared.dtype.size
-            guard length <= bytes.count - start else { throw CheckpointFormatError("truncated storage \(key)") }
+            guard length <= bytes.count - start else { throw CheckpointFormatError("truncated storage \(printable(key))") }
             storages[key] = start..<(start + length)
             p = start + length
         }
@@ -117,7 +129,7 @@ public enum PyTorchCheckpoint {
                   let tensor = object as? TensorRef else { continue }
             if key.hasPrefix("module.") { key.removeFirst("module.".count) }
             guard seen.insert(key).inserted else {
-                throw CheckpointFormatError("key \(key) appears twice once \"module.\" is stripped")
+                throw CheckpointFormatError("key \(printable(key)) appears twice once \"module.\" is stripped")
             }
             tensors.append((key, tensor))
         }
@@ -125,50 +137,47 @@ public enum PyTorchCheckpoint {
             let keys = dict.items.compactMap { item -> String? in
                 if case .string(let s) = item.key { return s } else { return nil }
             }
-            throw CheckpointFormatError("holds no tensors at the top level or under \"state_dict\" (keys: \(keys.prefix(8).joined(separator: ", ")))")
+            throw CheckpointFormatError("holds no tensors at the top level or under \"state_dict\" (keys: \(keys.prefix(8).map(printable).joined(separator: ", ")))")
         }
         return tensors
     }
 
-    /// Gathers every tensor's elements from its storage's bytes through offset and strides.
+    /// Gathers every tensor's elements from its storage's bytes through offset and strides,
+    /// once all are checked. All tensors together may gather at most one element per byte
+    /// of the file, plus 2^24: more means views that overlap or broadcast, which could
+    /// multiply a small file into an unbounded allocation.
     private static func materialize(_ tensors: [(key: String, tensor: TensorRef)], bytes: [UInt8],
                                     storages: [String: Range<Int>], bigEndian: Bool) throws -> [String: HostTensor] {
-        var result: [String: HostTensor] = [:]
+        var counts: [Int] = []
+        var total = 0
+        let totalLimit = bytes.count + (1 << 24)
         for (key, t) in tensors {
-            let s = t.storage
-            guard let range = storages[s.key] else { throw CheckpointFormatError("missing storage \(s.key)") }
-            guard range.count >= (s.viewOffset + s.count) * s.dtype.size else {
-                throw CheckpointFormatError("truncated storage \(s.key)")
+            let count = try checkedCount(key, t, storages: storages)
+            total += count   // each count ≤ its storage's < 2^56, and total ≤ totalLimit before
+            guard total <= totalLimit else {
+                throw CheckpointFormatError("the tensors hold \(total) elements or more, more than a file of \(bytes.count) bytes can (views that overlap or broadcast)")
             }
-            // Every element index (offset + Σ i_d·stride_d) must fall inside the storage.
-            var count = 1, last = t.offset
-            for (n, stride) in zip(t.shape, t.stride) {
-                guard n >= 0, stride >= 0 else { throw CheckpointFormatError("tensor \(key): negative size or stride") }
-                let (c, o1) = count.multipliedReportingOverflow(by: n)
-                let (reach, o2) = max(n - 1, 0).multipliedReportingOverflow(by: stride)
-                let (l, o3) = last.addingReportingOverflow(reach)
-                guard !o1, !o2, !o3 else { throw CheckpointFormatError("tensor \(key): size \(t.shape) overflows") }
-                count = c
-                last = l
-            }
-            guard t.offset >= 0, count == 0 || last < s.count, count <= s.count else {
-                throw CheckpointFormatError("tensor \(key): size \(t.shape), stride \(t.stride) and offset \(t.offset) reach past its storage of \(s.count) elements")
-            }
-            // A dimension of size 1 never steps, whatever its stride says.
-            let strides = zip(t.shape, t.stride).map { $0 <= 1 ? 0 : $1 }
+            counts.append(count)
+        }
+        var result: [String: HostTensor] = [:]
+        for ((key, t), count) in zip(tensors, counts) {
+            let s = t.storage, size = s.dtype.size
+            // Dimensions of size 1 never step, whatever their stride says: the odometer skips them.
+            let steps = zip(t.shape, t.stride).filter { $0.0 > 1 }
+            let shape = steps.map(\.0), strides = steps.map(\.1)
             var values = [Float](repeating: 0, count: count)
-            var index = [Int](repeating: 0, count: t.shape.count)
+            var index = [Int](repeating: 0, count: shape.count)
             var element = t.offset
-            let base = range.lowerBound + s.viewOffset * s.dtype.size
+            let base = storages[s.key]!.lowerBound + s.viewOffset * size
             for i in 0..<count {
-                values[i] = s.dtype.value(bytes, at: base + element * s.dtype.size, bigEndian: bigEndian)
+                values[i] = s.dtype.value(bytes, at: base + element * size, bigEndian: bigEndian)
                 // Odometer over the multi-index, innermost dimension fastest.
-                var d = t.shape.count - 1
+                var d = shape.count - 1
                 while d >= 0 {
                     index[d] += 1
                     element += strides[d]
-                    if index[d] < t.shape[d] { break }
-                    element -= strides[d] * t.shape[d]
+                    if index[d] < shape[d] { break }
+                    element -= strides[d] * shape[d]
                     index[d] = 0
                     d -= 1
                 }
@@ -176,6 +185,35 @@ public enum PyTorchCheckpoint {
             result[key] = HostTensor(shape: t.shape, values: values)
         }
         return result
+    }
+
+    /// The number of elements of `t`, after checking that its storage's bytes are there
+    /// and that every element index (offset + Σ i_d·stride_d) falls inside the storage.
+    private static func checkedCount(_ key: String, _ t: TensorRef, storages: [String: Range<Int>]) throws -> Int {
+        let s = t.storage
+        guard let range = storages[s.key] else { throw CheckpointFormatError("missing storage \(printable(s.key))") }
+        // viewOffset + count ≤ the root storage's count < 2^56, so no overflow
+        guard range.count >= (s.viewOffset + s.count) * s.dtype.size else {
+            throw CheckpointFormatError("truncated storage \(printable(s.key))")
+        }
+        guard t.shape.count <= HostTensor.maxDimensions else {
+            throw CheckpointFormatError("tensor \(printable(key)): \(t.shape.count) dimensions (at most \(HostTensor.maxDimensions))")
+        }
+        // The product is formed left to right, as HostTensor's check forms it.
+        var count = 1, last = t.offset
+        for (n, stride) in zip(t.shape, t.stride) {
+            guard n >= 0, stride >= 0 else { throw CheckpointFormatError("tensor \(printable(key)): negative size or stride") }
+            let (c, o1) = count.multipliedReportingOverflow(by: n)
+            let (reach, o2) = max(n - 1, 0).multipliedReportingOverflow(by: stride)
+            let (l, o3) = last.addingReportingOverflow(reach)
+            guard !o1, !o2, !o3 else { throw CheckpointFormatError("tensor \(printable(key)): size \(t.shape) overflows") }
+            count = c
+            last = l
+        }
+        guard t.offset >= 0, count == 0 || last < s.count, count <= s.count else {
+            throw CheckpointFormatError("tensor \(printable(key)): size \(t.shape), stride \(t.stride) and offset \(t.offset) reach past its storage of \(s.count) elements")
+        }
+        return count
     }
 }
 
@@ -300,14 +338,14 @@ private final class StateDictReader {
             throw CheckpointFormatError("unexpected persistent id in the pickle (expected a torch storage)")
         }
         if let known = storages[key], known.dtype != dtype || known.count != count {
-            throw CheckpointFormatError("storage \(key) is declared with two types or sizes")
+            throw CheckpointFormatError("storage \(printable(key)) is declared with two types or sizes")
         }
         storages[key] = (dtype, count)
         var storage = StorageRef(key: key, dtype: dtype, count: count)
         if f.count == 6, case .tuple(let view) = f[5] {
             guard view.count == 3, case .int(let offset) = view[1], case .int(let viewCount) = view[2],
                   offset >= 0, viewCount >= 0, offset <= count - viewCount else {
-                throw CheckpointFormatError("storage view of \(key) reaches past it")
+                throw CheckpointFormatError("storage view of \(printable(key)) reaches past it")
             }
             storage.viewOffset = offset
             storage.count = viewCount

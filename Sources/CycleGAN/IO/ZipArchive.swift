@@ -16,6 +16,12 @@ struct ZipArchive {
 
     let bytes: [UInt8]
     private(set) var entries: [Entry] = []
+    /// The first entry of each name.
+    private var index: [String: Int] = [:]
+    /// Bytes handed out by `dataRange` so far: entries of a sound archive do not overlap,
+    /// so more than the file holds means overlapping entries, each of which would cost a
+    /// CRC pass over the same bytes again.
+    private var bytesRead = 0
 
     /// Whether `bytes` starts like a zip archive (a local file header), as torch.load checks.
     static func isZip(_ bytes: [UInt8]) -> Bool {
@@ -45,38 +51,46 @@ struct ZipArchive {
               directoryOffset <= bytes.count, directorySize <= bytes.count - directoryOffset else {
             throw CheckpointFormatError("damaged zip archive (central directory outside the file)")
         }
+        // Each header takes at least 46 bytes, so a count the file cannot hold fails early.
         var p = directoryOffset
         for _ in 0..<count {
-            entries.append(try readCentralHeader(at: &p))
+            let entry = try readCentralHeader(at: &p)
+            if index[entry.name] == nil { index[entry.name] = entries.count }
+            entries.append(entry)
         }
     }
 
     /// The entry named `name`, if any.
     func entry(named name: String) -> Entry? {
-        entries.first { $0.name == name }
+        index[name].map { entries[$0] }
     }
 
     /// Where `entry`'s data lies in `bytes`, checked against its CRC-32. Only stored
-    /// (uncompressed) entries, as torch writes them; deflate is refused.
-    func dataRange(of entry: Entry) throws -> Range<Int> {
+    /// (uncompressed) entries, as torch writes them; deflate is refused. Refuses entries
+    /// that, read together, hold more bytes than the file (they overlap).
+    mutating func dataRange(of entry: Entry) throws -> Range<Int> {
         let h = entry.localHeaderOffset
         guard readLittleEndian(bytes, at: h, width: 4) == 0x0403_4B50,
               let nameLength = readLittleEndian(bytes, at: h + 26, width: 2),
               let extraLength = readLittleEndian(bytes, at: h + 28, width: 2) else {
-            throw CheckpointFormatError("damaged zip archive (no local header for \(entry.name))")
+            throw CheckpointFormatError("damaged zip archive (no local header for \(printable(entry.name)))")
         }
-        guard entry.flags & 1 == 0 else { throw CheckpointFormatError("zip entry \(entry.name) is encrypted") }
+        guard entry.flags & 1 == 0 else { throw CheckpointFormatError("zip entry \(printable(entry.name)) is encrypted") }
         guard entry.method == 0 else {
             let how = entry.method == 8 ? "deflate-compressed" : "compressed (method \(entry.method))"
-            throw CheckpointFormatError("zip entry \(entry.name) is \(how); only stored entries are read, as torch.save writes them")
+            throw CheckpointFormatError("zip entry \(printable(entry.name)) is \(how); only stored entries are read, as torch.save writes them")
         }
         let start = h + 30 + nameLength + extraLength
         guard start <= bytes.count, entry.size <= bytes.count - start else {
-            throw CheckpointFormatError("truncated zip entry \(entry.name)")
+            throw CheckpointFormatError("truncated zip entry \(printable(entry.name))")
+        }
+        bytesRead += entry.size   // each size ≤ bytes.count, the sum ≤ 2·bytes.count
+        guard bytesRead <= bytes.count else {
+            throw CheckpointFormatError("damaged zip archive (entry \(printable(entry.name)) overlaps others)")
         }
         let range = start..<(start + entry.size)
         guard crc32(bytes[range]) == entry.crc else {
-            throw CheckpointFormatError("zip entry \(entry.name) is corrupt (CRC-32 mismatch)")
+            throw CheckpointFormatError("zip entry \(printable(entry.name)) is corrupt (CRC-32 mismatch)")
         }
         return range
     }
@@ -113,13 +127,13 @@ struct ZipArchive {
         var e = p + 46 + nameLength
         let extraEnd = e + extraLength
         while e + 4 <= extraEnd, let id = readLittleEndian(bytes, at: e, width: 2),
-              let length = readLittleEndian(bytes, at: e + 2, width: 2) {
+              let length = readLittleEndian(bytes, at: e + 2, width: 2), e + 4 + length <= extraEnd {
             if id == 1 {
                 var f = e + 4
                 func widened(_ narrow: Int) throws -> Int {
                     guard narrow == 0xFFFF_FFFF else { return narrow }
                     guard f + 8 <= e + 4 + length, let wide = readLittleEndian(bytes, at: f, width: 8) else {
-                        throw CheckpointFormatError("damaged zip archive (short zip64 field for \(name))")
+                        throw CheckpointFormatError("damaged zip archive (short zip64 field for \(printable(name)))")
                     }
                     f += 8
                     return wide
