@@ -6,28 +6,58 @@
  * assigned after setjmp and read after the longjmp are declared volatile, as C requires. */
 #include "cimageio.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <jerror.h>
+/* jpeglib.h first: it brings jconfig.h, whose *_ARITH_CODING_SUPPORTED decide which
+ * message codes jerror.h declares (and so the numbers of those after them). */
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 static void set_error(char *err, size_t err_size, const char *msg) {
     if (err && err_size > 0) snprintf(err, err_size, "%s", msg);
 }
 
-/* The message for an image whose header claims more pixels than we accept. */
-static void size_error(char *err, size_t err_size, uint64_t w, uint64_t h, uint64_t max_pixels) {
-    if (err && err_size > 0)
-        snprintf(err, err_size, "image is %llux%llu, larger than the %llu-megapixel limit",
-                 (unsigned long long)w, (unsigned long long)h,
-                 (unsigned long long)(max_pixels / 1000000));
+/* Whether a w x h image fits under `max_pixels`; if not, the message says so. */
+static int pixels_allowed(uint64_t w, uint64_t h, uint64_t max_pixels, char *msg, size_t msg_size) {
+    if (w * h <= max_pixels) return 1;
+    snprintf(msg, msg_size, "image is %llux%llu (%llu pixels), more than --max_pixels %llu",
+             (unsigned long long)w, (unsigned long long)h, (unsigned long long)(w * h),
+             (unsigned long long)max_pixels);
+    return 0;
 }
 
 void cimg_free(void *p) { free(p); }
+
+int cimg_format(const unsigned char *data, size_t size) {
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    if (size >= 8 && memcmp(data, png_sig, 8) == 0) return CIMG_PNG;
+    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return CIMG_JPEG;
+    return CIMG_UNKNOWN;
+}
+
+/* A stdio stream over a duplicate of `fd`, positioned at the start of the file (closing it
+ * leaves `fd` open). NULL with a message on failure. */
+static FILE *stream_from_start(int fd, char *err, size_t err_size) {
+    int copy = dup(fd);
+    FILE *fp = copy < 0 ? NULL : fdopen(copy, "rb");
+    if (!fp) {
+        if (copy >= 0) close(copy);
+        set_error(err, err_size, strerror(errno));
+        return NULL;
+    }
+    if (fseek(fp, 0, SEEK_SET) != 0) {
+        set_error(err, err_size, strerror(errno));
+        fclose(fp);
+        return NULL;
+    }
+    return fp;
+}
 
 /* ---------------------------------------------------------------- PNG */
 
@@ -61,18 +91,76 @@ static void png_mem_read(png_structp png, png_bytep out, size_t n) {
     r->pos += n;
 }
 
+/* Samples per pixel for a PNG colour type. */
+static int png_samples(int color_type);
+
+/* After png_read_info: refuses (png_error) an image over `max_pixels`, or one whose raw
+ * scanlines deflate could not have packed into a file of `file_size` bytes. */
+static void png_check_header(png_structp png, png_infop info, uint64_t file_size, uint64_t max_pixels) {
+    png_uint_32 w = 0, h = 0;
+    int depth = 0, color = 0;
+    png_get_IHDR(png, info, &w, &h, &depth, &color, NULL, NULL, NULL);
+    char msg[200];
+    if (!pixels_allowed(w, h, max_pixels, msg, sizeof msg)) png_error(png, msg);
+    /* Without interlacing (which only adds filter bytes): per row, a filter byte and the
+     * packed samples. */
+    uint64_t row_bytes = ((uint64_t)w * (uint64_t)png_samples(color) * (uint64_t)depth + 7) / 8;
+    uint64_t raw = (uint64_t)h * (1 + row_bytes);
+    if (raw > 1032 * file_size) {
+        snprintf(msg, sizeof msg,
+                 "PNG declares %lux%lu pixels (%llu bytes of scanlines), more than deflate can expand "
+                 "its %llu bytes into: the file is truncated or corrupt",
+                 (unsigned long)w, (unsigned long)h, (unsigned long long)raw, (unsigned long long)file_size);
+        png_error(png, msg);
+    }
+}
+
+/* Creates a libpng reader reporting into `ectx`; NULL (with a message) when out of memory. */
+static png_structp png_reader(png_error_ctx *ectx, png_infop *info) {
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ectx, png_on_error, png_on_warning);
+    *info = png ? png_create_info_struct(png) : NULL;
+    if (!*info) {
+        if (png) png_destroy_read_struct(&png, NULL, NULL);
+        set_error(ectx->err, ectx->err_size, "out of memory");
+        return NULL;
+    }
+    return png;
+}
+
+/* libpng's own stdio reader says "Read Error" at the end of a short file; this one says
+ * what png_mem_read says. */
+static void png_file_read(png_structp png, png_bytep out, size_t n) {
+    FILE *fp = (FILE *)png_get_io_ptr(png);
+    if (fread(out, 1, n, fp) != n) png_error(png, ferror(fp) ? strerror(errno) : "file is truncated");
+}
+
+static int png_probe(FILE *fp, uint64_t file_size, uint64_t max_pixels, cimg_info *out,
+                     char *err, size_t err_size) {
+    png_error_ctx ectx = {err, err_size};
+    png_infop info = NULL;
+    png_structp png = png_reader(&ectx, &info);
+    if (!png) return -1;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -1;
+    }
+    png_set_read_fn(png, fp, png_file_read);
+    png_read_info(png, info);
+    png_check_header(png, info, file_size, max_pixels);
+    out->format = CIMG_PNG;
+    out->width = (int)png_get_image_width(png, info);
+    out->height = (int)png_get_image_height(png, info);
+    png_destroy_read_struct(&png, &info, NULL);
+    return 0;
+}
+
 int cimg_decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
                     cimg_image *out, char *err, size_t err_size) {
     png_error_ctx ectx = {err, err_size};
     png_mem_reader reader = {data, size, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ectx, png_on_error, png_on_warning);
-    if (!png) { set_error(err, err_size, "out of memory"); return -1; }
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        set_error(err, err_size, "out of memory");
-        return -1;
-    }
+    png_infop info = NULL;
+    png_structp png = png_reader(&ectx, &info);
+    if (!png) return -1;
     unsigned char *volatile pixels = NULL;
     png_bytep *volatile rows = NULL;
     if (setjmp(png_jmpbuf(png))) {
@@ -83,15 +171,11 @@ int cimg_decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
     }
     png_set_read_fn(png, &reader, png_mem_read);
     png_read_info(png, info);
+    png_check_header(png, info, size, max_pixels);
 
     png_uint_32 w = 0, h = 0;
     int depth = 0, color = 0, interlace = 0;
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
-    if ((uint64_t)w * (uint64_t)h > max_pixels) {
-        char msg[160];
-        size_error(msg, sizeof msg, w, h, max_pixels);
-        png_error(png, msg);
-    }
 
     /* Conversions libpng does for us; alpha (from the file or from tRNS, which some
      * expansions turn into alpha) is dropped below, whatever the channel count. */
@@ -155,7 +239,6 @@ static void png_mem_write(png_structp png, png_bytep in, size_t n) {
 
 static void png_mem_flush(png_structp png) { (void)png; }
 
-/* Samples per pixel for a PNG colour type. */
 static int png_samples(int color_type) {
     switch (color_type) {
     case PNG_COLOR_TYPE_GRAY: return 1;
@@ -252,11 +335,97 @@ static void jpeg_on_error(j_common_ptr cinfo) {
     longjmp(e->jump, 1);
 }
 
-/* Level -1 is a warning. libjpeg pads a truncated stream with an end marker and only
- * warns; we refuse it, as PIL does ("image file is truncated"). Other warnings (stray
- * bytes between markers) are recoverable and, as in PIL, ignored. */
+/* Level -1 is a warning. libjpeg reports damaged data only as warnings and goes on with
+ * made-up pixels (a truncated stream is padded with an end marker, a bad code restarts
+ * the segment); each of those is an error here. The other warnings (an unknown JFIF
+ * revision or Adobe transform code) do not touch the pixels and are ignored, as in PIL. */
 static void jpeg_on_message(j_common_ptr cinfo, int level) {
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_on_error(cinfo);
+    if (level >= 0) return;
+    switch (cinfo->err->msg_code) {
+    case JWRN_JPEG_EOF:         /* Premature end of JPEG file */
+    case JWRN_HIT_MARKER:       /* Corrupt JPEG data: premature end of data segment */
+    case JWRN_EXTRANEOUS_DATA:  /* Corrupt JPEG data: N extraneous bytes before marker */
+    case JWRN_MUST_RESYNC:      /* Corrupt JPEG data: found marker instead of RST */
+    case JWRN_HUFF_BAD_CODE:    /* Corrupt JPEG data: bad Huffman code */
+    case JWRN_ARITH_BAD_CODE:   /* Corrupt JPEG data: bad arithmetic code */
+    case JWRN_BOGUS_PROGRESSION:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_BOGUS_ICC:
+        jpeg_on_error(cinfo);
+        break;
+    default:
+        break;
+    }
+}
+
+/* After jpeg_read_header: refuses (longjmp) an image over `max_pixels`, or a Huffman-coded
+ * one of more pixels than a file of `file_size` bytes can describe (512 per byte). */
+static void jpeg_check_header(j_decompress_ptr cinfo, uint64_t file_size, uint64_t max_pixels) {
+    jpeg_error_ctx *e = (jpeg_error_ctx *)cinfo->err;
+    uint64_t w = cinfo->image_width, h = cinfo->image_height;
+    char msg[200];
+    if (!pixels_allowed(w, h, max_pixels, msg, sizeof msg)) {
+        set_error(e->err, e->err_size, msg);
+        longjmp(e->jump, 1);
+    }
+    if (!cinfo->arith_code && w * h > 512 * file_size) {
+        snprintf(msg, sizeof msg,
+                 "JPEG declares %llux%llu pixels, more than its %llu bytes can hold (one bit per 8x8 block "
+                 "at least): the file is truncated or corrupt",
+                 (unsigned long long)w, (unsigned long long)h, (unsigned long long)file_size);
+        set_error(e->err, e->err_size, msg);
+        longjmp(e->jump, 1);
+    }
+}
+
+/* Points cinfo's error manager at `jerr`, reporting into err (call before setjmp). */
+static void jpeg_errors_to(j_common_ptr cinfo, jpeg_error_ctx *jerr, char *err, size_t err_size) {
+    cinfo->err = jpeg_std_error(&jerr->pub);
+    jerr->pub.error_exit = jpeg_on_error;
+    jerr->pub.emit_message = jpeg_on_message;
+    jerr->err = err;
+    jerr->err_size = err_size;
+}
+
+static int jpeg_probe(FILE *fp, uint64_t file_size, uint64_t max_pixels, cimg_info *out,
+                      char *err, size_t err_size) {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_error_ctx jerr;
+    jpeg_errors_to((j_common_ptr)&cinfo, &jerr, err, err_size);
+    if (setjmp(jerr.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, fp);
+    jpeg_read_header(&cinfo, TRUE);
+    jpeg_check_header(&cinfo, file_size, max_pixels);
+    out->format = CIMG_JPEG;
+    out->width = (int)cinfo.image_width;
+    out->height = (int)cinfo.image_height;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+int cimg_probe_fd(int fd, uint64_t file_size, uint64_t max_pixels, cimg_info *out,
+                  char *err, size_t err_size) {
+    unsigned char head[8];
+    size_t n = 0;
+    while (n < sizeof head) {
+        ssize_t r = pread(fd, head + n, sizeof head - n, (off_t)n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { set_error(err, err_size, strerror(errno)); return -1; }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    int format = cimg_format(head, n);
+    if (format == CIMG_UNKNOWN) { set_error(err, err_size, "not a JPEG or PNG file"); return -1; }
+    FILE *fp = stream_from_start(fd, err, err_size);
+    if (!fp) return -1;
+    int rc = format == CIMG_PNG ? png_probe(fp, file_size, max_pixels, out, err, err_size)
+                                : jpeg_probe(fp, file_size, max_pixels, out, err, err_size);
+    fclose(fp);
+    return rc;
 }
 
 /* PIL reads CMYK JPEGs as Adobe-inverted ("CMYK;I": C = 255 - stored) and converts to RGB
@@ -282,11 +451,7 @@ int cimg_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels
     jpeg_error_ctx jerr;
     unsigned char *volatile pixels = NULL;
     unsigned char *volatile row = NULL;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = jpeg_on_error;
-    jerr.pub.emit_message = jpeg_on_message;
-    jerr.err = err;
-    jerr.err_size = err_size;
+    jpeg_errors_to((j_common_ptr)&cinfo, &jerr, err, err_size);
     if (setjmp(jerr.jump)) {
         free(pixels);
         free(row);
@@ -296,13 +461,9 @@ int cimg_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    jpeg_check_header(&cinfo, size, max_pixels);
 
     uint64_t w = cinfo.image_width, h = cinfo.image_height;
-    if (w * h > max_pixels) {
-        size_error(err, err_size, w, h, max_pixels);
-        jpeg_destroy_decompress(&cinfo);
-        return -1;
-    }
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     /* libjpeg-turbo converts gray and YCbCr to RGB itself, and YCCK to CMYK. */
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;

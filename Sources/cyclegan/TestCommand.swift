@@ -19,13 +19,14 @@ struct TestCommand: ParsableCommand {
             var o = TestOptions()
             let name = model.name ?? (model.dataroot == nil ? "demo" : "experiment_name")
             let checkpoints = model.checkpointsDir ?? "./checkpoints"
-            // Defaults from the run's own options, when it wrote them.
-            if let data = FileManager.default.contents(atPath: "\(checkpoints)/\(name)/train_opt.json"),
-               let saved = try? JSONSerialization.jsonObject(with: data) as? [String: String] {
-                if let v = saved["ngf"].flatMap(Int.init) { o.ngf = v }
-                if let v = saved["netG"] { o.netG = v }
-                if let v = saved["input_nc"].flatMap(Int.init) { o.inputNC = v }
-                if let v = saved["output_nc"].flatMap(Int.init) { o.outputNC = v }
+            // Defaults from the run's own options, when it wrote them (those given here win).
+            let savedPath = "\(checkpoints)/\(name)/train_opt.json"
+            if var saved = try TestOptions.savedTrainOptions(savedPath) {
+                if model.ngf != nil { saved["ngf"] = nil }
+                if model.netG != nil { saved["netG"] = nil }
+                if model.inputNC != nil { saved["input_nc"] = nil }
+                if model.outputNC != nil { saved["output_nc"] = nil }
+                try o.adopt(saved, from: savedPath)
             }
             o.name = name
             o.checkpointsDir = checkpoints
@@ -48,6 +49,7 @@ struct TestCommand: ParsableCommand {
             if let v = model.loadSize { o.loadSize = v }
             if let v = model.cropSize { o.cropSize = v }
             if let v = model.seed { o.seed = v }
+            if let v = try model.parsedMaxPixels() { o.maxPixels = v }
             if let v = resultsDir { o.resultsDir = v }
             o.numTest = numTest
             if let v = modelKind { o.model = v }

@@ -34,6 +34,7 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .customLong("no_flip"), help: "No random horizontal flips.") var noFlip = false
     @Option(name: .customLong("epoch"), help: "Which checkpoint to load: latest, an epoch number, or iter_N (default latest).") var epoch: String?
     @Option(name: .customLong("seed"), help: "Seed of every random stream (default 2017; recorded in train_opt.txt).") var seed: UInt64?
+    @Option(name: .customLong("max_pixels"), help: "Refuse images of more pixels, as read or resized (default 50000000).") var maxPixels: String?
     @OptionGroup var device: DeviceOption
 
     /// Fills the shared fields of `o`.
@@ -64,7 +65,15 @@ struct ModelOptions: ParsableArguments {
         if noFlip { o.noFlip = true }
         if let v = epoch { o.epoch = v }
         if let v = seed { o.seed = v }
+        if let v = try parsedMaxPixels() { o.maxPixels = v }
         if let v = device.device { o.device = v }
+    }
+
+    /// `--max_pixels` as a number (parsed here, so that a wrong value is one line).
+    func parsedMaxPixels() throws -> UInt64? {
+        guard let v = maxPixels else { return nil }
+        guard let n = UInt64(v) else { throw ValidationError("--max_pixels: expected a whole number of pixels, got \"\(v)\"") }
+        return n
     }
 }
 

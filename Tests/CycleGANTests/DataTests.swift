@@ -137,7 +137,7 @@ final class DataTests: XCTestCase {
         let dir = makeTempFolder(self)
         writeBytes(pngHeader(width: 200_000, height: 200_000), to: dir + "/big.png")
         XCTAssertEqual(errorDescription { _ = try ImageIO.load(dir + "/big.png") },
-                       "cannot read \(dir)/big.png: image is 200000x200000, larger than the 100-megapixel limit")
+                       "cannot read \(dir)/big.png: image is 200000x200000 (40000000000 pixels), more than --max_pixels 50000000")
 
         // A JPEG whose frame header is patched to 20000×20000.
         var jpeg = try ImageIO.encodeJPEG([UInt8](repeating: 0, count: 8 * 8 * 3), width: 8, height: 8, channels: 3)
@@ -145,7 +145,7 @@ final class DataTests: XCTestCase {
         jpeg.replaceSubrange((sof + 5)..<(sof + 9), with: [0x4E, 0x20, 0x4E, 0x20])
         writeBytes(jpeg, to: dir + "/big.jpg")
         XCTAssertEqual(errorDescription { _ = try ImageIO.load(dir + "/big.jpg") },
-                       "cannot read \(dir)/big.jpg: image is 20000x20000, larger than the 100-megapixel limit")
+                       "cannot read \(dir)/big.jpg: image is 20000x20000 (400000000 pixels), more than --max_pixels 50000000")
     }
 
     // MARK: Resizing
@@ -275,6 +275,7 @@ final class DataTests: XCTestCase {
         var options = TransformOptions()
         options.loadSize = 24
         options.cropSize = 16
+        options.minimumSide = 8  // the generator's (with the pixel discriminator): these tests are about the data
         return options
     }
 
@@ -294,21 +295,30 @@ final class DataTests: XCTestCase {
 
     func testDatasetListsImagesRecursivelySortedAndTruncated() throws {
         let root = makeTempFolder(self)
-        for name in ["b.jpg", "a/z.PNG", "a/y.Jpeg", "c.tiff", "notes.txt", "d.bmp", "sub/deeper/e.ppm"] {
+        let names = ["b.jpg", "a/z.PNG", "a/y.Jpeg", "c.tiff", "notes.txt", "d.bmp", "sub/deeper/e.ppm"]
+        for name in names {
             writeBytes([0], to: root + "/testA/" + name)
         }
         try FileManager.default.createDirectory(atPath: root + "/testA/folder.png", withIntermediateDirectories: true)
         writeBytes([0], to: root + "/testB/only.png")
-        let dataset = try UnalignedDataset(dataroot: root, phase: "test", options: TransformOptions())
-        XCTAssertEqual(dataset.pathsA, ["a/y.Jpeg", "a/z.PNG", "b.jpg", "c.tiff", "d.bmp", "sub/deeper/e.ppm"].map { root + "/testA/" + $0 })
+        let listed = try ImageFolder.files(in: root + "/testA")
+        XCTAssertEqual(listed, ["a/y.Jpeg", "a/z.PNG", "b.jpg", "c.tiff", "d.bmp", "sub/deeper/e.ppm"].map { root + "/testA/" + $0 })
+        // A .bmp is listed (as the official code lists it) but refused when the dataset is
+        // made (every header is read then), naming the file.
+        XCTAssertEqual(errorDescription { _ = try UnalignedDataset(dataroot: root, phase: "test", options: smallOptions()) },
+                       "cannot read \(root)/testA/a/y.Jpeg: not a JPEG or PNG file")
+        // The same names, as real images: the dataset keeps them all, in that order.
+        for (i, name) in names.enumerated() where name != "notes.txt" {
+            try ImageIO.savePNG(randomImage(width: 20, height: 18, seed: UInt64(i)), to: root + "/testA/" + name)
+        }
+        try ImageIO.savePNG(randomImage(width: 20, height: 18, seed: 9), to: root + "/testB/only.png")
+        let dataset = try UnalignedDataset(dataroot: root, phase: "test", options: smallOptions())
+        XCTAssertEqual(dataset.pathsA, listed)
         XCTAssertEqual(dataset.pathsB, [root + "/testB/only.png"])
         XCTAssertEqual(dataset.count, 6)
-        let truncated = try UnalignedDataset(dataroot: root, phase: "test", options: TransformOptions(), maxDatasetSize: 2)
+        let truncated = try UnalignedDataset(dataroot: root, phase: "test", options: smallOptions(), maxDatasetSize: 2)
         XCTAssertEqual(truncated.pathsA, Array(dataset.pathsA.prefix(2)))
         XCTAssertEqual(truncated.count, 2)
-        // A .bmp is listed (as the official code lists it) but fails to decode, naming the file.
-        XCTAssertEqual(errorDescription { _ = try dataset.item(4, epoch: 0, seed: 1) },
-                       "cannot read \(root)/testA/d.bmp: not a JPEG or PNG file")
     }
 
     func testItemsAreDeterministicInSeedEpochAndIndex() throws {
@@ -354,14 +364,23 @@ final class DataTests: XCTestCase {
     func testSkipBadImages() throws {
         let root = try makeDataset(a: 3, b: 2)
         let bad = root + "/trainA/01.png"
-        writeBytes(Array(pngHeader(width: 20, height: 18).prefix(40)), to: bad)  // truncated
+        writeBytes(Array(pngHeader(width: 20, height: 18).prefix(40)), to: bad)  // truncated in its header
+        // Its header is read when the dataset is made: refused then, or left out.
+        XCTAssertEqual(errorDescription { _ = try UnalignedDataset(dataroot: root, options: smallOptions()) },
+                       "cannot read \(bad): file is truncated")
+        let lenient = try UnalignedDataset(dataroot: root, options: smallOptions(), skipBadImages: true)
+        XCTAssertEqual(lenient.pathsA, [root + "/trainA/00.png", root + "/trainA/02.png"])
+
+        // A file whose header is whole but whose pixels are cut off fails when decoded.
+        let png = try ImageIO.encodePNG(randomImage(width: 20, height: 18, seed: 3).pixels, width: 20, height: 18, colorType: 2, bitDepth: 8)
+        writeBytes(Array(png.prefix(png.count / 2)), to: bad)
         let strict = try UnalignedDataset(dataroot: root, options: smallOptions())
         XCTAssertEqual(errorDescription { _ = try strict.item(1, epoch: 0, seed: 1) },
                        "cannot read \(bad): file is truncated")
-        let lenient = try UnalignedDataset(dataroot: root, options: smallOptions(), skipBadImages: true)
-        XCTAssertEqual(try lenient.item(1, epoch: 0, seed: 1).pathA, root + "/trainA/02.png")
-        XCTAssertEqual(try lenient.item(1, epoch: 1, seed: 1).pathA, root + "/trainA/02.png")
-        XCTAssertEqual(try lenient.item(0, epoch: 0, seed: 1).pathA, root + "/trainA/00.png")
+        let skipping = try UnalignedDataset(dataroot: root, options: smallOptions(), skipBadImages: true)
+        XCTAssertEqual(try skipping.item(1, epoch: 0, seed: 1).pathA, root + "/trainA/02.png")
+        XCTAssertEqual(try skipping.item(1, epoch: 1, seed: 1).pathA, root + "/trainA/02.png")
+        XCTAssertEqual(try skipping.item(0, epoch: 0, seed: 1).pathA, root + "/trainA/00.png")
     }
 
     // MARK: Batch loader
@@ -413,17 +432,19 @@ final class DataTests: XCTestCase {
 
     func testBatchLoaderPassesErrorsThrough() throws {
         let root = try makeDataset(a: 2, b: 2)
-        writeBytes(Array("junk".utf8), to: root + "/trainA/00.png")
+        // A whole header (the dataset accepts it) over pixels that are cut off.
+        let png = try ImageIO.encodePNG(randomImage(width: 20, height: 18, seed: 3).pixels, width: 20, height: 18, colorType: 2, bitDepth: 8)
+        writeBytes(Array(png.prefix(png.count / 2)), to: root + "/trainA/00.png")
         let dataset = try UnalignedDataset(dataroot: root, options: smallOptions(), serialBatches: true)
         let loader = BatchLoader(dataset: dataset, batchSize: 1, epoch: 0, seed: 1)
-        XCTAssertEqual(errorDescription { _ = try loader.next() }, "cannot read \(root)/trainA/00.png: not a JPEG or PNG file")
+        XCTAssertEqual(errorDescription { _ = try loader.next() }, "cannot read \(root)/trainA/00.png: file is truncated")
         XCTAssertNil(try loader.next())
     }
 
     func testBatchOfDifferentSizesAsksForBatchSizeOne() throws {
         let root = try makeDataset(a: 1, b: 2, width: 8, height: 8)
         try ImageIO.savePNG(randomImage(width: 12, height: 8, seed: 1), to: root + "/trainA/01.png")
-        var options = TransformOptions()
+        var options = smallOptions()
         options.preprocess = .none
         let dataset = try UnalignedDataset(dataroot: root, options: options, serialBatches: true)
         let loader = BatchLoader(dataset: dataset, batchSize: 2, epoch: 0, seed: 1)

@@ -20,36 +20,76 @@ public struct ImageError: Error, CustomStringConvertible {
     public var description: String { "cannot \(writing ? "write" : "read") \(path): \(reason)" }
 }
 
+/// What an image file's header says, read without decoding any pixel.
+public struct ImageHeader: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+}
+
 /// Reading and writing image files. PNG and JPEG are recognised by their first bytes,
 /// whatever the file's extension; decoding follows PIL's `Image.open(p).convert("RGB")`.
+///
+/// Every read is bounded: only regular files are opened; a file larger than an image of
+/// `maxPixels` pixels could need is not read; a header claiming more than `maxPixels`
+/// pixels, or more than its file could hold (a truncated file or a decompression bomb), is
+/// refused before pixel memory is allocated; and damaged data is an error, never an image
+/// with made-up pixels (see Sources/CImageIO/include/cimageio.h).
 public enum ImageIO {
-    /// The largest image accepted, in pixels; a header claiming more is refused before any
-    /// pixel memory is allocated.
-    public static let maxPixels: UInt64 = 100_000_000
+    /// The default of `--max_pixels`: the largest image accepted, in pixels.
+    public static let defaultMaxPixels: UInt64 = 50_000_000
+
+    /// The largest file read for an image of at most `maxPixels` pixels: 16-bit RGBA stored
+    /// uncompressed (8 bytes a pixel), plus 64 MiB of metadata.
+    static func maxFileBytes(maxPixels: UInt64) -> Int {
+        let (bytes, overflow) = maxPixels.multipliedReportingOverflow(by: 8)
+        return overflow || bytes > UInt64(Int.max / 2) ? Int.max / 2 : Int(bytes) + (64 << 20)
+    }
 
     /// Decodes a PNG or JPEG file to 8-bit RGB (always 3 channels).
-    public static func load(_ path: String) throws -> Image {
-        let data: Data
+    public static func load(_ path: String, maxPixels: UInt64 = defaultMaxPixels) throws -> Image {
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ImageError(path: path, reason: readFailureReason(path))
+            bytes = try RegularFile.contents(path, limit: maxFileBytes(maxPixels: maxPixels)) { size in
+                "file is \(size) bytes, more than an image of --max_pixels \(maxPixels) needs"
+            }
+        } catch let error as FileReadError {
+            throw ImageError(path: path, reason: error.reason)
         }
-        return try decode(data, path: path)
+        return try decode(Data(bytes), path: path, maxPixels: maxPixels)
+    }
+
+    /// The size a PNG or JPEG file declares, from its header alone (PNG: the chunks before
+    /// the image data; JPEG: the markers before the first scan), with the same checks the
+    /// decoders make before allocating: a size over `maxPixels`, or more than the file could
+    /// hold, is an error.
+    public static func probe(_ path: String, maxPixels: UInt64 = defaultMaxPixels) throws -> ImageHeader {
+        let fd: Int32, size: Int
+        do {
+            (fd, size) = try RegularFile.openForReading(path)
+        } catch let error as FileReadError {
+            throw ImageError(path: path, reason: error.reason)
+        }
+        defer { close(fd) }
+        var info = cimg_info()
+        var err = [CChar](repeating: 0, count: 512)
+        guard cimg_probe_fd(fd, UInt64(size), maxPixels, &info, &err, err.count) == 0 else {
+            throw ImageError(path: path, reason: String(cString: err))
+        }
+        return ImageHeader(width: Int(info.width), height: Int(info.height))
     }
 
     /// Decodes PNG or JPEG bytes; `path` names the source in errors.
-    public static func decode(_ data: Data, path: String) throws -> Image {
-        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        let isPNG = data.starts(with: png)
-        let isJPEG = data.starts(with: [0xFF, 0xD8, 0xFF])
-        guard isPNG || isJPEG else { throw ImageError(path: path, reason: "not a JPEG or PNG file") }
+    public static func decode(_ data: Data, path: String, maxPixels: UInt64 = defaultMaxPixels) throws -> Image {
+        let format = data.withUnsafeBytes { raw in
+            cimg_format(raw.bindMemory(to: UInt8.self).baseAddress, raw.count)
+        }
+        guard format != Int32(CIMG_UNKNOWN) else { throw ImageError(path: path, reason: "not a JPEG or PNG file") }
 
         var out = cimg_image()
         var err = [CChar](repeating: 0, count: 512)
         let rc = data.withUnsafeBytes { raw -> Int32 in
             let base = raw.bindMemory(to: UInt8.self).baseAddress
-            return isPNG
+            return format == Int32(CIMG_PNG)
                 ? cimg_decode_png(base, raw.count, maxPixels, &out, &err, err.count)
                 : cimg_decode_jpeg(base, raw.count, maxPixels, &out, &err, err.count)
         }
@@ -126,16 +166,5 @@ public enum ImageIO {
         guard rc == 0, let out else { throw ImageError(path: "", reason: String(cString: err), writing: true) }
         defer { cimg_free(out) }
         return Array(UnsafeBufferPointer(start: out, count: size))
-    }
-
-    /// Why a file could not be opened, in the system's words.
-    private static func readFailureReason(_ path: String) -> String {
-        var isDir: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDir) { return "no such file" }
-        if isDir.boolValue { return "is a folder" }
-        let fd = open(path, O_RDONLY)
-        if fd < 0 { return String(cString: strerror(errno)) }
-        close(fd)
-        return "read failed"
     }
 }

@@ -28,8 +28,63 @@ public struct TransformOptions: Sendable {
     public var flip = true
     /// Convert to one gray channel first (input_nc or output_nc = 1).
     public var grayscale = false
+    /// The smallest side the networks take (`NetworkSize.trainingMinimum`); by default that
+    /// of the default networks (ResNet generator, basic PatchGAN). See `sizeProblem`.
+    public var minimumSide = NetworkSize.trainingMinimum(netD: "basic", nLayers: 3)
+    /// `--max_pixels`: the most pixels an image may have, as read or on the way.
+    public var maxPixels = ImageIO.defaultMaxPixels
 
     public init() {}
+
+    /// The sizes a w×h image goes through: after the resize step (the image itself when
+    /// there is none) and at the end. The transform itself follows the same arithmetic.
+    public func sizes(width w: Int, height h: Int) -> (resized: (width: Int, height: Int), output: (width: Int, height: Int)) {
+        var resized = (width: w, height: h)
+        switch preprocess {
+        case .resize_and_crop: resized = (loadSize, loadSize)
+        case .scale_width, .scale_width_and_crop: resized = scaledWidthSize(w, h, targetWidth: loadSize, cropSize: cropSize)
+        case .none: resized = (nearestMultipleOf4(w), nearestMultipleOf4(h))
+        case .crop: break
+        }
+        switch preprocess {
+        case .resize_and_crop, .crop, .scale_width_and_crop:
+            return (resized, (min(cropSize, resized.width), min(cropSize, resized.height)))
+        case .scale_width, .none:
+            return (resized, resized)
+        }
+    }
+
+    /// Why a w×h image cannot be made into a training input with these options (naming the
+    /// option to change), or nil if it can: every image the transform makes on the way must
+    /// stay within `maxPixels`, and what reaches the networks must have sides that are
+    /// multiples of 4 and at least `minimumSide`.
+    public func sizeProblem(width w: Int, height h: Int) -> String? {
+        let (resized, out) = sizes(width: w, height: h)
+        let made = "--preprocess \(preprocess.rawValue) makes it"
+        if UInt64(resized.width) * UInt64(resized.height) > maxPixels {
+            return "\(made) \(resized.width)x\(resized.height), more than --max_pixels \(maxPixels)"
+        }
+        if preprocess != .scale_width && preprocess != .none && min(resized.width, resized.height) < cropSize {
+            return preprocess == .crop
+                ? "smaller than --crop_size \(cropSize): lower --crop_size, or use --preprocess resize_and_crop"
+                : "\(made) \(resized.width)x\(resized.height), smaller than --crop_size \(cropSize): raise --load_size"
+        }
+        let multiple = NetworkSize.generatorMultiple
+        let fits = out.width % multiple == 0 && out.height % multiple == 0
+            && min(out.width, out.height) >= minimumSide
+        if fits { return nil }
+        let need = "the networks need sides that are multiples of \(multiple) and at least \(minimumSide)"
+        switch preprocess {
+        case .scale_width:
+            return "\(made) \(out.width)x\(out.height), but \(need): use --preprocess scale_width_and_crop, "
+                + "or another --load_size (and --crop_size, the least height)"
+        case .none:
+            return "\(made) \(out.width)x\(out.height) (each side to the nearest multiple of \(multiple)), but \(need): "
+                + "use --preprocess resize_and_crop"
+        case .resize_and_crop, .crop, .scale_width_and_crop:
+            return "\(made) \(out.width)x\(out.height), but \(need): change --crop_size"
+        }
+    }
 }
 
 /// Applies the official training transform to an RGB (or gray) image and returns the
@@ -40,6 +95,12 @@ public struct TransformOptions: Sendable {
 /// for the flip (when `flip` is on; flipped when below 0.5).
 public func applyTransform(_ image: Image, _ options: TransformOptions,
                            rng: inout RandomStream) -> (values: [Float], shape: [Int]) {
+    let img = transformImage(image, options, rng: &rng)
+    return (chwValues(img), [img.channels, img.height, img.width])
+}
+
+/// `applyTransform` before the conversion to floats: the transformed 8-bit image.
+public func transformImage(_ image: Image, _ options: TransformOptions, rng: inout RandomStream) -> Image {
     var img = options.grayscale ? toGrayscale(image) : image
     switch options.preprocess {
     case .resize_and_crop:
@@ -58,7 +119,7 @@ public func applyTransform(_ image: Image, _ options: TransformOptions,
         break
     }
     if options.flip && rng.uniform() < 0.5 { img = flipHorizontal(img) }
-    return (chwValues(img), [img.channels, img.height, img.width])
+    return img
 }
 
 /// Back from CHW values in [-1, 1] (shape [c, h, w] or [1, c, h, w], c = 1 or 3) to an
@@ -83,20 +144,49 @@ public func imageFromCHW(_ values: [Float], shape: [Int]) -> Image {
 /// The official `__scale_width`: width to `targetWidth`, height scaled with it but at
 /// least `cropSize` (Python: `int(max(target_width * oh / ow, crop_size))`).
 func scaleWidth(_ image: Image, targetWidth: Int, cropSize: Int) -> Image {
-    let (ow, oh) = (image.width, image.height)
-    if ow == targetWidth && oh >= cropSize { return image }
-    let h = Int(max(Double(targetWidth * oh) / Double(ow), Double(cropSize)))
-    return resizeBicubic(image, width: targetWidth, height: h)
+    let (w, h) = scaledWidthSize(image.width, image.height, targetWidth: targetWidth, cropSize: cropSize)
+    if w == image.width && h == image.height { return image }
+    return resizeBicubic(image, width: w, height: h)
+}
+
+/// The size `scaleWidth` gives an ow×oh image (the image's own when its width is already
+/// `targetWidth` and its height at least `cropSize`).
+func scaledWidthSize(_ ow: Int, _ oh: Int, targetWidth: Int, cropSize: Int) -> (width: Int, height: Int) {
+    if ow == targetWidth && oh >= cropSize { return (ow, oh) }
+    return (targetWidth, Int(max(Double(targetWidth) * Double(oh) / Double(ow), Double(cropSize))))
 }
 
 /// The official `__make_power_2` with base 4: each side to `round(side / 4) * 4`, where
 /// Python's round takes halves to even (6 → 8, 10 → 8). A side below 2 would round to 0,
 /// which PIL refuses; we make it 4.
 func resizeToMultipleOf4(_ image: Image) -> Image {
-    func nearest(_ side: Int) -> Int { max(4, Int((Double(side) / 4).rounded(.toNearestOrEven)) * 4) }
-    let (w, h) = (nearest(image.width), nearest(image.height))
+    let (w, h) = (nearestMultipleOf4(image.width), nearestMultipleOf4(image.height))
     if w == image.width && h == image.height { return image }
     return resizeBicubic(image, width: w, height: h)
+}
+
+/// `side` rounded to the nearest multiple of 4 as `resizeToMultipleOf4` does (at least 4).
+func nearestMultipleOf4(_ side: Int) -> Int { max(4, Int((Double(side) / 4).rounded(.toNearestOrEven)) * 4) }
+
+/// `image` grown to width × height (each at least the image's) by extending it past its
+/// right and bottom edges: mirrored without repeating the edge (PyTorch's reflect padding)
+/// as far as the image allows, then repeating the last pixel so mirrored. Cropping the
+/// top-left image.width × image.height window gives the image back.
+public func padEdges(_ image: Image, width: Int, height: Int) -> Image {
+    precondition(width >= image.width && height >= image.height, "padEdges cannot shrink an image")
+    if width == image.width && height == image.height { return image }
+    // Source index for index i ≥ side: 2·side − 2 − i (reflect), at least 0 (then repeat).
+    func source(_ i: Int, _ side: Int) -> Int { i < side ? i : max(0, 2 * side - 2 - i) }
+    let c = image.channels
+    var out = [UInt8](repeating: 0, count: width * height * c)
+    for y in 0..<height {
+        let sy = source(y, image.height)
+        for x in 0..<width {
+            let from = (sy * image.width + source(x, image.width)) * c, to = (y * width + x) * c
+            for ch in 0..<c { out[to + ch] = image.pixels[from + ch] }
+        }
+    }
+    return Image(width: width, height: height, channels: c, pixels: out)
 }
 
 /// A `size` × `size` window at a random offset (x drawn first, then y). A side shorter

@@ -28,11 +28,12 @@ public struct DatasetItem: Sendable {
 /// All randomness of an item (the B draw, then A's crop and flip, then B's) comes from a
 /// stream seeded by (seed, epoch, index) alone, so items come out the same whatever order
 /// or thread they are prepared in. Safe to use from several threads.
+///
+/// Every file's header is read when the dataset is made, so that a file that does not
+/// open as an image, or whose size the transform cannot make into a network input
+/// (`TransformOptions.sizeProblem`), stops the run before its first step, or is left out
+/// with a warning with `skipBadImages`.
 public final class UnalignedDataset: @unchecked Sendable {
-    /// The extensions (any case) the official `is_image_file` accepts; only PNG and JPEG
-    /// contents decode.
-    public static let imageExtensions = ["jpg", "jpeg", "png", "ppm", "bmp", "tif", "tiff"]
-
     /// The A files, sorted by path, at most `maxDatasetSize` of them.
     public let pathsA: [String]
     /// The B files, sorted by path, at most `maxDatasetSize` of them.
@@ -52,20 +53,71 @@ public final class UnalignedDataset: @unchecked Sendable {
     private let lock = NSLock()
     private var badFiles = Set<String>()  // undecodable files already warned about
 
-    /// Lists the files of `<dataroot>/<phase>A` and `<dataroot>/<phase>B` recursively.
-    /// Throws `DatasetError` if a folder is missing or holds no image file.
-    /// `optionsB` is B's transform when it differs from A's (nil: the same).
+    /// Lists the files of `<dataroot>/<phase>A` and `<dataroot>/<phase>B` recursively and
+    /// checks their headers. Throws `DatasetError` if a folder is missing or holds no image
+    /// file, `ImageError` for a file that does not open as a PNG or JPEG and `ImageSizeError`
+    /// for one of a size the transform cannot use (with `skipBadImages`: warns and leaves
+    /// them out, throwing only when a folder has none left). `optionsB` is B's transform
+    /// when it differs from A's (nil: the same).
     public init(dataroot: String, phase: String = "train", options: TransformOptions,
                 optionsB: TransformOptions? = nil, maxDatasetSize: Int = Int.max,
                 serialBatches: Bool = false, skipBadImages: Bool = false) throws {
         guard maxDatasetSize >= 1 else { throw DatasetError("max_dataset_size must be at least 1, not \(maxDatasetSize)") }
         let root = dataroot.hasSuffix("/") ? dataroot : dataroot + "/"
-        pathsA = Array(try Self.imageFiles(in: root + phase + "A").prefix(maxDatasetSize))
-        pathsB = Array(try Self.imageFiles(in: root + phase + "B").prefix(maxDatasetSize))
+        let optionsB = optionsB ?? options
+        let folderA = root + phase + "A", folderB = root + phase + "B"
+        let listedA = Array(try ImageFolder.files(in: folderA).prefix(maxDatasetSize))
+        let listedB = Array(try ImageFolder.files(in: folderB).prefix(maxDatasetSize))
+        func usable(_ listed: [String], in folder: String, _ options: TransformOptions) throws -> [String] {
+            let kept = try listed.filter { path in
+                do {
+                    let header = try ImageIO.probe(path, maxPixels: options.maxPixels)
+                    try Self.checkSize(path, width: header.width, height: header.height, options)
+                    return true
+                } catch let error as ImageError where skipBadImages {
+                    printWarning("skipping \(error)")
+                } catch let error as ImageSizeError where skipBadImages {
+                    printWarning("skipping \(error.brief)")
+                }
+                return false
+            }
+            guard !kept.isEmpty else {
+                throw DatasetError("no usable image in \(folder): all \(listed.count) skipped")
+            }
+            return kept
+        }
+        pathsA = try usable(listedA, in: folderA, options)
+        pathsB = try usable(listedB, in: folderB, optionsB)
         optionsA = options
-        self.optionsB = optionsB ?? options
+        self.optionsB = optionsB
         self.serialBatches = serialBatches
         self.skipBadImages = skipBadImages
+    }
+
+    /// The dataset a training run with `options` reads from `dataroot`: its transforms (A
+    /// and B swap with `--direction BtoA`, one side gray when its channel count is 1), the
+    /// networks' minimum side, `--max_pixels`, and the other dataset options.
+    public convenience init(training options: TrainOptions, dataroot: String) throws {
+        var a = TransformOptions()
+        a.preprocess = options.preprocess; a.loadSize = options.loadSize; a.cropSize = options.cropSize
+        a.flip = !options.noFlip
+        a.minimumSide = options.minimumImageSide
+        a.maxPixels = options.maxPixels
+        var b = a
+        let aToB = options.direction == "AtoB"
+        a.grayscale = (aToB ? options.inputNC : options.outputNC) == 1
+        b.grayscale = (aToB ? options.outputNC : options.inputNC) == 1
+        // With BtoA the folders swap roles: A of the model is the dataset's B.
+        try self.init(dataroot: dataroot, phase: options.phase, options: aToB ? a : b, optionsB: aToB ? b : a,
+                      maxDatasetSize: options.maxDatasetSize, serialBatches: options.serialBatches,
+                      skipBadImages: options.skipBadImages)
+    }
+
+    /// Throws `ImageSizeError` if the transform cannot make a w×h image into a network input.
+    static func checkSize(_ path: String, width: Int, height: Int, _ options: TransformOptions) throws {
+        if let problem = options.sizeProblem(width: width, height: height) {
+            throw ImageSizeError(path: path, width: width, height: height, problem: problem)
+        }
     }
 
     /// Item `index` (0..<count) of `epoch`: decoded, transformed, deterministic in
@@ -75,8 +127,8 @@ public final class UnalignedDataset: @unchecked Sendable {
                                                       UInt64(truncatingIfNeeded: index)))
         let indexA = index % pathsA.count
         let indexB = serialBatches ? index % pathsB.count : rng.int(below: pathsB.count)
-        let (pathA, imageA) = try load(pathsA, from: indexA)
-        let (pathB, imageB) = try load(pathsB, from: indexB)
+        let (pathA, imageA) = try load(pathsA, from: indexA, optionsA)
+        let (pathB, imageB) = try load(pathsB, from: indexB, optionsB)
         let a = applyTransform(imageA, optionsA, rng: &rng)
         let b = applyTransform(imageB, optionsB, rng: &rng)
         return DatasetItem(a: a.values, b: b.values, shapeA: a.shape, shapeB: b.shape, pathA: pathA, pathB: pathB)
@@ -96,16 +148,24 @@ public final class UnalignedDataset: @unchecked Sendable {
     }
 
     /// Decodes `paths[start]`; with `skipBadImages`, the first decodable file from there on
-    /// (wrapping around), warning once on stderr about each file skipped.
-    private func load(_ paths: [String], from start: Int) throws -> (String, Image) {
-        guard skipBadImages else { return (paths[start], try ImageIO.load(paths[start])) }
+    /// (wrapping around), warning once on stderr about each file skipped. The decoded size is
+    /// checked again (the file may have changed since its header was read).
+    private func load(_ paths: [String], from start: Int, _ options: TransformOptions) throws -> (String, Image) {
+        func decode(_ path: String) throws -> Image {
+            let image = try ImageIO.load(path, maxPixels: options.maxPixels)
+            try Self.checkSize(path, width: image.width, height: image.height, options)
+            return image
+        }
+        guard skipBadImages else { return (paths[start], try decode(paths[start])) }
         for k in 0..<paths.count {
             let path = paths[(start + k) % paths.count]
             if isKnownBad(path) { continue }
             do {
-                return (path, try ImageIO.load(path))
+                return (path, try decode(path))
             } catch let error as ImageError {
-                markBad(path, error)
+                markBad(path, "\(error)")
+            } catch let error as ImageSizeError {
+                markBad(path, error.brief)
             }
         }
         let folder = (paths[start] as NSString).deletingLastPathComponent
@@ -117,34 +177,24 @@ public final class UnalignedDataset: @unchecked Sendable {
         return badFiles.contains(path)
     }
 
-    private func markBad(_ path: String, _ error: ImageError) {
+    private func markBad(_ path: String, _ message: String) {
         lock.lock()
         let isNew = badFiles.insert(path).inserted
         lock.unlock()
-        if isNew { FileHandle.standardError.write(Data("warning: skipping \(error)\n".utf8)) }
+        if isNew { printWarning("skipping \(message)") }
     }
+}
 
-    /// The image files under `folder`, recursively, sorted by path as Python sorts strings
-    /// (by code point).
-    static func imageFiles(in folder: String) throws -> [String] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir) else {
-            throw DatasetError("dataset folder \(folder) does not exist")
-        }
-        guard isDir.boolValue else { throw DatasetError("dataset folder \(folder) is not a folder") }
-        guard let walker = FileManager.default.enumerator(atPath: folder) else {
-            throw DatasetError("dataset folder \(folder) cannot be listed")
-        }
-        var paths: [String] = []
-        while let relative = walker.nextObject() as? String {
-            if (walker.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { continue }
-            let ext = (relative as NSString).pathExtension.lowercased()
-            if imageExtensions.contains(ext) { paths.append(folder + "/" + relative) }
-        }
-        guard !paths.isEmpty else {
-            let list = imageExtensions.map { "." + $0 }.joined(separator: ", ")
-            throw DatasetError("dataset folder \(folder) has no images (\(list))")
-        }
-        return paths.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
-    }
+/// An image whose size the training transform cannot make into a network input, as one
+/// line naming the file, its size, the reason and the option to change.
+public struct ImageSizeError: Error, CustomStringConvertible {
+    public var path: String
+    public var width: Int, height: Int
+    /// What is wrong and which option to change (`TransformOptions.sizeProblem`).
+    public var problem: String
+
+    /// The file, its size and the problem (the warning when it is skipped).
+    public var brief: String { "\(path) (\(width)x\(height)): \(problem)" }
+
+    public var description: String { "cannot train on \(brief) (or pass --skip_bad_images to leave such images out)" }
 }

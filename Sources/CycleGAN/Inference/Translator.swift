@@ -17,13 +17,83 @@ public struct TestOptions: Sendable {
     public var inputNC = 3, outputNC = 3
     public var ngf = 64
     public var netG = "resnet_9blocks"
-    /// nil: native resolution (reflect-padded to a multiple of 4, output cropped back).
+    /// nil or `.none`: native resolution (edge-padded for the generator, output cropped back).
     public var preprocess: PreprocessMode? = nil
     public var loadSize = 286, cropSize = 256
     public var seed: UInt64 = 2017
+    /// `--max_pixels`: the most pixels an image may have, as read or as fed to the generator.
+    public var maxPixels = ImageIO.defaultMaxPixels
     public init() {}
 
     var nBlocks: Int { netG == "resnet_6blocks" ? 6 : 9 }
+
+    /// The generators `cyclegan test` can build.
+    static let generators = ["resnet_9blocks", "resnet_6blocks"]
+
+    /// Checks every option; the error names the option and what was expected.
+    public func validate() throws {
+        func bad(_ option: String, _ what: String) -> OptionError { OptionError("--\(option): \(what)") }
+        guard model == "cycle_gan" || model == "test" else { throw bad("model", "expected cycle_gan or test, got \"\(model)\"") }
+        if let p = Self.netGProblem(netG) { throw bad("netG", p) }
+        if let p = Self.ngfProblem(ngf) { throw bad("ngf", p) }
+        if let p = Self.channelsProblem(inputNC) { throw bad("input_nc", p) }
+        if let p = Self.channelsProblem(outputNC) { throw bad("output_nc", p) }
+        guard direction == "AtoB" || direction == "BtoA" else { throw bad("direction", "expected AtoB or BtoA, got \"\(direction)\"") }
+        if let n = numTest, n < 1 { throw bad("num_test", "must be positive, got \(n)") }
+        guard (1...TrainOptions.maxMaxPixels).contains(maxPixels) else {
+            throw bad("max_pixels", "expected 1 to \(TrainOptions.maxMaxPixels), got \(maxPixels)")
+        }
+        guard loadSize >= 1 else { throw bad("load_size", "must be positive, got \(loadSize)") }
+        guard cropSize >= 1 else { throw bad("crop_size", "must be positive, got \(cropSize)") }
+        if preprocess == .resize_and_crop && UInt64(loadSize) * UInt64(loadSize) > maxPixels {
+            throw bad("load_size", "images resized to \(loadSize)x\(loadSize) would have more than --max_pixels \(maxPixels)")
+        }
+    }
+
+    static func netGProblem(_ v: String) -> String? {
+        generators.contains(v) ? nil : "\"\(v)\" is not supported (expected resnet_9blocks or resnet_6blocks)"
+    }
+    static func ngfProblem(_ v: Int) -> String? {
+        (1...TrainOptions.maxWidth).contains(v) ? nil : "expected 1 to \(TrainOptions.maxWidth), got \(v)"
+    }
+    static func channelsProblem(_ v: Int) -> String? { v == 1 || v == 3 ? nil : "expected 1 or 3, got \(v)" }
+
+    /// The options a training run saved (`<run>/train_opt.json`, name → value), or nil when
+    /// there is no such file. Throws `OptionError` naming the file if it is not a regular
+    /// file of at most 1 MiB holding a JSON object.
+    public static func savedTrainOptions(_ path: String) throws -> [String: String]? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        let bytes: [UInt8]
+        do {
+            bytes = try RegularFile.contents(path, limit: 1 << 20) { "file is \($0) bytes, too large for a run's options" }
+        } catch let error as FileReadError {
+            throw OptionError("cannot read \(path): \(error.reason)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw OptionError("\(path) is not a JSON object of options (delete it, or pass --ngf, --netG, --input_nc and --output_nc)")
+        }
+        return object.mapValues { ($0 as? String) ?? "\($0)" }
+    }
+
+    /// Takes the generator's options (ngf, netG, input_nc, output_nc) from a run's saved
+    /// options, checking each: the error names the file, the key and what was expected.
+    public mutating func adopt(_ saved: [String: String], from path: String) throws {
+        func bad(_ key: String, _ what: String) -> OptionError { OptionError("\(path): \(key): \(what)") }
+        func int(_ key: String, _ problem: (Int) -> String?) throws -> Int? {
+            guard let text = saved[key] else { return nil }
+            guard let v = Int(text) else { throw bad(key, "expected a whole number, got \"\(text)\"") }
+            if let p = problem(v) { throw bad(key, p) }
+            return v
+        }
+        if let v = try int("ngf", Self.ngfProblem) { ngf = v }
+        if let v = try int("input_nc", Self.channelsProblem) { inputNC = v }
+        if let v = try int("output_nc", Self.channelsProblem) { outputNC = v }
+        if let v = saved["netG"] {
+            if let p = Self.netGProblem(v) { throw bad("netG", p) }
+            netG = v
+        }
+    }
 }
 
 /// Translates images with trained generators and writes them, with an index.html, into
@@ -34,13 +104,7 @@ public final class Translator {
     public let outputDirectory: String
 
     public init(options: TestOptions, backend: Backend) throws {
-        guard options.model == "cycle_gan" || options.model == "test" else {
-            throw OptionError("--model: expected cycle_gan or test, got \"\(options.model)\"")
-        }
-        guard ["resnet_9blocks", "resnet_6blocks"].contains(options.netG) else {
-            throw OptionError("--netG: \"\(options.netG)\" is not supported (expected resnet_9blocks or resnet_6blocks)")
-        }
-        if let n = options.numTest, n < 1 { throw OptionError("--num_test: must be positive, got \(n)") }
+        try options.validate()
         self.options = options
         self.backend = backend
         outputDirectory = ((options.resultsDir as NSString).appendingPathComponent(options.name) as NSString).appendingPathComponent("test_\(options.epoch)")
@@ -54,35 +118,59 @@ public final class Translator {
         return g
     }
 
-    /// An image as a [1, c, h, w] tensor in [-1, 1]: native size reflect-padded to a multiple
-    /// of 4, or the chosen preprocessing. Returns the tensor and the size to crop back to.
+    /// The transform of `--preprocess` (without flips), or nil at native size.
+    func transform(channels: Int) -> TransformOptions? {
+        guard let p = options.preprocess, p != .none else { return nil }
+        var t = TransformOptions()
+        t.preprocess = p; t.loadSize = options.loadSize; t.cropSize = options.cropSize; t.flip = false
+        t.grayscale = channels == 1
+        t.maxPixels = options.maxPixels
+        return t
+    }
+
+    /// The size of the generator's input for a w×h image: what `--preprocess` makes of it,
+    /// padded to sides that are multiples of 4 and at least the generator's minimum. Throws
+    /// `ImageError` if that, or an image made on the way, exceeds `--max_pixels`.
+    func inputSize(_ path: String, width: Int, height: Int, channels: Int) throws -> (width: Int, height: Int) {
+        var size = (width: width, height: height)
+        if let t = transform(channels: channels) {
+            let (resized, out) = t.sizes(width: width, height: height)
+            try checkPixels(path, (width, height), resized, "--preprocess \(t.preprocess.rawValue) makes it")
+            size = out
+        }
+        return try paddedSize(path, size, original: (width, height))
+    }
+
+    /// `size` padded for the generator; throws if that exceeds `--max_pixels`.
+    private func paddedSize(_ path: String, _ size: (width: Int, height: Int),
+                            original: (Int, Int)) throws -> (width: Int, height: Int) {
+        let padded = (width: NetworkSize.generatorInput(size.width), height: NetworkSize.generatorInput(size.height))
+        try checkPixels(path, original, padded, "padded for the generator it is")
+        return padded
+    }
+
+    private func checkPixels(_ path: String, _ original: (Int, Int), _ size: (width: Int, height: Int), _ what: String) throws {
+        guard UInt64(size.width) * UInt64(size.height) > options.maxPixels else { return }
+        throw ImageError(path: path, reason: "image is \(original.0)x\(original.1); \(what) "
+                         + "\(size.width)x\(size.height), more than --max_pixels \(options.maxPixels)")
+    }
+
+    /// An image as a [1, c, h, w] tensor in [-1, 1]: at native size, or as `--preprocess`
+    /// makes it, then edge-padded for the generator (`padEdges`: reflected as far as the
+    /// image allows, the edge repeated beyond). Returns the tensor and the size to crop back to.
     func input(_ path: String, channels: Int) throws -> (Tensor, h: Int, w: Int) {
-        var image = try ImageIO.load(path)
-        if let p = options.preprocess {
-            var t = TransformOptions()
-            t.preprocess = p; t.loadSize = options.loadSize; t.cropSize = options.cropSize; t.flip = false
-            t.grayscale = channels == 1
+        var image = try ImageIO.load(path, maxPixels: options.maxPixels)
+        let original = (image.width, image.height)
+        _ = try inputSize(path, width: image.width, height: image.height, channels: channels)
+        if let t = transform(channels: channels) {
             var rng = RandomStream(seed: options.seed)
-            let (values, shape) = applyTransform(image, t, rng: &rng)
-            return (Tensor(shape: [1] + shape, values: values, on: backend), shape[1], shape[2])
+            image = transformImage(image, t, rng: &rng)
+        } else if channels == 1 {
+            image = toGrayscale(image)
         }
-        if channels == 1 { image = toGrayscale(image) }
-        let c = image.channels, h = image.height, w = image.width
-        let ph = (h + 3) / 4 * 4, pw = (w + 3) / 4 * 4
-        guard ph <= 2 * h - 1 || h == ph, pw <= 2 * w - 1 || w == pw else {
-            throw ImageError(path: path, reason: "image of \(w)x\(h) is too small to pad to a multiple of 4")
-        }
-        var values = [Float](repeating: 0, count: c * ph * pw)
-        for ch in 0..<c {
-            for y in 0..<ph {
-                let sy = y < h ? y : 2 * h - 2 - y  // reflect into the image
-                for x in 0..<pw {
-                    let sx = x < w ? x : 2 * w - 2 - x
-                    values[(ch * ph + y) * pw + x] = Float(image.pixels[(sy * w + sx) * c + ch]) / 127.5 - 1
-                }
-            }
-        }
-        return (Tensor(shape: [1, c, ph, pw], values: values, on: backend), h, w)
+        let padded = try paddedSize(path, (image.width, image.height), original: original)
+        let x = padEdges(image, width: padded.width, height: padded.height)
+        return (Tensor(shape: [1, x.channels, x.height, x.width], values: chwValues(x), on: backend), image.height, image.width)
     }
 
     /// Writes a [1, c, H, W] tensor cropped to h×w as a PNG.
@@ -94,75 +182,98 @@ public final class Translator {
         try ImageIO.savePNG(imageFromCHW(out, shape: [c, h, w]), to: path)
     }
 
-    static func imageFiles(_ folder: String) throws -> [String] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            throw DatasetError("dataset folder \(folder) does not exist")
-        }
-        let exts = Set(UnalignedDataset.imageExtensions)
-        let files = (FileManager.default.enumerator(atPath: folder)?.allObjects as? [String] ?? [])
-            .filter { exts.contains(($0 as NSString).pathExtension.lowercased()) }
-            .map { "\(folder)/\($0)" }.sorted()
-        guard !files.isEmpty else { throw DatasetError("dataset folder \(folder) has no images (.jpg, .jpeg, .png, …)") }
-        return files
-    }
-
     static func stem(_ path: String) -> String { ((path as NSString).lastPathComponent as NSString).deletingPathExtension }
 
-    /// Translates everything; returns the number of inputs processed.
+    /// Reads the header of each file (in `channels`) and checks its size, so that a file
+    /// that cannot be translated stops the run before anything is written.
+    func preflight(_ files: ArraySlice<String>, channels: Int) throws {
+        for path in files {
+            let header = try ImageIO.probe(path, maxPixels: options.maxPixels)
+            _ = try inputSize(path, width: header.width, height: header.height, channels: channels)
+        }
+    }
+
+    /// Translates everything; returns the number of inputs processed. Every input's header
+    /// is checked before anything is written, and a run that fails later removes what it
+    /// wrote (and the folders it made).
     @discardableResult
     public func run(say: (String) -> Void = { print($0) }) throws -> Int {
         let imagesDir = outputDirectory + "/images"
         var rows: [(String, [String])] = []
         let o = options
-        // Inputs and generators are checked before anything is written.
-        try withNoGrad {
-            if o.model == "test" {
-                let files = try Self.imageFiles(o.dataroot)
-                let g = try generator("G\(o.modelSuffix)", inputNC: o.inputNC, outputNC: o.outputNC)
-                try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
-                for path in files.prefix(o.numTest ?? Int.max) {
-                    let s = Self.stem(path)
-                    let (x, h, w) = try input(path, channels: o.inputNC)
-                    try save(x, h: h, w: w, to: "\(imagesDir)/\(s)_real.png")
-                    try save(g(x), h: h, w: w, to: "\(imagesDir)/\(s)_fake.png")
-                    rows.append((s, ["real", "fake"]))
-                }
-            } else {
-                let aToB = o.direction == "AtoB"
-                let filesA = try Self.imageFiles("\(o.dataroot)/\(o.phase)\(aToB ? "A" : "B")")
-                let filesB = try Self.imageFiles("\(o.dataroot)/\(o.phase)\(aToB ? "B" : "A")")
-                let gA = try generator("G_A", inputNC: o.inputNC, outputNC: o.outputNC)
-                let gB = try generator("G_B", inputNC: o.outputNC, outputNC: o.inputNC)
-                try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
-                let count = min(max(filesA.count, filesB.count), o.numTest ?? Int.max)
-                for i in 0..<count {
-                    let pa = filesA[i % filesA.count], pb = filesB[i % filesB.count]
-                    let s = Self.stem(pa)
-                    let (a, ha, wa) = try input(pa, channels: o.inputNC)
-                    let (b, hb, wb) = try input(pb, channels: o.outputNC)
-                    let fakeB = gA(a), fakeA = gB(b)
-                    try save(a, h: ha, w: wa, to: "\(imagesDir)/\(s)_real_A.png")
-                    try save(fakeB, h: ha, w: wa, to: "\(imagesDir)/\(s)_fake_B.png")
-                    try save(gB(fakeB), h: ha, w: wa, to: "\(imagesDir)/\(s)_rec_A.png")
-                    try save(b, h: hb, w: wb, to: "\(imagesDir)/\(s)_real_B.png")
-                    try save(fakeA, h: hb, w: wb, to: "\(imagesDir)/\(s)_fake_A.png")
-                    try save(gA(fakeA), h: hb, w: wb, to: "\(imagesDir)/\(s)_rec_B.png")
-                    rows.append((s, ["real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"]))
+        var written: [String] = []
+        let madeFolders = Self.missingFolders(imagesDir)
+        func save(_ t: Tensor, h: Int, w: Int, to path: String) throws {
+            try self.save(t, h: h, w: w, to: path)
+            written.append(path)
+        }
+        do {
+            try withNoGrad {
+                if o.model == "test" {
+                    let files = try ImageFolder.files(in: o.dataroot).prefix(o.numTest ?? Int.max)
+                    try preflight(files, channels: o.inputNC)
+                    let g = try generator("G\(o.modelSuffix)", inputNC: o.inputNC, outputNC: o.outputNC)
+                    try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
+                    for path in files {
+                        let s = Self.stem(path)
+                        let (x, h, w) = try input(path, channels: o.inputNC)
+                        try save(x, h: h, w: w, to: "\(imagesDir)/\(s)_real.png")
+                        try save(g(x), h: h, w: w, to: "\(imagesDir)/\(s)_fake.png")
+                        rows.append((s, ["real", "fake"]))
+                    }
+                } else {
+                    let aToB = o.direction == "AtoB"
+                    let filesA = try ImageFolder.files(in: "\(o.dataroot)/\(o.phase)\(aToB ? "A" : "B")")
+                    let filesB = try ImageFolder.files(in: "\(o.dataroot)/\(o.phase)\(aToB ? "B" : "A")")
+                    let count = min(max(filesA.count, filesB.count), o.numTest ?? Int.max)
+                    try preflight(filesA.prefix(count), channels: o.inputNC)
+                    try preflight(filesB.prefix(count), channels: o.outputNC)
+                    let gA = try generator("G_A", inputNC: o.inputNC, outputNC: o.outputNC)
+                    let gB = try generator("G_B", inputNC: o.outputNC, outputNC: o.inputNC)
+                    try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
+                    for i in 0..<count {
+                        let pa = filesA[i % filesA.count], pb = filesB[i % filesB.count]
+                        let s = Self.stem(pa)
+                        let (a, ha, wa) = try input(pa, channels: o.inputNC)
+                        let (b, hb, wb) = try input(pb, channels: o.outputNC)
+                        let fakeB = gA(a), fakeA = gB(b)
+                        try save(a, h: ha, w: wa, to: "\(imagesDir)/\(s)_real_A.png")
+                        try save(fakeB, h: ha, w: wa, to: "\(imagesDir)/\(s)_fake_B.png")
+                        try save(gB(fakeB), h: ha, w: wa, to: "\(imagesDir)/\(s)_rec_A.png")
+                        try save(b, h: hb, w: wb, to: "\(imagesDir)/\(s)_real_B.png")
+                        try save(fakeA, h: hb, w: wb, to: "\(imagesDir)/\(s)_fake_A.png")
+                        try save(gA(fakeA), h: hb, w: wb, to: "\(imagesDir)/\(s)_rec_B.png")
+                        rows.append((s, ["real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"]))
+                    }
                 }
             }
+            var html = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>\(o.name) test \(o.epoch)</title>"
+                + "<style>body{font-family:sans-serif} img{width:200px;margin:2px} td{text-align:center;font-size:12px}</style></head><body>"
+                + "<h1>\(o.name), epoch \(o.epoch)</h1>\n"
+            for (s, names) in rows {
+                html += "<h3>\(s)</h3><table><tr>"
+                for n in names { html += "<td><img src=\"images/\(s)_\(n).png\"><br>\(n)</td>" }
+                html += "</tr></table>\n"
+            }
+            html += "</body></html>\n"
+            try writeAtomically(Data(html.utf8), to: outputDirectory + "/index.html")
+        } catch {
+            for path in written { try? FileManager.default.removeItem(atPath: path) }
+            for folder in madeFolders { rmdir(folder) }  // only if empty
+            throw error
         }
-        var html = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>\(o.name) test \(o.epoch)</title>"
-            + "<style>body{font-family:sans-serif} img{width:200px;margin:2px} td{text-align:center;font-size:12px}</style></head><body>"
-            + "<h1>\(o.name), epoch \(o.epoch)</h1>\n"
-        for (s, names) in rows {
-            html += "<h3>\(s)</h3><table><tr>"
-            for n in names { html += "<td><img src=\"images/\(s)_\(n).png\"><br>\(n)</td>" }
-            html += "</tr></table>\n"
-        }
-        html += "</body></html>\n"
-        try writeAtomically(Data(html.utf8), to: outputDirectory + "/index.html")
         say("translated \(rows.count) image(s) into \(imagesDir); page: \(outputDirectory)/index.html")
         return rows.count
+    }
+
+    /// The folders that creating `path` would make, deepest first.
+    static func missingFolders(_ path: String) -> [String] {
+        var missing: [String] = []
+        var p = (path as NSString).standardizingPath
+        while !p.isEmpty && p != "/" && p != "." && !FileManager.default.fileExists(atPath: p) {
+            missing.append(p)
+            p = (p as NSString).deletingLastPathComponent
+        }
+        return missing
     }
 }

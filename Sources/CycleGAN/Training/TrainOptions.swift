@@ -39,6 +39,8 @@ public struct TrainOptions: Sendable {
     public var device = "auto"
     public var seed: UInt64 = 2017
     public var skipBadImages = false
+    /// `--max_pixels`: the most pixels an image may have, as read or on the way to the networks.
+    public var maxPixels = ImageIO.defaultMaxPixels
     /// Stop (saving `latest`) after this many images in total; nil: train to the end.
     public var stopAfter: Int? = nil
     /// Whether the run trains on the built-in demo data (no --dataroot).
@@ -65,6 +67,17 @@ public struct TrainOptions: Sendable {
     public var nBlocks: Int { netG == "resnet_6blocks" ? 6 : 9 }
     public var lastEpoch: Int { nEpochs + nEpochsDecay }
 
+    /// The smallest side a training image may reach the networks with (`NetworkSize`).
+    public var minimumImageSide: Int { NetworkSize.trainingMinimum(netD: netD, nLayers: nLayersD) }
+
+    /// The widest networks accepted (`--ngf`, `--ndf`): 512 makes a 9-block generator of
+    /// 180 M parameters; wider ones would only exhaust memory.
+    public static let maxWidth = 512
+    /// The most layers of the `n_layers` discriminator: 10 already needs 3072-pixel images.
+    public static let maxLayersD = 10
+    /// The largest `--max_pixels` accepted (a gigapixel).
+    public static let maxMaxPixels: UInt64 = 1_000_000_000
+
     /// Checks values the official code would reject or mis-handle; the error names the option.
     public func validate() throws {
         func bad(_ option: String, _ what: String) -> OptionError { OptionError("--\(option): \(what)") }
@@ -76,22 +89,18 @@ public struct TrainOptions: Sendable {
         guard direction == "AtoB" || direction == "BtoA" else { throw bad("direction", "expected AtoB or BtoA, got \"\(direction)\"") }
         guard inputNC == 1 || inputNC == 3 else { throw bad("input_nc", "expected 1 or 3, got \(inputNC)") }
         guard outputNC == 1 || outputNC == 3 else { throw bad("output_nc", "expected 1 or 3, got \(outputNC)") }
-        guard ngf > 0 else { throw bad("ngf", "must be positive, got \(ngf)") }
-        guard ndf > 0 else { throw bad("ndf", "must be positive, got \(ndf)") }
-        guard nLayersD >= 1 else { throw bad("n_layers_D", "must be at least 1, got \(nLayersD)") }
+        guard (1...Self.maxWidth).contains(ngf) else { throw bad("ngf", "expected 1 to \(Self.maxWidth), got \(ngf)") }
+        guard (1...Self.maxWidth).contains(ndf) else { throw bad("ndf", "expected 1 to \(Self.maxWidth), got \(ndf)") }
+        guard (1...Self.maxLayersD).contains(nLayersD) else {
+            throw bad("n_layers_D", "expected 1 to \(Self.maxLayersD), got \(nLayersD)")
+        }
         guard batchSize >= 1 else { throw bad("batch_size", "must be at least 1, got \(batchSize)") }
-        guard cropSize >= 1, loadSize >= 1 else { throw bad("crop_size", "sizes must be positive") }
-        if preprocess == .resize_and_crop || preprocess == .scale_width_and_crop {
-            guard loadSize >= cropSize else { throw bad("load_size", "\(loadSize) is smaller than --crop_size \(cropSize)") }
+        guard (1...Self.maxMaxPixels).contains(maxPixels) else {
+            throw bad("max_pixels", "expected 1 to \(Self.maxMaxPixels), got \(maxPixels)")
         }
-        if preprocess != .none && preprocess != .scale_width {
-            guard cropSize % 4 == 0 else { throw bad("crop_size", "must be a multiple of 4 for the generator, got \(cropSize)") }
-            // an n-layer PatchGAN halves the size n times, then loses 2 pixels: it needs 3·2ⁿ
-            let layers = netD == "basic" ? 3 : nLayersD
-            guard netD == "pixel" || cropSize >= 3 << layers else {
-                throw bad("crop_size", "\(cropSize) is too small for the \(layers)-layer discriminator (at least \(3 << layers))")
-            }
-        }
+        guard cropSize >= 1 else { throw bad("crop_size", "must be positive, got \(cropSize)") }
+        guard loadSize >= 1 else { throw bad("load_size", "must be positive, got \(loadSize)") }
+        try validateImageSizes()
         guard nEpochs >= 0, nEpochsDecay >= 0, epochCount >= 1 else { throw bad("n_epochs", "epochs must be non-negative and --epoch_count at least 1") }
         guard lr > 0 else { throw bad("lr", "must be positive, got \(lr)") }
         guard beta1 >= 0 && beta1 < 1 else { throw bad("beta1", "must be in [0, 1), got \(beta1)") }
@@ -104,6 +113,39 @@ public struct TrainOptions: Sendable {
             throw bad("lambda_identity", "the identity loss needs --input_nc equal to --output_nc (or --lambda_identity 0)")
         }
         if let s = stopAfter, s < 1 { throw bad("stop_after", "must be positive, got \(s)") }
+    }
+
+    /// The checks of --load_size and --crop_size that hold whatever the images: what the
+    /// transform makes of every image must suit the networks (sides multiples of 4, at least
+    /// `minimumImageSide`) and --max_pixels. Sizes that depend on the image are checked per
+    /// image, from its header, when the dataset is made (`TransformOptions.sizeProblem`).
+    func validateImageSizes() throws {
+        func bad(_ option: String, _ what: String) -> OptionError { OptionError("--\(option): \(what)") }
+        let minimum = minimumImageSide, multiple = NetworkSize.generatorMultiple
+        let networks = "the generator needs \(NetworkSize.generatorMinimum) and the \(netD) discriminator "
+            + "\(NetworkSize.discriminatorMinimum(netD: netD, nLayers: nLayersD))"
+        func checkSide(_ option: String, _ side: Int, _ role: String) throws {
+            guard side % multiple == 0 else {
+                throw bad(option, "\(side) is not a multiple of \(multiple), which the generator needs (\(role))")
+            }
+            guard side >= minimum else {
+                throw bad(option, "\(side) is smaller than the networks' minimum side of \(minimum) (\(networks))")
+            }
+        }
+        switch preprocess {
+        case .resize_and_crop, .scale_width_and_crop:
+            guard loadSize >= cropSize else { throw bad("load_size", "\(loadSize) is smaller than --crop_size \(cropSize)") }
+            try checkSide("crop_size", cropSize, "the side of the crops")
+            if preprocess == .resize_and_crop && UInt64(loadSize) * UInt64(loadSize) > maxPixels {
+                throw bad("load_size", "images resized to \(loadSize)x\(loadSize) would have more than --max_pixels \(maxPixels)")
+            }
+        case .crop:
+            try checkSide("crop_size", cropSize, "the side of the crops")
+        case .scale_width:
+            try checkSide("load_size", loadSize, "--preprocess scale_width makes every image this wide")
+        case .none:
+            break
+        }
     }
 
     /// The trainer's model configuration.
@@ -144,6 +186,7 @@ public struct TrainOptions: Sendable {
             ("lambda_identity", s(lambdaIdentity), s(d.lambdaIdentity)), ("load_size", s(loadSize), s(d.loadSize)),
             ("lr", s(lr), s(d.lr)), ("lr_decay_iters", s(lrDecayIters), s(d.lrDecayIters)),
             ("lr_policy", lrPolicy.rawValue, d.lrPolicy.rawValue), ("max_dataset_size", mx(maxDatasetSize), mx(d.maxDatasetSize)),
+            ("max_pixels", s(maxPixels), s(d.maxPixels)),
             ("model", "cycle_gan", "cycle_gan"), ("n_epochs", s(nEpochs), s(d.nEpochs)), ("n_epochs_decay", s(nEpochsDecay), s(d.nEpochsDecay)),
             ("n_layers_D", s(nLayersD), s(d.nLayersD)), ("name", name, d.name), ("ndf", s(ndf), s(d.ndf)),
             ("netD", netD, d.netD), ("netG", netG, d.netG), ("ngf", s(ngf), s(d.ngf)), ("no_flip", s(noFlip), s(d.noFlip)),
