@@ -49,11 +49,11 @@ struct Bench: ParsableCommand {
     func run() {
         runReportingErrors {
             let sizeList = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !sizeList.isEmpty, sizeList.allSatisfy({ $0 >= 32 && $0 % 8 == 0 }) else {
-                throw ValidationError("--sizes must be multiples of 8, at least 32 (got \(sizes))")
+            guard !sizeList.isEmpty, sizeList.allSatisfy({ $0 >= 32 && $0 <= 2048 && $0 % 8 == 0 }) else {
+                throw ValidationError("--sizes must be multiples of 8 from 32 to 2048 (got \(sizes))")
             }
-            guard ngf >= 1, nBlocks == 6 || nBlocks == 9, repeats >= 1 else {
-                throw ValidationError("--ngf and --repeats must be positive and --n_blocks 6 or 9")
+            guard (1...512).contains(ngf), nBlocks == 6 || nBlocks == 9, (1...1000).contains(repeats) else {
+                throw ValidationError("--ngf must be 1 to 512, --repeats 1 to 1000 and --n_blocks 6 or 9")
             }
             let backend = try device.backend(profiling: true)
             guard let ocl = backend as? OpenCLBackend else {

@@ -24,8 +24,11 @@ struct Check: ParsableCommand {
 
     func run() {
         runReportingErrors {
-            guard size >= 16, size % 8 == 0 else { throw ValidationError("--size must be a multiple of 8, at least 16 (got \(size))") }
-            guard ngf >= 1 else { throw ValidationError("--ngf must be positive (got \(ngf))") }
+            guard size >= 16, size <= 1024, size % 8 == 0 else {
+                throw ValidationError("--size must be a multiple of 8 from 16 to 1024 (got \(size))")
+            }
+            guard (1...512).contains(ngf) else { throw ValidationError("--ngf must be 1 to 512 (got \(ngf))") }
+            guard tolerance.isFinite, tolerance > 0 else { throw ValidationError("--tolerance must be a positive number (got \(tolerance))") }
             let backend = try device.backend()
             print("device: \(backend.name)")
             let cases = small ? OpCases.parity : OpCases.cyclegan(size: size, ngf: ngf)

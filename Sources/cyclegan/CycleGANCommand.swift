@@ -11,9 +11,20 @@ struct CycleGANCommand: ParsableCommand {
         subcommands: [Train.self, TestCommand.self, Devices.self, Check.self, Bench.self])
 
     /// Line-buffered stdout, so logs piped to a file or `tee` appear as training goes.
+    /// A command line that does not parse is one `error:` line and status 1, like every
+    /// other user error; `--help` prints the help.
     static func main() {
         setvbuf(stdout, nil, _IOLBF, 0)
-        main(nil)
+        let command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            fail(message + " (see cyclegan --help)")
+        }
+        var runnable = command
+        do { try runnable.run() } catch { exit(withError: error) }
     }
 }
 
