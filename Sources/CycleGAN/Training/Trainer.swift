@@ -153,10 +153,11 @@ public final class Trainer {
                 if progress.totalIters % o.printFreq < n {
                     let line = RunReport.lossLine(epoch: epoch, iter: progress.epochIter, time: seconds / Double(n),
                                                   data: batch.waitSeconds, losses: losses)
-                    if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                    say(line)
+                    // Logged before it is printed: a line on the console is already in both logs.
                     report.logLosses(epoch: epoch, iter: progress.epochIter, totalIters: progress.totalIters,
                                      time: seconds / Double(n), data: batch.waitSeconds, lr: progress.lr, losses: losses)
+                    if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    say(line)
                 }
                 if progress.totalIters % o.displayFreq < n, let v = model.visuals {
                     var list: [(String, Tensor)] = [("real_A", v.realA), ("fake_B", v.fakeB), ("rec_A", v.recA)]
