@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 swift build
 swift test
+bash scripts/fuzz.sh --replay   # the committed fuzz corpus, once per parser (Fuzz/README.md)
 # bench smoke test on the default device (PoCL in CI): runs every path, asserts no timing
 "$(swift build --show-bin-path)/cyclegan" bench --quick --sizes 32 --ngf 4 --n_blocks 6 --repeats 1 > /dev/null
 echo "bench smoke test passed"

@@ -168,6 +168,12 @@ final class HostileFileTests: XCTestCase {
                     contains: "more than 5 container items")
         assertError({ try unpickle([0x80, 0x02, 0x7D, 0x4B, 1, 0x4E, 0x73, 0x4B, 2, 0x4E, 0x73, 0x4B, 3, 0x4E, 0x73, 0x2E], limits: small) },
                     contains: "more than 5 container items")
+        // containers a call returns count too: OrderedDict() over and over
+        let makesDicts = Unpickler(isAllowed: { $0 == "collections.OrderedDict" }, call: { _, _ in .dict(PickleDict()) },
+                                   persistentLoad: { _ in .none }, limits: small)
+        let calls = [0x80, 0x02] + HostileFiles.global("collections", "OrderedDict") + [0x94, 0x30]
+            + Array([[UInt8]](repeating: [0x68, 0x00, 0x29, 0x52, 0x30], count: 6).joined()) + [0x4E, 0x2E]
+        assertError({ try makesDicts.load(calls, from: 0) { _ in 0 } }, contains: "more than 5 container items")
     }
 
     /// A list placed in another container may not grow deeper afterwards: the holder's depth

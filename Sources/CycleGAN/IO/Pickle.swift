@@ -308,7 +308,12 @@ struct Unpickler {
         }
 
         /// Pushes what a caller's function returned: as deep as what it was given, at most.
+        /// A container counts as one item (a function may make a new one each call).
         func pushResult(_ v: PickleValue, depth: Int) throws {
+            switch v {
+            case .tuple, .list, .dict: try count(1)
+            default: break
+            }
             keep(v)
             try push(v, depth: max(depth, Self.depth(of: v, recorded: 0)))
         }
