@@ -103,7 +103,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("lambda_B"), help: "Weight of the B→A→B cycle loss (default 10).") var lambdaB: Float?
     @Option(name: .customLong("lambda_identity"), help: "Identity loss weight, relative to lambda (default 0.5).") var lambdaIdentity: Float?
     @Flag(name: .customLong("no_html"), help: "Do not write web/index.html.") var noHTML = false
-    @Flag(name: .customLong("skip_bad_images"), help: "Skip undecodable images with a warning instead of stopping.") var skipBadImages = false
+    @Flag(name: .customLong("skip_bad_images"), help: "Skip undecodable images, and images of a size the networks cannot take, with a warning instead of stopping.") var skipBadImages = false
     @Option(name: .customLong("stop_after"), help: "Stop after N images (saving 'latest'); resume with --continue_train.") var stopAfter: Int?
 
     func options() throws -> TrainOptions {

@@ -170,7 +170,7 @@ final class ImageInputTests: XCTestCase {
         XCTAssertNil(problem(.scale_width_and_crop, 41, 40))
         XCTAssertEqual(problem(.none, 1, 1),
                        "--preprocess none makes it 4x4 (each side to the nearest multiple of 4), but the networks need sides "
-                       + "that are multiples of 4 and at least 24: use --preprocess resize_and_crop")
+                       + "that are multiples of 4 and at least 24: use --preprocess resize_and_crop, or a --netD that takes smaller images")
         XCTAssertNil(problem(.none, 1, 1, minimum: 4))
         XCTAssertNil(problem(.none, 22, 30))  // 24×28
         XCTAssertEqual(problem(.resize_and_crop, 5, 5, crop: 16), "--preprocess resize_and_crop makes it 16x16, but the networks need "
@@ -354,8 +354,15 @@ final class ImageInputTests: XCTestCase {
             XCTAssertEqual(errorDescription { _ = try ImageIO.probe(dir + "/" + name, maxPixels: 1199) }, expected)
             XCTAssertEqual(errorDescription { _ = try ImageIO.load(dir + "/" + name, maxPixels: 1199) }, expected)
         }
-        // No file is read past what an image of the cap could need.
+        // No file is read past what an image of the cap could need: a valid PNG followed by
+        // 64 MiB of (sparse) zeros is refused before it is read; its header alone is fine.
         XCTAssertEqual(ImageIO.maxFileBytes(maxPixels: 10), 80 + (64 << 20))
+        writeBytes(try ImageIO.encodePNG([UInt8](repeating: 7, count: 2 * 2 * 3), width: 2, height: 2, colorType: 2, bitDepth: 8),
+                   to: dir + "/long.png")
+        XCTAssertEqual(truncate(dir + "/long.png", 65 << 20), 0)
+        XCTAssertEqual(try ImageIO.probe(dir + "/long.png", maxPixels: 10), ImageHeader(width: 2, height: 2))
+        XCTAssertEqual(errorDescription { _ = try ImageIO.load(dir + "/long.png", maxPixels: 10) },
+                       "cannot read \(dir)/long.png: file is \(65 << 20) bytes, more than an image of --max_pixels 10 needs")
         XCTAssertEqual(ImageIO.maxFileBytes(maxPixels: UInt64.max), Int.max / 2)
     }
 }

@@ -80,7 +80,7 @@ public struct TransformOptions: Sendable {
                 + "or another --load_size (and --crop_size, the least height)"
         case .none:
             return "\(made) \(out.width)x\(out.height) (each side to the nearest multiple of \(multiple)), but \(need): "
-                + "use --preprocess resize_and_crop"
+                + "use --preprocess resize_and_crop, or a --netD that takes smaller images"
         case .resize_and_crop, .crop, .scale_width_and_crop:
             return "\(made) \(out.width)x\(out.height), but \(need): change --crop_size"
         }

@@ -44,7 +44,9 @@ public final class UnalignedDataset: @unchecked Sendable {
     public let optionsB: TransformOptions
     /// Pair A[i] with B[i mod |B|] and keep the epoch unshuffled.
     public let serialBatches: Bool
-    /// Replace an undecodable file by the next decodable one instead of failing.
+    /// Leave out, with a warning, files that do not open as images or whose size the
+    /// transform cannot use, and replace one that fails to decode later by the next one
+    /// that decodes, instead of failing.
     public let skipBadImages: Bool
 
     /// Items per epoch: max(|A|, |B|).

@@ -184,8 +184,8 @@ public final class Translator {
 
     static func stem(_ path: String) -> String { ((path as NSString).lastPathComponent as NSString).deletingPathExtension }
 
-    /// Reads the header of each file (in `channels`) and checks its size, so that a file
-    /// that cannot be translated stops the run before anything is written.
+    /// Reads the header of each file and checks the generator input it makes (`inputSize`),
+    /// so that a file that cannot be translated stops the run before anything is written.
     func preflight(_ files: ArraySlice<String>, channels: Int) throws {
         for path in files {
             let header = try ImageIO.probe(path, maxPixels: options.maxPixels)
