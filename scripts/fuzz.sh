@@ -15,12 +15,13 @@ cd "$(dirname "$0")/.."
 TARGETS=(safetensors pth_zip pth_legacy image)
 IO=Sources/CycleGAN/IO
 DATA=Sources/CycleGAN/Data
-PTH="$IO/Pickle.swift $IO/PyTorchCheckpoint.swift $IO/ZipArchive.swift $IO/SafeTensors.swift $IO/AtomicFile.swift"
+FILES="$IO/AtomicFile.swift $DATA/RegularFile.swift Fuzz/targets/shims.swift"   # reading files, FileError
+PTH="$IO/Pickle.swift $IO/PyTorchCheckpoint.swift $IO/ZipArchive.swift $IO/SafeTensors.swift $FILES"
 declare -A SOURCES=(
-    [safetensors]="$IO/SafeTensors.swift $IO/AtomicFile.swift"
+    [safetensors]="$IO/SafeTensors.swift $FILES"
     [pth_zip]="$PTH"
     [pth_legacy]="$PTH"
-    [image]="$DATA/ImageIO.swift $DATA/Image.swift $DATA/RegularFile.swift $IO/AtomicFile.swift Fuzz/targets/image_shims.swift"
+    [image]="$DATA/ImageIO.swift $DATA/Image.swift $FILES"
 )
 # Longest input per target: room for a header and a few tensors, a small state dict, a small image.
 declare -A MAX_LEN=([safetensors]=16384 [pth_zip]=65536 [pth_legacy]=65536 [image]=65536)

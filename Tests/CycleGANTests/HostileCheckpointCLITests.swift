@@ -64,6 +64,27 @@ final class HostileCheckpointCLITests: CLITestCase {
         try assertRefused(HostileFiles.legacy(HostileFiles.osSystem), ext: "pth", name: "global", contains: "refusing to load global os.system")
     }
 
+    /// A named pipe or a device under a checkpoint's name is refused unopened (reading one
+    /// would block, or never end).
+    func testCheckpointThatIsNotARegularFile() throws {
+        let checkpoints = Self.root + "/ck"
+        for (name, ext, reason) in [("fifo", "safetensors", "a named pipe, not a regular file"),
+                                    ("device", "pth", "a character device, not a regular file")] {
+            let path = "\(checkpoints)/\(name)/latest_net_G.\(ext)"
+            try FileManager.default.createDirectory(atPath: "\(checkpoints)/\(name)", withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: path)
+            if name == "fifo" {
+                XCTAssertEqual(mkfifo(path, 0o644), 0)
+            } else {
+                try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero")
+            }
+            let r = try cyclegan(["test", "--model", "test", "--model_suffix", "", "--name", name, "--checkpoints_dir", checkpoints,
+                                  "--dataroot", Self.root + "/data/testA", "--results_dir", Self.root + "/results", "--ngf", "4",
+                                  "--netG", "resnet_6blocks", "--device", "cpu-ref"], timeout: 60)
+            assertOneLineError(r, contains: "cannot read \(path): \(reason)")
+        }
+    }
+
     func testPthViewsThatMultiplyTheFile() throws {
         try assertRefused(HostileFiles.broadcastBomb, ext: "pth", name: "views", contains: "more than a file of")
     }

@@ -17,15 +17,15 @@ public enum PyTorchCheckpoint {
     /// non-contiguous views are gathered; entries that are not tensors are skipped.
     /// Errors are one line naming the file and the problem.
     public static func load(_ path: String) throws -> [String: HostTensor] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FileError.cannotRead(path, FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
-        }
-        return try load(data: data, name: path)
+        try load(bytes: try readCheckpoint(path), name: path)
     }
 
     /// Reads a checkpoint from memory; `name` stands for the file in errors.
     public static func load(data: Data, name: String = "checkpoint data") throws -> [String: HostTensor] {
-        let bytes = [UInt8](data)
+        try load(bytes: [UInt8](data), name: name)
+    }
+
+    static func load(bytes: [UInt8], name: String) throws -> [String: HostTensor] {
         do {
             return ZipArchive.isZip(bytes) ? try loadZip(bytes) : try loadLegacy(bytes)
         } catch let error as CheckpointFormatError {

@@ -26,12 +26,10 @@ public struct SafeTensorsFile {
         self.metadata = metadata
     }
 
-    /// Reads `path`; errors name the file and what is wrong with it.
+    /// Reads `path` (a regular file: never a pipe or device); errors name the file and what
+    /// is wrong with it.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FileError.cannotRead(path, FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
-        }
-        try self.init(data: data, name: path)
+        try self.init(bytes: try readCheckpoint(path), name: path)
     }
 
     /// The largest JSON header read (the reference implementation's limit is 100 MB, but
@@ -44,7 +42,10 @@ public struct SafeTensorsFile {
     /// counts without overflow, the data inside the file, and no two tensors overlapping
     /// (so all tensors together hold at most the file's bytes).
     public init(data: Data, name: String = "safetensors data") throws {
-        let bytes = [UInt8](data)
+        try self.init(bytes: [UInt8](data), name: name)
+    }
+
+    init(bytes: [UInt8], name: String) throws {
         func malformed(_ why: String) -> FileError { .malformed(name, why) }
         guard bytes.count >= 8 else { throw malformed("too short for a safetensors file (\(bytes.count) bytes)") }
         let headerLength = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
@@ -164,6 +165,16 @@ public struct SafeTensorsFile {
     /// Writes atomically (temporary file, fsync, rename).
     public func write(to path: String, beforeRename: (() throws -> Void)? = nil) throws {
         try writeAtomically(serialized(), to: path, beforeRename: beforeRename)
+    }
+}
+
+/// The bytes of the checkpoint file `path`, which must be a regular file (or a link to one):
+/// a named pipe or a device would block or never end. Errors name the file.
+func readCheckpoint(_ path: String) throws -> [UInt8] {
+    do {
+        return try RegularFile.contents(path, limit: .max) { "\($0) bytes" }
+    } catch let error as FileReadError {
+        throw FileError.cannotRead(path, error.reason)
     }
 }
 
