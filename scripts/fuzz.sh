@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 TARGETS=(safetensors pth_zip pth_legacy image)
 IO=Sources/CycleGAN/IO
 DATA=Sources/CycleGAN/Data
-FILES="$IO/AtomicFile.swift $DATA/RegularFile.swift Fuzz/targets/shims.swift"   # reading files, FileError
+FILES="$IO/AtomicFile.swift $DATA/RegularFile.swift"   # reading files, FileError
 PTH="$IO/Pickle.swift $IO/PyTorchCheckpoint.swift $IO/ZipArchive.swift $IO/SafeTensors.swift $FILES"
 declare -A SOURCES=(
     [safetensors]="$IO/SafeTensors.swift $FILES"
