@@ -47,6 +47,19 @@ final class DeviceFailureTests: CLITestCase {
         }
     }
 
+    /// `test` on a failing device: one line, and no image written from results read after
+    /// the failure.
+    func testTranslationOnAFailingDeviceIsOneLine() throws {
+        _ = try TestDevices.requireOpenCL()
+        let trained = try cyclegan(args("totest") + ["--stop_after", "1"])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let results = Self.root + "/results-fault"
+        let r = try cyclegan(["test", "--name", "totest", "--dataroot", Self.root + "/data", "--checkpoints_dir", Self.root + "/ck",
+                              "--results_dir", results, "--device", "cl:0:0"], environment: ["CYCLEGAN_FAULT": "launch:30"])
+        assertOneLineError(r, contains: "clEnqueueNDRangeKernel")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: results + "/totest/test_latest/images/0000_fake_B.png"))
+    }
+
     /// A launch that fails once with CL_OUT_OF_RESOURCES is retried after the cache is freed
     /// and the run is bit-identical to one without the fault.
     func testLaunchRetriedOnceChangesNothing() throws {

@@ -119,6 +119,10 @@ final class ImageInputCLITests: CLITestCase {
         // --max_pixels also bounds what the resize makes.
         assertRefused("capped", try train("capped", data, ["--load_size", "36", "--crop_size", "32", "--max_pixels", "1000"]),
                       contains: "--load_size: images resized to 36x36 would have more than --max_pixels 1000")
+        // --max_pixels bounds the files themselves, from their headers, before the first step.
+        assertRefused("cappedfile", try train("cappedfile", try dataset("cappedfile"), ["--load_size", "32", "--crop_size", "32",
+                                                                                      "--max_pixels", "1500"]),
+                      contains: "0000.png: image is 40x40 (1600 pixels), more than --max_pixels 1500")
     }
 
     func testTestTranslatesTinyAndOddImagesAtTheirOwnSize() throws {

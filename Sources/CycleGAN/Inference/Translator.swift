@@ -173,10 +173,11 @@ public final class Translator {
         return (Tensor(shape: [1, x.channels, x.height, x.width], values: chwValues(x), on: backend), image.height, image.width)
     }
 
-    /// Writes a [1, c, H, W] tensor cropped to h×w as a PNG.
+    /// Writes a [1, c, H, W] tensor cropped to h×w as a PNG; nothing after a device failure.
     func save(_ t: Tensor, h: Int, w: Int, to path: String) throws {
         let c = t.shape[1], H = t.shape[2], W = t.shape[3]
         let v = t.toArray()
+        try backend.throwIfFailed()
         var out = [Float](repeating: 0, count: c * h * w)
         for ch in 0..<c { for y in 0..<h { for x in 0..<w { out[(ch * h + y) * w + x] = v[(ch * H + y) * W + x] } } }
         try ImageIO.savePNG(imageFromCHW(out, shape: [c, h, w]), to: path)

@@ -46,17 +46,7 @@ public final class Trainer {
                 try DemoData.write(to: dataroot)
             }
         }
-        var tA = TransformOptions()
-        tA.preprocess = options.preprocess; tA.loadSize = options.loadSize; tA.cropSize = options.cropSize
-        tA.flip = !options.noFlip
-        var tB = tA
-        let ncA = options.direction == "AtoB" ? options.inputNC : options.outputNC
-        let ncB = options.direction == "AtoB" ? options.outputNC : options.inputNC
-        tA.grayscale = ncA == 1; tB.grayscale = ncB == 1
-        // With BtoA the folders swap roles: A of the model is the dataset's B.
-        dataset = try UnalignedDataset(dataroot: dataroot, phase: options.phase, options: options.direction == "AtoB" ? tA : tB,
-                                       optionsB: options.direction == "AtoB" ? tB : tA, maxDatasetSize: options.maxDatasetSize,
-                                       serialBatches: options.serialBatches, skipBadImages: options.skipBadImages)
+        dataset = try UnalignedDataset(training: options, dataroot: dataroot)
         // The run folder is made only once the data is known to be there.
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         model = CycleGANModel(options.modelConfig, on: backend)
