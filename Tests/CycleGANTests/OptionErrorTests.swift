@@ -12,6 +12,11 @@ final class OptionErrorTests: CLITestCase {
         assertOneLineError(try cyclegan(["bench", "--repeats", "0"]), contains: "--repeats")
         assertOneLineError(try cyclegan(["check", "--ngf", "100000"]), contains: "--ngf")
         assertOneLineError(try cyclegan(["check", "--tolerance", "nan"]), contains: "--tolerance")
+        let tiny = ["train", "--device", "cpu-ref", "--ngf", "4", "--ndf", "4", "--load_size", "36", "--crop_size", "32"]
+        for (option, value) in [("--display_freq", "0"), ("--save_epoch_freq", "0"), ("--lr_decay_iters", "0"), ("--lambda_B", "inf"),
+                                ("--init_gain", "nan"), ("--lr", "1e30")] {
+            assertOneLineError(try cyclegan(tiny + [option, value]), contains: option)
+        }
         let help = try cyclegan(["train", "--help"])
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.stdout.contains("--crop_size"), help.stdout)

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Every option of `cyclegan train`, with the official names and defaults (CYCLEGAN.md,
-/// "Options"), plus ours: device, seed, skip_bad_images, stop_after.
+/// Every option of `cyclegan train`, with the official names and defaults (the official
+/// options/base_options.py and train_options.py; docs/semantics.md §8), plus ours: device,
+/// seed, skip_bad_images, stop_after, max_pixels.
 public struct TrainOptions: Sendable {
     public var dataroot: String? = nil
     public var name = "experiment_name"
@@ -105,10 +106,16 @@ public struct TrainOptions: Sendable {
         guard lr > 0 else { throw bad("lr", "must be positive, got \(lr)") }
         guard beta1 >= 0 && beta1 < 1 else { throw bad("beta1", "must be in [0, 1), got \(beta1)") }
         guard poolSize >= 0 else { throw bad("pool_size", "must be non-negative, got \(poolSize)") }
-        guard printFreq > 0, displayFreq > 0, saveLatestFreq > 0, saveEpochFreq > 0, updateHTMLFreq > 0 else {
-            throw bad("print_freq", "frequencies must be positive")
+        for (option, value) in [("print_freq", printFreq), ("display_freq", displayFreq), ("save_latest_freq", saveLatestFreq),
+                                ("save_epoch_freq", saveEpochFreq), ("update_html_freq", updateHTMLFreq), ("lr_decay_iters", lrDecayIters)]
+        where value < 1 {
+            throw bad(option, "must be at least 1, got \(value)")
         }
-        guard lambdaA >= 0, lambdaB >= 0, lambdaIdentity >= 0 else { throw bad("lambda_A", "loss weights must be non-negative") }
+        guard lr.isFinite, lr <= 1 else { throw bad("lr", "expected at most 1, got \(lr)") }
+        for (option, value) in [("lambda_A", lambdaA), ("lambda_B", lambdaB), ("lambda_identity", lambdaIdentity), ("init_gain", initGain)]
+        where !(value.isFinite && value >= 0) {
+            throw bad(option, "expected a finite number ≥ 0, got \(value)")
+        }
         if lambdaIdentity > 0 && inputNC != outputNC {
             throw bad("lambda_identity", "the identity loss needs --input_nc equal to --output_nc (or --lambda_identity 0)")
         }
