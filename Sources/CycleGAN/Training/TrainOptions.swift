@@ -111,7 +111,7 @@ public struct TrainOptions: Sendable {
         where value < 1 {
             throw bad(option, "must be at least 1, got \(value)")
         }
-        guard lr.isFinite, lr <= 1 else { throw bad("lr", "expected at most 1, got \(lr)") }
+        guard lr.isFinite else { throw bad("lr", "expected a finite number, got \(lr)") }
         for (option, value) in [("lambda_A", lambdaA), ("lambda_B", lambdaB), ("lambda_identity", lambdaIdentity), ("init_gain", initGain)]
         where !(value.isFinite && value >= 0) {
             throw bad(option, "expected a finite number ≥ 0, got \(value)")
