@@ -10,6 +10,13 @@ final class HostileCheckpointCLITests: CLITestCase {
         return d
     }()
 
+    /// `cyclegan test --model test` with the generator `<root>/ck/<name>/latest_net_G.*`.
+    func translate(_ name: String, timeout: TimeInterval, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        try cyclegan(["test", "--model", "test", "--model_suffix", "", "--name", name, "--checkpoints_dir", Self.root + "/ck",
+                      "--dataroot", Self.root + "/data/testA", "--results_dir", Self.root + "/results", "--ngf", "4",
+                      "--netG", "resnet_6blocks", "--device", "cpu-ref"], timeout: timeout, file: file, line: line)
+    }
+
     /// Runs `cyclegan test --model test` on `contents` as `<name>/latest_net_G.<ext>` and
     /// checks the one-line error names that file and contains `text`.
     func assertRefused(_ contents: Data, ext: String, name: String, contains text: String, timeout: TimeInterval = 120,
@@ -19,14 +26,12 @@ final class HostileCheckpointCLITests: CLITestCase {
         try FileManager.default.createDirectory(atPath: "\(checkpoints)/\(name)", withIntermediateDirectories: true)
         try contents.write(to: URL(fileURLWithPath: path))
         let start = Date()
-        let r = try cyclegan(["test", "--model", "test", "--model_suffix", "", "--name", name, "--checkpoints_dir", checkpoints,
-                              "--dataroot", Self.root + "/data/testA", "--results_dir", results, "--ngf", "4",
-                              "--netG", "resnet_6blocks", "--device", "cpu-ref"], timeout: timeout, file: file, line: line)
+        let r = try translate(name, timeout: timeout, file: file, line: line)
         assertOneLineError(r, contains: path, file: file, line: line)
         XCTAssertTrue(r.stderr.contains(text), "expected \"\(text)\" in: \(r.stderr)", file: file, line: line)
         XCTAssertLessThan(Date().timeIntervalSince(start), timeout, file: file, line: line)
-        // nothing half-written: no results for this name
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(results)/\(name)/test_latest/images"), file: file, line: line)
+        // nothing half-written: no results folder for this name
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(results)/\(name)"), file: file, line: line)
     }
 
     func testSafetensorsShapeProductOverflow() throws {
@@ -78,10 +83,7 @@ final class HostileCheckpointCLITests: CLITestCase {
             } else {
                 try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero")
             }
-            let r = try cyclegan(["test", "--model", "test", "--model_suffix", "", "--name", name, "--checkpoints_dir", checkpoints,
-                                  "--dataroot", Self.root + "/data/testA", "--results_dir", Self.root + "/results", "--ngf", "4",
-                                  "--netG", "resnet_6blocks", "--device", "cpu-ref"], timeout: 60)
-            assertOneLineError(r, contains: "cannot read \(path): \(reason)")
+            assertOneLineError(try translate(name, timeout: 60), contains: "cannot read \(path): \(reason)")
         }
     }
 

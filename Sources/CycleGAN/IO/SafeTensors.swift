@@ -60,7 +60,7 @@ public struct SafeTensorsFile {
             throw malformed("safetensors header is not a JSON object")
         }
 
-        struct Entry { var key: String, dtype: String, width: Int, shape: [Int], count: Int, start: Int, end: Int }
+        struct Entry { var key: String, dtype: String, shape: [Int], count: Int, start: Int, end: Int }
         var entries: [Entry] = []
         var metadata: [String: String] = [:]
         for key in json.keys.sorted() {
@@ -105,7 +105,7 @@ public struct SafeTensorsFile {
             guard offsets[1] <= bytes.count - base else {
                 throw bad("data offsets \(offsets) reach past the end of the file (\(bytes.count - base) bytes of data)")
             }
-            entries.append(Entry(key: key, dtype: dtype, width: width, shape: shape, count: count,
+            entries.append(Entry(key: key, dtype: dtype, shape: shape, count: count,
                                  start: base + offsets[0], end: base + offsets[1]))
         }
         // No two tensors share bytes (as the format requires), so together they hold at most
