@@ -51,7 +51,7 @@ build_cimageio() {
 build() {
     local t=$1 bin=$OUT/$1 extra=()
     # rebuild only when a source is newer than the binary
-    if [[ -x $bin ]] && [[ -z $(find Fuzz/targets/$t.swift ${SOURCES[$t]} scripts/fuzz.sh $([[ $t == image ]] && echo Sources/CImageIO) -newer "$bin" 2>/dev/null) ]]; then
+    if [[ -x $bin ]] && [[ -z $(find Fuzz/targets/$t.swift Fuzz/targets/Support.swift ${SOURCES[$t]} scripts/fuzz.sh $([[ $t == image ]] && echo Sources/CImageIO) -newer "$bin" 2>/dev/null) ]]; then
         return
     fi
     if [[ $t == image ]]; then
@@ -59,7 +59,7 @@ build() {
         extra=(-I "$OUT/cimageio" "$OUT/cimageio.o" -lpng16 -ljpeg)
     fi
     swiftc -sanitize=fuzzer,address -parse-as-library $opt -g -use-ld=lld -module-name CycleGAN \
-        Fuzz/targets/$t.swift ${SOURCES[$t]} "${extra[@]}" -o "$bin"
+        Fuzz/targets/$t.swift Fuzz/targets/Support.swift ${SOURCES[$t]} "${extra[@]}" -o "$bin"
 }
 
 pids=()
@@ -79,7 +79,7 @@ if [[ $mode == replay ]]; then
             echo "fuzz replay $t: ${#inputs[@]} inputs, no crash"
         else
             echo "fuzz replay $t: FAILED (log: $log)" >&2
-            grep -E "ERROR|Running:|SUMMARY|Fatal error|crashed" "$log" | tail -n 20 >&2
+            { grep "Running:" "$log" | tail -n 1; grep -E "ERROR|SUMMARY|failed|Fatal error" "$log" | head -n 5; } >&2
             failed=1
         fi
     done
@@ -94,6 +94,8 @@ campaign() {
         .build-fuzz/corpus/$t Fuzz/corpus/$t > "$log" 2>&1 || true
 }
 
+mkdir -p .build-fuzz/logs
+touch .build-fuzz/logs/started   # crashes newer than this are this campaign's
 pids=()
 for t in "${TARGETS[@]}"; do
     campaign "$t" & pids+=($!)
@@ -107,7 +109,7 @@ for t in "${TARGETS[@]}"; do
     log=.build-fuzz/logs/$t.log
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo "?")
-    found=$(find .build-fuzz/crashes/$t -type f | wc -l)
+    found=$(find .build-fuzz/crashes/$t -type f -newer .build-fuzz/logs/started | wc -l)
     printf '%-12s %12s %8s %8s %8s\n' "$t" "$runs" "${secs:-?}" "$(ls .build-fuzz/corpus/$t | wc -l)" "$found"
     crashes=$((crashes + found))
 done

@@ -5,8 +5,10 @@ import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    if let image = try? ImageIO.decode(Data(bytes: data, count: size), path: "fuzz.img") {
-        precondition(image.pixels.count == image.width * image.height * image.channels)
+    withBoundedMemory {
+        if let image = try? ImageIO.decode(Data(bytes: data, count: size), path: "fuzz.img") {
+            precondition(image.pixels.count == image.width * image.height * image.channels)
+        }
     }
     return 0
 }

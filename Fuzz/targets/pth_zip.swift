@@ -4,6 +4,6 @@ import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPthZip(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    _ = try? PyTorchCheckpoint.loadZip(Array(UnsafeBufferPointer(start: data, count: size)))
+    withBoundedMemory { _ = try? PyTorchCheckpoint.loadZip(Array(UnsafeBufferPointer(start: data, count: size))) }
     return 0
 }
