@@ -161,6 +161,7 @@ def pickle_seeds():
         out("built_ok", ok, ("0", "1"), (("0", values), ("1", values)))
         out("built_view", view, ("0",), (("0", values),))
         out("deep_tuples", deep)
+        out("deep_tuples_100k", nested_tuples(100_000))   # the stack overflow on release, before the fix
         out("deep_mark_tuples", deep_mark)
         out("deep_lists", deep_list)
         out("self_list", self_list)
