@@ -4,11 +4,7 @@ import XCTest
 /// End-to-end runs of the `cyclegan` binary on a tiny dataset made by the test: train,
 /// test in both modes, and every error a user can provoke ending in one line and exit 1.
 final class CLITests: CLITestCase {
-    static let root: String = {
-        let d = NSTemporaryDirectory() + "cyclegan-cli-\(getpid())"
-        try! DemoData.write(to: d + "/data", trainCount: 2, testCount: 3, size: 40, seed: 9)
-        return d
-    }()
+    static let root = demoScratch("cli", trainCount: 2, testCount: 3, size: 40, seed: 9)
 
     var common: [String] {
         ["--dataroot", Self.root + "/data", "--checkpoints_dir", Self.root + "/ck", "--load_size", "36", "--crop_size", "32",

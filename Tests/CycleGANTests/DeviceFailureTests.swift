@@ -6,11 +6,7 @@ import XCTest
 /// options to lower, checkpoints and logs left intact; a launch that succeeds on its retry
 /// changes nothing. Also the buffer pool's bound and the trainer's signal handling.
 final class DeviceFailureTests: CLITestCase {
-    static let root: String = {
-        let d = NSTemporaryDirectory() + "cyclegan-fault-\(getpid())"
-        try! DemoData.write(to: d + "/data", trainCount: 3, testCount: 1, size: 36, seed: 6)
-        return d
-    }()
+    static let root = demoScratch("fault", trainCount: 3, testCount: 1, size: 36, seed: 6)
 
     func args(_ name: String, device: String = "cl:0:0") -> [String] {
         ["train", "--name", name, "--dataroot", Self.root + "/data", "--checkpoints_dir", Self.root + "/ck", "--load_size", "36",

@@ -4,11 +4,7 @@ import XCTest
 /// Hostile generator checkpoints (built by `HostileFiles`) loaded by `cyclegan test`: each
 /// ends with exit status 1, one `error:` line naming the file, no trap, and no results.
 final class HostileCheckpointCLITests: CLITestCase {
-    static let root: String = {
-        let d = NSTemporaryDirectory() + "cyclegan-hostile-cli-\(getpid())"
-        try! DemoData.write(to: d + "/data", trainCount: 1, testCount: 1, size: 16, seed: 3)
-        return d
-    }()
+    static let root = demoScratch("hostile-cli", trainCount: 1, testCount: 1, size: 16, seed: 3)
 
     /// `cyclegan test --model test` with the generator `<root>/ck/<name>/latest_net_G.*`.
     func translate(_ name: String, timeout: TimeInterval, file: StaticString = #filePath, line: UInt = #line) throws -> Result {

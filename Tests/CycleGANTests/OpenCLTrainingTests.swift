@@ -6,18 +6,7 @@ import XCTest
 /// the uninterrupted one (TrainingRunTests checks the same on the CPU reference). Every
 /// reduction on the device is summed in a fixed order (no atomics), so nothing may differ.
 final class OpenCLTrainingTests: XCTestCase {
-    static let data: String = {
-        let dir = NSTemporaryDirectory() + "cyclegan-ocl-train-data-\(getpid())"
-        try! DemoData.write(to: dir, trainCount: 3, testCount: 1, size: 32, seed: 6)
-        return dir
-    }()
-
-    func tempDir(_ name: String) -> String {
-        let d = NSTemporaryDirectory() + "cyclegan-ocl-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
-        return d
-    }
+    static let data = demoScratch("ocl-train-data", trainCount: 3, testCount: 1, size: 32, seed: 6) + "/data"
 
     /// The tiny model: 32×32 images, ngf/ndf 4, 6 blocks, 2 epochs of 3 images (6 steps),
     /// a 'latest' save mid-run and one per epoch.

@@ -74,3 +74,21 @@ enum Fixture {
         return t
     }
 }
+
+/// A scratch folder of this test process, `<tmp>/cyclegan-<tag>-<pid>`, with the built-in
+/// demo's images (`trainCount` and `testCount` per domain, `size`² pixels) under `data/`.
+func demoScratch(_ tag: String, trainCount: Int, testCount: Int, size: Int, seed: UInt64) -> String {
+    let root = NSTemporaryDirectory() + "cyclegan-\(tag)-\(getpid())"
+    try! DemoData.write(to: root + "/data", trainCount: trainCount, testCount: testCount, size: size, seed: seed)
+    return root
+}
+
+extension XCTestCase {
+    /// A fresh empty folder, removed when the test ends.
+    func tempDir(_ name: String) -> String {
+        let d = NSTemporaryDirectory() + "cyclegan-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
+        return d
+    }
+}

@@ -5,11 +5,7 @@ import XCTest
 /// line naming the file and key (through the binary), the format version is honoured both
 /// ways, and counters round-trip exactly.
 final class TrainStateTests: CLITestCase {
-    static let root: String = {
-        let d = NSTemporaryDirectory() + "cyclegan-state-\(getpid())"
-        try! DemoData.write(to: d + "/data", trainCount: 2, testCount: 1, size: 36, seed: 5)
-        return d
-    }()
+    static let root = demoScratch("state", trainCount: 2, testCount: 1, size: 36, seed: 5)
 
     func args(_ name: String) -> [String] {
         ["train", "--name", name, "--dataroot", Self.root + "/data", "--checkpoints_dir", Self.root + "/ck", "--load_size", "36",

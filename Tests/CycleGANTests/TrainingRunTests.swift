@@ -4,17 +4,7 @@ import XCTest
 /// Training runs through the library: checkpoints and their key names, exact resume,
 /// atomic saves, logs and the web page. On the CPU reference (bit-reproducible).
 final class TrainingRunTests: XCTestCase {
-    static let data: String = {
-        let dir = NSTemporaryDirectory() + "cyclegan-train-data-\(getpid())"
-        try! DemoData.write(to: dir, trainCount: 3, testCount: 2, size: 36, seed: 4)
-        return dir
-    }()
-
-    func tempDir(_ name: String) -> String {
-        let d = NSTemporaryDirectory() + "cyclegan-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    static let data = demoScratch("train-data", trainCount: 3, testCount: 2, size: 36, seed: 4) + "/data"
 
     /// A tiny configuration: 32×32 crops, ngf/ndf 4, 6 blocks, 2 epochs of 3 images.
     func options(_ dir: String) -> TrainOptions {
