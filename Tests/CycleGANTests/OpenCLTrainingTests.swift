@@ -11,15 +11,8 @@ final class OpenCLTrainingTests: XCTestCase {
     /// The tiny model: 32×32 images, ngf/ndf 4, 6 blocks, 2 epochs of 3 images (6 steps),
     /// a 'latest' save mid-run and one per epoch.
     func options(_ dir: String) -> TrainOptions {
-        var o = TrainOptions()
-        o.dataroot = Self.data
-        o.name = "run"
-        o.checkpointsDir = dir
-        o.loadSize = 32; o.cropSize = 32
-        o.ngf = 4; o.ndf = 4; o.netG = "resnet_6blocks"
-        o.nEpochs = 1; o.nEpochsDecay = 1
-        o.printFreq = 2; o.displayFreq = 6; o.saveLatestFreq = 4; o.saveEpochFreq = 1
-        o.poolSize = 2
+        var o = TrainOptions.tiny(dataroot: Self.data, checkpointsDir: dir, loadSize: 32)
+        o.displayFreq = 6
         o.noHTML = true
         o.seed = 31
         return o

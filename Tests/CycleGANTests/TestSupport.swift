@@ -92,3 +92,21 @@ extension XCTestCase {
         return d
     }
 }
+
+extension TrainOptions {
+    /// The tiny run the training tests share: run "run" in `checkpointsDir`, 32×32 crops of
+    /// `dataroot` resized to `loadSize`, ngf/ndf 4, 6 blocks, 2 epochs, pool of 2, 'latest'
+    /// every 4 images and a set per epoch.
+    static func tiny(dataroot: String, checkpointsDir: String, loadSize: Int) -> TrainOptions {
+        var o = TrainOptions()
+        o.dataroot = dataroot
+        o.name = "run"
+        o.checkpointsDir = checkpointsDir
+        o.loadSize = loadSize; o.cropSize = 32
+        o.ngf = 4; o.ndf = 4; o.netG = "resnet_6blocks"
+        o.nEpochs = 1; o.nEpochsDecay = 1
+        o.printFreq = 2; o.saveLatestFreq = 4; o.saveEpochFreq = 1
+        o.poolSize = 2
+        return o
+    }
+}

@@ -8,15 +8,8 @@ final class TrainingRunTests: XCTestCase {
 
     /// A tiny configuration: 32×32 crops, ngf/ndf 4, 6 blocks, 2 epochs of 3 images.
     func options(_ dir: String) -> TrainOptions {
-        var o = TrainOptions()
-        o.dataroot = Self.data
-        o.name = "run"
-        o.checkpointsDir = dir
-        o.loadSize = 36; o.cropSize = 32
-        o.ngf = 4; o.ndf = 4; o.netG = "resnet_6blocks"
-        o.nEpochs = 1; o.nEpochsDecay = 1
-        o.printFreq = 2; o.displayFreq = 2; o.saveLatestFreq = 4; o.saveEpochFreq = 1
-        o.poolSize = 2
+        var o = TrainOptions.tiny(dataroot: Self.data, checkpointsDir: dir, loadSize: 36)
+        o.displayFreq = 2
         o.device = "cpu-ref"
         return o
     }
