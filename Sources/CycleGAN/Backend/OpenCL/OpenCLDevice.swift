@@ -60,7 +60,7 @@ public func openCLDevices() -> [OpenCLDeviceInfo] {
                 platformIndex: pi, deviceIndex: di, platformName: platformName,
                 name: deviceString(dev, CL_DEVICE_NAME), vendor: deviceString(dev, CL_DEVICE_VENDOR),
                 isGPU: isGPU, typeName: typeName, computeUnits: Int(cu), globalMemory: Int(clamping: gmem),
-                maxMemAllocSize: maxAlloc > 0 ? Int(clamping: maxAlloc) : Int(clamping: gmem),
+                maxMemAllocSize: maxAlloc > 0 ? Int(clamping: maxAlloc) : gmem > 0 ? Int(clamping: gmem) : Int.max,
                 localMemory: Int(clamping: lmem), maxWorkGroupSize: max(1, wg), preferredFloatWidth: max(1, Int(width)),
                 openCLCVersion: deviceString(dev, CL_DEVICE_OPENCL_C_VERSION),
                 driverVersion: deviceString(dev, CL_DRIVER_VERSION),
@@ -86,9 +86,11 @@ func deviceString(_ d: cl_device_id, _ what: Int32) -> String {
     return String(cString: bytes).trimmingCharacters(in: .whitespaces)
 }
 
+/// A numeric device property; 0 where the driver does not answer (callers treat 0 as
+/// unknown: at least one work-item, no allocation limit beyond the global memory).
 func deviceValue<T: FixedWidthInteger>(_ d: cl_device_id, _ what: Int32) -> T {
     var v: T = 0
-    _ = clGetDeviceInfo(d, cl_device_info(what), MemoryLayout<T>.size, &v, nil)
+    guard clGetDeviceInfo(d, cl_device_info(what), MemoryLayout<T>.size, &v, nil) == CL_SUCCESS else { return 0 }
     return v
 }
 
