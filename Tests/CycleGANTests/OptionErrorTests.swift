@@ -17,6 +17,11 @@ final class OptionErrorTests: CLITestCase {
                                 ("--init_gain", "nan"), ("--lr", "inf")] {
             assertOneLineError(try cyclegan(tiny + [option, value]), contains: option)
         }
+        // the environment's tuning knobs are checked too, and CYCLEGAN_DEVICE
+        for (name, value) in [("CYCLEGAN_GEMM_TILE", "0x16"), ("CYCLEGAN_GEMM_TILE", "4x4:"), ("CYCLEGAN_KERNEL_SHAPE", "tpu"),
+                              ("CYCLEGAN_CONV", "fft"), ("CYCLEGAN_WINOGRAD", "no"), ("CYCLEGAN_DEVICE", "gpu:9")] {
+            assertOneLineError(try cyclegan(["check", "--small"], environment: [name: value]), contains: name == "CYCLEGAN_DEVICE" ? "gpu:9" : name)
+        }
         let help = try cyclegan(["train", "--help"])
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.stdout.contains("--crop_size"), help.stdout)

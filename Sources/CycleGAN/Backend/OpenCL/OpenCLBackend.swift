@@ -42,17 +42,17 @@ public final class OpenCLBackend: Backend {
         cl = try OpenCLContext(device: device, profiling: profiling)
         pool = OpenCLBufferPool(context: cl)
         self.tuning = tuning
-        gpuShaped = tuning.isGPUShaped(on: device)
+        gpuShaped = try tuning.isGPUShaped(on: device)
         // GPUs: 256 work-items per reduction; CPUs (PoCL turns a work-group into a loop and
         // splits it at every barrier): 16, each summing a long strided slice.
         var g = 1
         while g * 2 <= min(gpuShaped ? 256 : 16, device.maxWorkGroupSize) { g *= 2 }
         reduceGroup = g
         tile2D = device.maxWorkGroupSize >= 64 ? [8, 8, 1] : [1, 1, 1]
-        self.gemmTile = gemmTile ?? GEMMTile.forDevice(device, gpuShaped: gpuShaped)
-        self.convAlgorithm = convAlgorithm
-            ?? ConvAlgorithm(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_CONV"] ?? "") ?? .gemm
-        useWinograd = ProcessInfo.processInfo.environment["CYCLEGAN_WINOGRAD"] != "0"
+        self.gemmTile = try gemmTile ?? GEMMTile.forDevice(device, gpuShaped: gpuShaped)
+        self.convAlgorithm = try convAlgorithm
+            ?? Self.environmentChoice("CYCLEGAN_CONV", ConvAlgorithm.allCases.map(\.rawValue)).flatMap(ConvAlgorithm.init) ?? .gemm
+        useWinograd = try Self.environmentChoice("CYCLEGAN_WINOGRAD", ["0", "1"]) != "0"
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
         cl.onOutOfMemory = { [unowned pool] in
             let freed = pool.cachedBytes
@@ -65,6 +65,16 @@ public final class OpenCLBackend: Backend {
     /// the backend was made. Results read back after a failure are not valid.
     public func throwIfFailed() throws {
         if let failure = cl.failure { throw failure }
+    }
+
+    /// The value of the environment variable `name` (nil when unset or empty), which must be
+    /// one of `choices`.
+    static func environmentChoice(_ name: String, _ choices: [String]) throws -> String? {
+        guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else { return nil }
+        guard choices.contains(v) else {
+            throw OptionError("\(name): expected \(choices.joined(separator: " or ")), got \"\(v)\"")
+        }
+        return v
     }
 
     /// The vector width of the FMA ceiling kernels: the device's preferred float width,

@@ -9,7 +9,7 @@ import Foundation
 /// order); `direct` runs one work-item per output element (the first version, kept as the
 /// baseline that `cyclegan bench` compares against). CYCLEGAN_CONV=direct selects it.
 extension OpenCLBackend {
-    public enum ConvAlgorithm: String, Sendable { case gemm, direct }
+    public enum ConvAlgorithm: String, CaseIterable, Sendable { case gemm, direct }
 
     private func geometryArgs(_ g: Conv2dGeometry) -> [KernelArg] {
         [.int(g.n), .int(g.c), .int(g.h), .int(g.w), .int(g.k), .int(g.oh), .int(g.ow),

@@ -32,9 +32,13 @@ public struct OpenCLTuning: Sendable, Equatable {
     }
 
     /// The kernel shape on `device`: the override, else $CYCLEGAN_KERNEL_SHAPE, else the device type.
-    func isGPUShaped(on device: OpenCLDeviceInfo) -> Bool {
-        let shape = kernelShape ?? KernelShape(rawValue: ProcessInfo.processInfo.environment["CYCLEGAN_KERNEL_SHAPE"] ?? "")
-        return shape.map { $0 == .gpu } ?? device.isGPU
+    func isGPUShaped(on device: OpenCLDeviceInfo) throws -> Bool {
+        if let kernelShape { return kernelShape == .gpu }
+        guard let env = ProcessInfo.processInfo.environment["CYCLEGAN_KERNEL_SHAPE"], !env.isEmpty else { return device.isGPU }
+        guard let shape = KernelShape(rawValue: env) else {
+            throw OptionError("CYCLEGAN_KERNEL_SHAPE: expected cpu or gpu, got \"\(env)\"")
+        }
+        return shape == .gpu
     }
 }
 
@@ -66,20 +70,28 @@ public struct GEMMTile: Sendable {
             : GEMMTile(tm: 6, tn: min(16, 2 * max(1, width)), local: [1, 16, 1])
     }
 
-    /// GPUs: small tiles, many work-items. CPUs: `cpu(width:)`. $CYCLEGAN_GEMM_TILE overrides.
-    static func forDevice(_ d: OpenCLDeviceInfo, gpuShaped: Bool) -> GEMMTile {
-        let env = ProcessInfo.processInfo.environment
+    /// GPUs: small tiles, many work-items. CPUs: `cpu(width:)`. $CYCLEGAN_GEMM_TILE
+    /// ("TMxTN" or "TMxTN:L0xL1", for tuning) overrides; a malformed one is an error, and a
+    /// local size past the device's limit is dropped with a note.
+    static func forDevice(_ d: OpenCLDeviceInfo, gpuShaped: Bool) throws -> GEMMTile {
         var tile = gpuShaped ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : cpu(width: d.preferredFloatWidth)
-        if let s = env["CYCLEGAN_GEMM_TILE"] {  // "TMxTN" or "TMxTN:L0xL1" for tuning
-            let parts = s.split(separator: ":")
-            let mn = parts[0].split(separator: "x").compactMap { Int($0) }
-            if mn.count == 2, [1, 2, 4, 8, 16].contains(mn[1]) { tile.tm = mn[0]; tile.tn = mn[1] }
-            if parts.count == 2 {
-                let l = parts[1].split(separator: "x").compactMap { Int($0) }
-                tile.local = l.count == 2 ? [l[0], l[1], 1] : nil
+        if let s = ProcessInfo.processInfo.environment["CYCLEGAN_GEMM_TILE"], !s.isEmpty {
+            let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+            let mn = parts[0].split(separator: "x").map { Int($0) }
+            let l = parts.count == 2 ? parts[1].split(separator: "x").map { Int($0) } : []
+            guard parts.count <= 2, mn.count == 2, let tm = mn[0], let tn = mn[1], (1...32).contains(tm),
+                  [1, 2, 4, 8, 16].contains(tn), parts.count == 1 || (l.count == 2 && l.allSatisfy { ($0 ?? 0) >= 1 }) else {
+                throw OptionError("CYCLEGAN_GEMM_TILE: expected TMxTN or TMxTN:L0xL1 with TM 1 to 32, TN 1, 2, 4, 8 or 16 "
+                    + "and positive local sizes, got \"\(s)\"")
             }
+            tile.tm = tm; tile.tn = tn
+            if parts.count == 2 { tile.local = [l[0]!, l[1]!, 1] }
         }
-        if let l = tile.local, l.reduce(1, *) > d.maxWorkGroupSize { tile.local = nil }
+        if let l = tile.local, l.reduce(1, *) > d.maxWorkGroupSize {
+            FileHandle.standardError.write(Data(("note: GEMM work-groups of \(l[0])x\(l[1]) exceed \(d.name)'s limit of "
+                + "\(d.maxWorkGroupSize) work-items; the driver chooses the local size instead\n").utf8))
+            tile.local = nil
+        }
         return tile
     }
 }
