@@ -68,6 +68,98 @@ __kernel void gemm_packed(__global const float* A, int a_batch, __global const f
     }
 }
 
+// gemm_tiled: the same product over the same panels, shaped for GPUs (version 2 of the
+// GEMM; gemm_packed above is version 1, the CPU shape). A work-group of WGN x WGM
+// work-items computes a (WGM*TM) x (WGN*TN) tile of C -- 64 x 64 with the GPU's 4 x 4 panels
+// and 16 x 16 work-items -- and walks r in slices of KS. Each slice of A (KS rows of WGM
+// panels) and of B is staged in local memory by all work-items together; a panel's KS
+// rows are KS*TM consecutive floats in global memory, so consecutive work-items load
+// consecutive addresses (coalesced). Each work-item then accumulates the TM x TN tile of
+// its own A panel (local y) and B panel (local x) from local memory. Per slice: 2 loads
+// of KS*64 floats from global memory for 64*64*KS multiply-adds (32 per float loaded,
+// where version 1 does TM*TN/(TM+TN) = 2 with 4 x 4 tiles).
+//
+// Same arguments, global grid and z = (batch, split) decomposition as gemm_packed; the
+// local size must be (WGN, WGM, 1). Work-items past M or N load zeros and store nothing,
+// but take part in every barrier. Rows of the local tiles are padded by TM (TN) floats so
+// that the stores of a slice (a stride of one row per 4 work-items) fall in distinct banks.
+#ifndef WGM
+#define WGM 16
+#endif
+#ifndef WGN
+#define WGN 16
+#endif
+#ifndef KS
+#define KS 16
+#endif
+#define LDA (WGM * TM + TM)
+#define LDB (WGN * TN + TN)
+
+__kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
+void gemm_tiled(__global const float* A, int a_batch, __global const float* B, int b_off, int b_batch,
+                __global float* C, int c_off, int c_batch, int M, int N, int R, int ldc,
+                int r_chunk, int splits, __global const float* bias, int has_bias) {
+    __local float As[KS * LDA];
+    __local float Bs[KS * LDB];
+    int tx = get_local_id(0), ty = get_local_id(1), z = get_global_id(2);
+    int nb0 = get_group_id(0) * WGN, mb0 = get_group_id(1) * WGM;  // first panel of the tile
+    int split = z % splits, batch = z / splits;
+    int mPanels = (M + TM - 1) / TM, nPanels = (N + TN - 1) / TN;
+    int r0 = split * r_chunk, r1 = min(R, r0 + r_chunk);
+    __global const float* a = A + (size_t)batch * a_batch;
+    __global const float* b = B + b_off + (size_t)batch * b_batch;
+    int lid = ty * WGN + tx;
+
+    float acc[TM][TN];
+    #pragma unroll
+    for (int i = 0; i < TM; i++)
+        #pragma unroll
+        for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
+
+    for (int rs = r0; rs < r1; rs += KS) {
+        // Stage the slice: element f of A's slice is panel f / (KS*TM), row (f / TM) % KS,
+        // lane f % TM, at a + ((mb0 + panel) * R + rs + row) * TM + lane.
+        for (int f = lid; f < WGM * KS * TM; f += WGM * WGN) {
+            int panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM;
+            int p = mb0 + panel, r = rs + row;
+            As[row * LDA + panel * TM + lane] =
+                (p < mPanels && r < r1) ? a[((size_t)p * R + r) * TM + lane] : 0.0f;
+        }
+        for (int f = lid; f < WGN * KS * TN; f += WGM * WGN) {
+            int panel = f / (KS * TN), row = (f / TN) % KS, lane = f % TN;
+            int p = nb0 + panel, r = rs + row;
+            Bs[row * LDB + panel * TN + lane] =
+                (p < nPanels && r < r1) ? b[((size_t)p * R + r) * TN + lane] : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < KS; k++) {
+            float av[TM], bv[TN];
+            #pragma unroll
+            for (int i = 0; i < TM; i++) av[i] = As[k * LDA + ty * TM + i];
+            #pragma unroll
+            for (int j = 0; j < TN; j++) bv[j] = Bs[k * LDB + tx * TN + j];
+            #pragma unroll
+            for (int i = 0; i < TM; i++)
+                #pragma unroll
+                for (int j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    int mb = mb0 + ty, nb = nb0 + tx;
+    if (mb >= mPanels || nb >= nPanels) return;  // after the last barrier
+    __global float* c = C + c_off + (size_t)batch * c_batch + (size_t)split * M * ldc;
+    for (int i = 0; i < TM; i++) {
+        int m = mb * TM + i;
+        if (m >= M) break;
+        for (int j = 0; j < TN; j++) {
+            int n = nb * TN + j;
+            // the bias added only where there is one, as gemm_packed does (-0 + 0 is +0)
+            if (n < N) c[(size_t)m * ldc + n] = has_bias ? acc[i][j] + bias[m] : acc[i][j];
+        }
+    }
+}
+
 // out[i] (+)= sum over s of partial[s * count + i], s in order: the split-r reduction.
 __kernel void reduce_partials(__global const float* partial, int splits, int count,
                               __global float* out, int out_off, int accumulate) {

@@ -31,6 +31,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Which op rows to run: all, none, or those whose op and shape contain this text (e.g. \"k3x3 s1\").")
     var ops = "all"
 
+    @Option(help: "The product of the GEMM rows, MxNxK (default 256x256x2304, the residual conv's; 40x72x50 with --quick).")
+    var gemm: String?
+
     @Flag(help: "Smoke test: tiny ceiling kernels (their figures mean nothing); combine with small --sizes and --ngf.")
     var quick = false
 
@@ -59,7 +62,7 @@ struct Bench: ParsableCommand {
             guard let ocl = backend as? OpenCLBackend else {
                 throw ValidationError("bench needs an OpenCL device (--device cpu-ref has no kernels to time)")
             }
-            print("device: \(ocl.name)   gemm tile \(ocl.gemmTile.description), conv \(ocl.convAlgorithm.rawValue)")
+            print("device: \(ocl.name)   gemm v\(ocl.gemmVersion.rawValue) tile \(ocl.gemmTile.description), conv \(ocl.convAlgorithm.rawValue)")
             let (gflops, gbs) = Benchmark.ceilings(ocl, repeats: repeats, quick: quick)
             print(String(format: "ceilings: FMA %.1f GFLOP/s, copy %.1f GB/s", gflops, gbs))
             print("op                 shape                                   pass               median ms        rate   %ceil   rel err")
@@ -72,6 +75,13 @@ struct Bench: ParsableCommand {
                                r.percentOfCeiling, r.relativeError.map { String(format: "%.1e", $0) } ?? "-"))
             }
             let filter: String? = ops == "all" ? nil : ops
+            if ops != "none" && (filter.map { "gemm".contains($0) || $0.hasPrefix("gemm") } ?? true) {
+                let dims = (gemm ?? (quick ? "40x72x50" : "256x256x2304")).split(separator: "x").compactMap { Int($0) }
+                guard dims.count == 3, dims.allSatisfy({ (1...8192).contains($0) }) else {
+                    throw ValidationError("--gemm: expected MxNxK with each from 1 to 8192, got \"\(gemm ?? "")\"")
+                }
+                rows += try Benchmark.gemmRows(ocl, m: dims[0], n: dims[1], r: dims[2], repeats: repeats, ceiling: gflops, progress: show)
+            }
             for s in sizeList where ops != "none" {
                 rows += Benchmark.convRows(ocl, size: s, ngf: ngf, repeats: repeats, ceiling: gflops, check: !noCheck,
                                            filter: filter, progress: show)

@@ -104,8 +104,10 @@ final class ForcedPathTests: XCTestCase {
         let (five, fiveOut) = try runParity(Config(name: "gpu, 5 splits", tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 5)),
                                             on: device)
         XCTAssertFalse(cpuShaped.gpuShaped)
+        XCTAssertEqual(cpuShaped.gemmVersion, .packed)
         for b in [one, five] {
             XCTAssertTrue(b.gpuShaped)
+            XCTAssertEqual(b.gemmVersion, .tiled)
             XCTAssertEqual([b.gemmTile.tm, b.gemmTile.tn], [4, 4])
             XCTAssertEqual(b.gemmTile.local, [16, 4, 1])
             XCTAssertEqual(b.reduceGroup, [256, 128, 64, 32, 16, 8, 4, 2, 1].first { $0 <= device.maxWorkGroupSize })
@@ -122,5 +124,57 @@ final class ForcedPathTests: XCTestCase {
         XCTAssertEqual(reductions.differ, reductions.of, "bit-identical in the CPU and GPU shapes: \(reductions.same)")
         let split = differingCases(oneOut, fiveOut, outputs: ["grad_weight"]) { $0.geometry != nil }
         XCTAssertEqual(split.differ, split.of, "GPU-shaped weight gradients bit-identical with 1 and 5 splits: \(split.same)")
+    }
+
+    /// Both GEMM kernels against a Double-precision product on packed panels, at shapes that
+    /// leave every tile ragged: M and N not multiples of the 4-wide panels nor of the 64-wide
+    /// work-group tiles (several work-groups each way), r not a multiple of the 16-deep
+    /// slice, two batches and three splits. The two versions sum in the same order, so
+    /// their results must agree to the bit.
+    func testGEMMVersionsAtRaggedShapes() throws {
+        let device = try TestDevices.requireOpenCL().device
+        var results: [OpenCLTuning.GEMMVersion: [[Float]]] = [:]
+        for version in [OpenCLTuning.GEMMVersion.packed, .tiled] {
+            let b = try OpenCLBackend(device: device, tuning: OpenCLTuning(kernelShape: .gpu, gemmVersion: version))
+            XCTAssertEqual(b.gemmVersion, version)
+            var outs: [[Float]] = []
+            for (m, n, r, batches, splits) in [(70, 130, 37, 2, 1), (5, 3, 1, 1, 1), (129, 66, 50, 1, 3), (64, 64, 16, 1, 1)] {
+                var rng = TestRNG(UInt64(m * 1000 + n * 10 + r))
+                let a = rng.array(batches * m * r), bm = rng.array(batches * r * n)  // row-major [M][R] and [R][N]
+                let (t, u) = (b.gemmTile.tm, b.gemmTile.tn)
+                let panelsA = b.blocks(m, t) * r * t, panelsB = b.blocks(n, u) * r * u
+                let aBuf = b.buffer(a), bBuf = b.buffer(bm)
+                let aPacked = b.makeBuffer(count: batches * panelsA), bPacked = b.makeBuffer(count: batches * panelsB)
+                for k in 0..<batches {
+                    b.copy(b.packRows(aBuf, offset: k * m * r, p: m, r: r, tile: t), srcOffset: 0, to: aPacked, dstOffset: k * panelsA, count: panelsA)
+                    b.copy(b.packCols(bBuf, offset: k * r * n, p: n, r: r, tile: u), srcOffset: 0, to: bPacked, dstOffset: k * panelsB, count: panelsB)
+                }
+                let c = b.makeBuffer(count: batches * m * n)
+                if splits == 1 {
+                    b.gemm(aPacked, bPacked, c, cOffset: 0, m: m, n: n, r: r, ldc: n, batches: batches,
+                           strides: (a: panelsA, b: panelsB, c: m * n))
+                } else {
+                    b.fill(c, value: 0)
+                    b.gemmSplit(aPacked, bPacked, out: c, outOffset: 0, m: m, n: n, r: r, splits: splits, accumulate: false)
+                }
+                let got = b.download(c)
+                try b.throwIfFailed()
+                var expected = [Float](repeating: 0, count: batches * m * n)
+                for k in 0..<batches {
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var sum = 0.0
+                            for q in 0..<r { sum += Double(a[(k * m + i) * r + q]) * Double(bm[(k * r + q) * n + j]) }
+                            expected[(k * m + i) * n + j] = Float(sum)
+                        }
+                    }
+                }
+                let err = relativeError(got, expected)
+                XCTAssertLessThan(err, 1e-5, "gemm v\(version.rawValue) \(m)x\(n)x\(r) batches \(batches) splits \(splits)")
+                outs.append(got)
+            }
+            results[version] = outs
+        }
+        XCTAssertEqual(results[.packed], results[.tiled], "the two GEMM versions differ in their bits")
     }
 }

@@ -108,6 +108,53 @@ public enum Benchmark {
         return rows
     }
 
+    /// Each GEMM version (`OpenCLTuning.GEMMVersion`) on packed panels of an m × n × r
+    /// product (the residual conv's 256 × 256 × 2304 by default): checked against a
+    /// Double-precision product, then timed. Versions other than the device's own run on a
+    /// second backend of the same device with that version forced (v2 in the GPU shape,
+    /// whose 4 × 4 panels its 64 × 64 work-group tiles are made of).
+    public static func gemmRows(_ b: OpenCLBackend, m: Int = 256, n: Int = 256, r: Int = 2304, repeats: Int,
+                                ceiling: Double, progress: (BenchRow) -> Void) throws -> [BenchRow] {
+        let a = randomHostTensor([m, r], seed: 11).values, bm = randomHostTensor([r, n], seed: 12).values
+        var expected = [Float](repeating: 0, count: m * n)
+        a.withUnsafeBufferPointer { a in
+            bm.withUnsafeBufferPointer { bm in
+                for i in 0..<m {
+                    var row = [Double](repeating: 0, count: n)
+                    for q in 0..<r {
+                        let x = Double(a[i * r + q])
+                        for j in 0..<n { row[j] += x * Double(bm[q * n + j]) }
+                    }
+                    for j in 0..<n { expected[i * n + j] = Float(row[j]) }
+                }
+            }
+        }
+        var rows: [BenchRow] = []
+        for version in [OpenCLTuning.GEMMVersion.packed, .tiled] {
+            var tuning = b.tuning
+            tuning.gemmVersion = version
+            if version == .tiled { tuning.kernelShape = .gpu }  // its tiles are built from the GPU's panels
+            let d = version == b.gemmVersion ? b : try OpenCLBackend(device: b.device, profiling: true, tuning: tuning)
+            let (t, u) = (d.gemmTile.tm, d.gemmTile.tn)
+            let (ha, hb) = (d.makeBuffer(count: m * r), d.makeBuffer(count: r * n))
+            d.upload(a, to: ha); d.upload(bm, to: hb)
+            let pa = d.packRows(ha, offset: 0, p: m, r: r, tile: t), pb = d.packCols(hb, offset: 0, p: n, r: r, tile: u)
+            let c = d.makeBuffer(count: m * n)
+            let body = { d.gemm(pa, pb, c, cOffset: 0, m: m, n: n, r: r, ldc: n) }
+            body()
+            let err = relativeError(d.download(c), expected)
+            try d.throwIfFailed()
+            let time = median((0..<repeats).map { _ in d.deviceTime(body) })
+            let rate = 2 * Double(m) * Double(n) * Double(r) / time / 1e9
+            let name = version == .packed ? "gemm v1 packed" : "gemm v2 tiled"
+            let row = BenchRow(op: name, shape: "\(m)x\(n)x\(r) tile \(t)x\(u)", pass: "forward", seconds: time, rate: rate,
+                               unit: "GFLOP/s", percentOfCeiling: 100 * rate / ceiling, relativeError: err)
+            rows.append(row)
+            progress(row)
+        }
+        return rows
+    }
+
     /// Instance norm forward and backward at CycleGAN's sizes, in GB/s.
     public static func normRows(_ b: OpenCLBackend, size: Int, ngf: Int, repeats: Int, bandwidth: Double,
                                 progress: (BenchRow) -> Void) -> [BenchRow] {

@@ -27,6 +27,9 @@ public final class OpenCLBackend: Backend {
     /// direct stride-1 GEMM (`CYCLEGAN_WINOGRAD=0`, kept for comparison in `bench`). Read
     /// once here, not per convolution.
     public let useWinograd: Bool
+    /// The GEMM kernel every convolution's products run on (`tuning.gemmVersion`, else by
+    /// the kernel shape and what the device allows).
+    public private(set) var gemmVersion: OpenCLTuning.GEMMVersion = .packed
 
     public var name: String { "\(device.spec) \(device.name)" }
 
@@ -54,11 +57,27 @@ public final class OpenCLBackend: Backend {
             ?? Self.environmentChoice("CYCLEGAN_CONV", ConvAlgorithm.allCases.map(\.rawValue)).flatMap(ConvAlgorithm.init) ?? .gemm
         useWinograd = try Self.environmentChoice("CYCLEGAN_WINOGRAD", ["0", "1"]) != "0"
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
+        gemmVersion = try chooseGEMMVersion()
         cl.onOutOfMemory = { [unowned pool] in
             let freed = pool.cachedBytes
             pool.releaseFree()
             return freed
         }
+    }
+
+    /// The tiled GEMM in the GPU shape, unless the device cannot give it its work-group or
+    /// local memory: then the packed one, said once (an error where `tuning` demanded it).
+    private func chooseGEMMVersion() throws -> OpenCLTuning.GEMMVersion {
+        let wanted = tuning.gemmVersion ?? (gpuShaped ? .tiled : .packed)
+        guard wanted == .tiled else { return wanted }
+        let items = gemmTile.wgm * gemmTile.wgn
+        let limit = cl.groupLimit(try cl.kernel("gemm", "gemm_tiled", options: options(for: "gemm")))
+        guard items > limit || gemmTile.tiledLocalBytes > device.localMemory else { return .tiled }
+        let why = "gemm_tiled needs \(items) work-items and \(gemmTile.tiledLocalBytes) bytes of local memory; "
+            + "\(device.name) allows \(limit) and has \(device.localMemory)"
+        if tuning.gemmVersion == .tiled { throw OptionError(why) }
+        FileHandle.standardError.write(Data("note: \(why): using gemm_packed\n".utf8))
+        return .packed
     }
 
     /// Throws the first device failure (an allocation, launch or transfer that failed) since

@@ -235,7 +235,7 @@ final class OpenCLContext {
     }
 
     /// The largest work-group `kernel` may be launched with on this device.
-    private func groupLimit(_ kernel: cl_kernel) -> Int {
+    func groupLimit(_ kernel: cl_kernel) -> Int {
         let key = kernel
         if let n = kernelGroupLimits[key] { return n }
         var n = 0

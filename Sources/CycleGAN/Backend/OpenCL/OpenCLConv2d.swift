@@ -55,9 +55,20 @@ extension OpenCLBackend {
     func gemm(_ a: Buffer, _ b: Buffer, bOffset: Int = 0, _ c: Buffer, cOffset: Int,
               m: Int, n: Int, r: Int, ldc: Int, bias: Buffer? = nil,
               batches: Int = 1, strides: (a: Int, b: Int, c: Int) = (0, 0, 0)) {
-        run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), batches], local: gemmTile.local,
-            [.buffer(a), .int(strides.a), .buffer(b), .int(bOffset), .int(strides.b), .buffer(c), .int(cOffset), .int(strides.c),
-             .int(m), .int(n), .int(r), .int(ldc), .int(r), .int(1), .buffer(bias ?? a), .int(bias == nil ? 0 : 1)])
+        launchGEMM(m: m, n: n, z: batches,
+                   [.buffer(a), .int(strides.a), .buffer(b), .int(bOffset), .int(strides.b), .buffer(c), .int(cOffset), .int(strides.c),
+                    .int(m), .int(n), .int(r), .int(ldc), .int(r), .int(1), .buffer(bias ?? a), .int(bias == nil ? 0 : 1)])
+    }
+
+    /// Launches the chosen GEMM kernel (`gemmVersion`) over the tiles of an m × n product
+    /// and `z` batches or splits. Both versions sum each output's terms in the same order,
+    /// so they give the same bits.
+    private func launchGEMM(m: Int, n: Int, z: Int, _ args: [KernelArg]) {
+        let grid = [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), z]
+        switch gemmVersion {
+        case .packed: run("gemm", "gemm_packed", global: grid, local: gemmTile.local, args)
+        case .tiled: run("gemm", "gemm_tiled", global: grid, local: [gemmTile.wgn, gemmTile.wgm, 1], args)
+        }
     }
 
     /// Into how many slices a reduction of `r` terms behind `tiles` output tiles is split
@@ -75,9 +86,9 @@ extension OpenCLBackend {
     func gemmSplit(_ a: Buffer, _ b: Buffer, out: Buffer, outOffset: Int, m: Int, n: Int, r: Int, splits: Int, accumulate: Bool) {
         let chunk = blocks(r, splits)
         let partial = makeBuffer(count: splits * m * n)
-        run("gemm", "gemm_packed", global: [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), splits], local: gemmTile.local,
-            [.buffer(a), .int(0), .buffer(b), .int(0), .int(0), .buffer(partial), .int(0), .int(0), .int(m), .int(n), .int(r), .int(n),
-             .int(chunk), .int(splits), .buffer(a), .int(0)])
+        launchGEMM(m: m, n: n, z: splits,
+                   [.buffer(a), .int(0), .buffer(b), .int(0), .int(0), .buffer(partial), .int(0), .int(0), .int(m), .int(n), .int(r), .int(n),
+                    .int(chunk), .int(splits), .buffer(a), .int(0)])
         reducePartials(partial, splits: splits, count: m * n, out: out, outOffset: outOffset, accumulate: accumulate)
     }
 

@@ -25,10 +25,23 @@ public struct OpenCLTuning: Sendable, Equatable {
     /// Elements per chunk of a plane in the CPU-shaped instance norm; nil: 2048.
     public var normChunk: Int?
 
-    public init(kernelShape: KernelShape? = nil, reductionSplits: Int? = nil, normChunk: Int? = nil) {
+    /// The GEMM kernels of Kernels/gemm.cl, numbered as llm.c numbers kernel versions.
+    public enum GEMMVersion: Int, Sendable {
+        /// `gemm_packed`: a register tile per work-item, no local memory (the CPU shape).
+        case packed = 1
+        /// `gemm_tiled`: work-group tiles staged in local memory (the GPU shape).
+        case tiled = 2
+    }
+    /// The GEMM kernel; nil: `tiled` in the GPU shape where the device allows its
+    /// work-group and local memory, else `packed`.
+    public var gemmVersion: GEMMVersion?
+
+    public init(kernelShape: KernelShape? = nil, reductionSplits: Int? = nil, normChunk: Int? = nil,
+                gemmVersion: GEMMVersion? = nil) {
         self.kernelShape = kernelShape
         self.reductionSplits = reductionSplits
         self.normChunk = normChunk
+        self.gemmVersion = gemmVersion
     }
 
     /// The kernel shape on `device`: the override, else $CYCLEGAN_KERNEL_SHAPE, else the device type.
@@ -47,9 +60,14 @@ public struct GEMMTile: Sendable {
     public var tm: Int, tn: Int
     /// Local size of the 3-D GEMM grid (n-blocks, m-blocks, splits).
     public var local: [Int]?
+    /// gemm_tiled's work-group: `wgn` × `wgm` work-items, each with one TM × TN tile, over
+    /// r slices of `ks` staged in local memory (64 × 64 tiles of C with the GPU's 4 × 4).
+    public var wgm = 16, wgn = 16, ks = 16
     /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
     var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
-    var buildOptions: String { "-DTM=\(tm) -DTN=\(tn)" }
+    var buildOptions: String { "-DTM=\(tm) -DTN=\(tn) -DWGM=\(wgm) -DWGN=\(wgn) -DKS=\(ks)" }
+    /// Bytes of local memory gemm_tiled needs.
+    var tiledLocalBytes: Int { 4 * ks * (wgm * tm + tm + wgn * tn + tn) }
     /// "TMxTN, local L0xL1" (the spelling of $CYCLEGAN_GEMM_TILE, "TMxTN:L0xL1").
     public var description: String { "\(tm)x\(tn), local " + (local.map { "\($0[0])x\($0[1])" } ?? "any") }
 
