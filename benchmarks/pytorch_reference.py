@@ -1,4 +1,4 @@
-"""PyTorch CPU reference timings for `cyclegan bench` comparisons.
+"""PyTorch reference timings for `cyclegan bench` comparisons, on the CPU or a CUDA GPU.
 
 Builds the official CycleGAN networks (ResnetGenerator, NLayerDiscriminator, instance
 norm, reflect padding) in plain torch.nn, runs the official training iteration
@@ -6,6 +6,10 @@ norm, reflect padding) in plain torch.nn, runs the official training iteration
   - one training iteration at the given sizes (median of N),
   - the 3x3 256->256 conv at 64x64 (forward, backward-data, backward-weight) in GFLOP/s.
 Usage: python benchmarks/pytorch_reference.py --sizes 128,256 --repeats 5 [--threads 2]
+       python benchmarks/pytorch_reference.py --device cuda --tf32 off|on|default [--batch 4]
+On CUDA every timing synchronises, and the peak of torch.cuda.max_memory_allocated is
+reported. --tf32 off is strict FP32 (cudnn.allow_tf32 and cuda.matmul.allow_tf32 False);
+default leaves PyTorch's settings (convolutions in TF32 on Ampere and later).
 """
 import argparse, json, statistics, time
 import torch
@@ -48,14 +52,22 @@ def n_layer_discriminator(ndf=64, n_layers=3, nc=3):
     return nn.Sequential(*seq)
 
 
-def iteration_time(size, ngf, n_blocks, repeats):
+DEVICE = torch.device("cpu")
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def iteration_time(size, ngf, n_blocks, repeats, batch=1):
     torch.manual_seed(0)
-    GA, GB = resnet_generator(ngf, n_blocks), resnet_generator(ngf, n_blocks)
-    DA, DB = n_layer_discriminator(ngf), n_layer_discriminator(ngf)
+    GA, GB = resnet_generator(ngf, n_blocks).to(DEVICE), resnet_generator(ngf, n_blocks).to(DEVICE)
+    DA, DB = n_layer_discriminator(ngf).to(DEVICE), n_layer_discriminator(ngf).to(DEVICE)
     optG = torch.optim.Adam(list(GA.parameters()) + list(GB.parameters()), lr=2e-4, betas=(0.5, 0.999))
     optD = torch.optim.Adam(list(DA.parameters()) + list(DB.parameters()), lr=2e-4, betas=(0.5, 0.999))
     mse, l1 = nn.MSELoss(), nn.L1Loss()
-    a, b = torch.randn(1, 3, size, size), torch.randn(1, 3, size, size)
+    a, b = torch.randn(batch, 3, size, size, device=DEVICE), torch.randn(batch, 3, size, size, device=DEVICE)
 
     def gan(pred, real):
         return mse(pred, torch.ones_like(pred) if real else torch.zeros_like(pred))
@@ -76,27 +88,27 @@ def iteration_time(size, ngf, n_blocks, repeats):
         ((gan(DB(a), True) + gan(DB(fake_a.detach()), False)) * 0.5).backward()
         optD.step()
 
-    step(); step()
+    step(); step(); sync()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); step(); sync(); times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def conv_gflops(repeats):
     torch.manual_seed(0)
-    x = torch.randn(1, 256, 64, 64, requires_grad=True)
-    conv = nn.Conv2d(256, 256, 3, padding=1, padding_mode="reflect")
+    x = torch.randn(1, 256, 64, 64, device=DEVICE, requires_grad=True)
+    conv = nn.Conv2d(256, 256, 3, padding=1, padding_mode="reflect").to(DEVICE)
     flops = 2 * 256 * 64 * 64 * 256 * 9
     out = {}
     y = conv(x); gy = torch.randn_like(y)
     for name, fn in [("forward", lambda: conv(x)),
                      ("backward-data", lambda: torch.autograd.grad(conv(x), x, gy)),
                      ("backward-weight", lambda: torch.autograd.grad(conv(x), conv.weight, gy))]:
-        fn()
+        fn(); sync()
         ts = []
         for _ in range(repeats):
-            t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
+            t0 = time.perf_counter(); fn(); sync(); ts.append(time.perf_counter() - t0)
         t = statistics.median(ts)
         if name != "forward":  # the autograd calls include a forward: subtract it
             t -= out["forward"]["seconds"]
@@ -111,10 +123,24 @@ if __name__ == "__main__":
     ap.add_argument("--n_blocks", type=int, default=9)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--tf32", default="default", choices=["off", "on", "default"])
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "conv_3x3_256_64x64": conv_gflops(args.repeats)}
+    DEVICE = torch.device(args.device)
+    if args.tf32 != "default":
+        torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+    result = {"torch": torch.__version__, "device": args.device, "tf32": args.tf32, "batch": args.batch,
+              "threads": torch.get_num_threads(), "conv_3x3_256_64x64": conv_gflops(args.repeats)}
+    if args.device == "cuda":
+        result["gpu"] = torch.cuda.get_device_name()
+        torch.cuda.reset_peak_memory_stats()
     for s in [int(v) for v in args.sizes.split(",")]:
-        result[f"iteration_{s}_ms"] = 1000 * iteration_time(s, args.ngf, args.n_blocks, max(1, args.repeats // 2))
+        result[f"iteration_{s}_ms"] = 1000 * iteration_time(s, args.ngf, args.n_blocks, max(1, args.repeats // 2), args.batch)
+        if args.device == "cuda":
+            result[f"iteration_{s}_peak_memory_bytes"] = torch.cuda.max_memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
     print(json.dumps(result, indent=1))
