@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU machine's check, in two halves.
 #
-#   scripts/gpu-check.sh build         here: a static release binary (--static-swift-stdlib),
-#                                      the OpenCL ICD loader and every other non-glibc library
-#                                      it needs, in .gpu/ (pass it to the device tool as carry)
+#   scripts/gpu-check.sh build         here: a static release binary (--static-swift-stdlib,
+#                                      stripped and gzipped), the OpenCL ICD loader and every
+#                                      other non-glibc library it needs, in .gpu/ (24 MB: pass
+#                                      it to the device tool as carry [".gpu"])
 #   scripts/gpu-check.sh run [SECONDS] there (or here, against PoCL): the stages below, each
 #                                      under its own timeout, within SECONDS in all (default
 #                                      240), every stage's output written to $OUT (default
@@ -24,10 +25,11 @@ build() {
   rm -rf "$dir"; mkdir -p "$dir"  # ignored by git (.gitignore), carried to the device by name
   swift build -c release --static-swift-stdlib --scratch-path .build-static
   cp "$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/cyclegan" "$dir/"
-  strip "$dir/cyclegan"  # symbols off: the device tool carries at most 64 MiB
+  strip "$dir/cyclegan"  # symbols off; still 60 MB (Foundation's ICU data), so it travels
+  gzip -f "$dir/cyclegan"  # gzipped (23 MB): the device tool carries at most 64 MiB in all
   # the ICD loader and what else the binary links that is not glibc's
   cp -L /usr/lib/x86_64-linux-gnu/libOpenCL.so.1 "$dir/"
-  ldd "$dir/cyclegan" | awk '/=> \// { print $3 }' | while read -r lib; do
+  ldd "$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/cyclegan" | awk '/=> \// { print $3 }' | while read -r lib; do
     case "$(basename "$lib")" in
       libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libgcc_s.so*|libstdc++.so*|libOpenCL.so*) ;;
       *) cp -L "$lib" "$dir/" ;;
@@ -58,6 +60,7 @@ run() {
   mkdir -p "$OUT"
   : > "$OUT/summary.txt"
   local bin=$dir/cyclegan
+  [ -f "$bin.gz" ] && [ ! -x "$bin" ] && gunzip -k "$bin.gz"
   [ -x "$bin" ] || { echo "no $bin: run scripts/gpu-check.sh build first"; exit 1; }
   export LD_LIBRARY_PATH="$PWD/$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
