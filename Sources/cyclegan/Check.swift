@@ -22,6 +22,9 @@ struct Check: ParsableCommand {
     @Option(help: "Relative error limit ‖dev − cpu‖/‖cpu‖.")
     var tolerance = 1e-4
 
+    @Option(help: "Instead, compare with PyTorch's reference values in this folder (Tests/Fixtures): every op case and two training steps of the fixture's model.")
+    var fixtures: String?
+
     func run() {
         runReportingErrors {
             guard size >= 16, size <= 1024, size % 8 == 0 else {
@@ -31,6 +34,10 @@ struct Check: ParsableCommand {
             guard tolerance.isFinite, tolerance > 0 else { throw ValidationError("--tolerance must be a positive number (got \(tolerance))") }
             let backend = try device.backend()
             print("device: \(backend.name)")
+            if let fixtures {
+                try checkFixtures(fixtures, on: backend)
+                return
+            }
             let cases = small ? OpCases.parity : OpCases.cyclegan(size: size, ngf: ngf)
             let header = "op".padding(toLength: 20, withPad: " ", startingAt: 0) + " "
                 + "shape".padding(toLength: 38, withPad: " ", startingAt: 0) + " "
@@ -51,5 +58,34 @@ struct Check: ParsableCommand {
             }
             print("all checks passed on \(backend.name)")
         }
+    }
+
+    /// `--fixtures`: the op cases at `--tolerance`, the model at its own tolerances (forward
+    /// values at `--tolerance`, gradients and weights as the fixture tests hold them).
+    func checkFixtures(_ directory: String, on backend: Backend) throws {
+        let fixture = try PyTorchFixture(directory: directory)
+        let results = try fixture.compareOps(on: backend, tolerance: tolerance)
+            + fixture.compareModel(on: backend, forwardTolerance: tolerance)
+        var groups: [String: (count: Int, worst: PyTorchFixture.Comparison)] = [:]
+        for r in results {
+            if let g = groups[r.group] {
+                groups[r.group] = (g.count + 1, r.error / r.tolerance > g.worst.error / g.worst.tolerance ? r : g.worst)
+            } else {
+                groups[r.group] = (1, r)
+            }
+        }
+        print("group".padding(toLength: 40, withPad: " ", startingAt: 0) + " count  worst      key")
+        for (name, g) in groups.sorted(by: { $0.key < $1.key }) {
+            print(name.padding(toLength: 40, withPad: " ", startingAt: 0)
+                  + String(format: " %5d  %.2e  ", g.count, g.worst.error) + g.worst.key
+                  + String(format: " (limit %.0e)", g.worst.tolerance))
+        }
+        let failed = results.filter { !$0.passed }
+        for r in failed { print(String(format: "FAIL %@ %@: error %.3e, limit %.0e", r.group, r.key, r.error, r.tolerance)) }
+        if !failed.isEmpty {
+            print("\(failed.count) of \(results.count) comparisons with PyTorch failed on \(backend.name)")
+            throw ExitCode(1)
+        }
+        print("all \(results.count) comparisons with PyTorch passed on \(backend.name)")
     }
 }

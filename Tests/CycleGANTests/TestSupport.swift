@@ -69,6 +69,9 @@ enum Fixture {
         return try! JSONSerialization.jsonObject(with: data) as! [String: Any]
     }()
 
+    /// The same files as the library's fixture check reads them.
+    static let pytorch: PyTorchFixture = try! PyTorchFixture(directory: directory.path)
+
     static func tensor(_ key: String) -> HostTensor {
         guard let t = tensors.tensors[key] else { fatalError("fixture has no tensor \(key)") }
         return t
