@@ -14,7 +14,8 @@
 # Stages: where NVIDIA's OpenCL library is (libnvidia-opencl.so.1, /etc/OpenCL/vendors, the
 # driver's folders), `devices`, `check --small` then `check` (every op against the CPU
 # reference, on the first GPU or else the default device), `check --fixtures` (against
-# PyTorch's values: ops, two training steps), `bench --sizes 128,256` (JSON),
+# PyTorch's values: ops, two training steps), `tune` (its cache kept in $OUT/cache),
+# `bench --sizes 128,256` (JSON, with the tuned tiling),
 # and PyTorch's reference on CUDA with TF32 off and with PyTorch's default. Where no NVIDIA
 # library or no CUDA PyTorch is found, those parts say so and are skipped.
 set -uo pipefail
@@ -86,6 +87,9 @@ run() {
   stage check-small 30 "$bin" check --small --device "$device"
   stage check 60 "$bin" check --device "$device"
   stage check-fixtures 30 "$bin" check --device "$device" --fixtures Tests/Fixtures
+  # tune caches its winner under $XDG_CACHE_HOME, which bench then uses (and saves with $OUT)
+  export XDG_CACHE_HOME="$OUT/cache"
+  stage tune 60 "$bin" tune --device "$device" --size 128 --repeats 3
   # parity was the check stages' job: bench times only
   stage bench 100 "$bin" bench --device "$device" --sizes 128,256 --repeats 5 --no-check --json "$OUT/bench.json"
 

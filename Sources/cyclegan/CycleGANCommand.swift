@@ -8,7 +8,7 @@ struct CycleGANCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cyclegan",
         abstract: "CycleGAN training and translation with OpenCL kernels.",
-        subcommands: [Train.self, TestCommand.self, Devices.self, Check.self, Bench.self])
+        subcommands: [Train.self, TestCommand.self, Devices.self, Check.self, Bench.self, Tune.self])
 
     /// Line-buffered stdout, so logs piped to a file or `tee` appear as training goes.
     /// A command line that does not parse is one `error:` line and status 1, like every
@@ -34,10 +34,12 @@ struct DeviceOption: ParsableArguments {
             help: "auto (first GPU, else any OpenCL device, else cpu-ref), gpu, gpu:N, cl:P:D or cpu-ref. Default: $CYCLEGAN_DEVICE or auto.")
     var device: String?
 
-    func backend(profiling: Bool = false) throws -> Backend {
-        let spec = try device.map { try DeviceSpec(parsing: $0) } ?? defaultDeviceSpec()
-        return try makeBackend(spec, profiling: profiling)
+    /// The backend the option names; `tuned`: with the tiling `cyclegan tune` cached.
+    func backend(profiling: Bool = false, tuned: Bool = true) throws -> Backend {
+        try makeBackend(try spec(), profiling: profiling, tuned: tuned)
     }
+
+    func spec() throws -> DeviceSpec { try device.map { try DeviceSpec(parsing: $0) } ?? defaultDeviceSpec() }
 }
 
 /// Prints `message` as one line on stderr and exits with status 1.

@@ -21,7 +21,8 @@ class CLITestCase: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        // a developer's `cyclegan tune` cache must not change what the tests run
+        p.environment = ProcessInfo.processInfo.environment.merging(["CYCLEGAN_TUNE_CACHE": "0"].merging(environment) { $1 }) { $1 }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

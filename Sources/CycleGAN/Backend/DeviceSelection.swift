@@ -58,8 +58,9 @@ public enum DeviceError: Error, CustomStringConvertible {
 }
 
 /// Opens the backend `spec` names. With `.auto` and no OpenCL device, returns the CPU
-/// reference and says so once on stderr.
-public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false) throws -> Backend {
+/// reference and says so once on stderr. With `tuned`, an OpenCL device takes the GEMM
+/// tiling `cyclegan tune` cached for it, and says so (`check` passes false).
+public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false, tuned: Bool = true) throws -> Backend {
     let devices = openCLDevices()
     let chosen: OpenCLDeviceInfo?
     switch spec {
@@ -78,6 +79,10 @@ public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false) throws -> B
     }
     guard let device = chosen else {
         throw DeviceError.noMatch(spec.description, available: devices.map { "\($0.spec) \($0.name)" } + ["cpu-ref"])
+    }
+    if tuned, let entry = Tuner.cached(for: device, gpuShaped: try OpenCLTuning().isGPUShaped(on: device)) {
+        FileHandle.standardError.write(Data("note: GEMM tiling \(entry.tile.description) from \(Tuner.cachePath(for: device)) (cyclegan tune)\n".utf8))
+        return try OpenCLBackend(device: device, profiling: profiling, gemmTile: entry.tile)
     }
     return try OpenCLBackend(device: device, profiling: profiling)
 }

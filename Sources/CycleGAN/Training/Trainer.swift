@@ -78,6 +78,7 @@ public final class Trainer {
         if store.isComplete(label) {
             let p = try store.restore(model, label: label)
             say("resuming from checkpoint '\(label)' (epoch \(p.epoch), \(p.epochIter) images into it, \(p.totalIters) in total)")
+            noteKernelChange(store: store, label: label, model: model)
             return p
         }
         let stateExists = FileManager.default.fileExists(atPath: store.trainStatePath(label))
@@ -86,12 +87,22 @@ public final class Trainer {
                 throw FileError.malformed(store.trainStatePath(label), "checkpoint set '\(label)' is incomplete and no complete set exists")
             }
             let p = try store.restore(model, label: newest)
+            noteKernelChange(store: store, label: newest, model: model)
             say("note: checkpoint set '\(label)' is incomplete (interrupted while saving); resuming from '\(newest)' instead (epoch \(p.epoch), \(p.totalIters) images)")
             return p
         }
         for (name, net) in model.networks { _ = try store.loadNetwork(net, name: name, label: label) }
         say("loaded weights '\(label)' without a train state: starting fresh optimiser state at epoch \(options.epochCount)")
         return TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
+    }
+
+    /// Says once when the checkpoint was trained under another kernel configuration (device,
+    /// GEMM tiling): the run continues exactly but for rounding.
+    private static func noteKernelChange(store: CheckpointStore, label: String, model: CycleGANModel) {
+        let now = CheckpointStore.kernelConfiguration(model.backend)
+        guard let then = (try? SafeTensorsFile(contentsOf: store.trainStatePath(label)))?.metadata["kernel_config"], then != now else { return }
+        FileHandle.standardError.write(Data(("note: checkpoint '\(label)' was trained on \(then); now \(now): "
+            + "the run continues, its results differing in rounding only\n").utf8))
     }
 
     /// With a fixed-size crop, the restored pools must hold images of that size: the
