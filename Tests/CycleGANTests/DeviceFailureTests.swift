@@ -109,6 +109,20 @@ final class DeviceFailureTests: CLITestCase {
         ((try? String(contentsOfFile: "\(Self.root)/ck/\(name)/loss_log.jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
     }
 
+    /// The bound costs a training loop nothing: once warm, a step allocates no buffer.
+    func testWarmTrainingStepsAllocateNothing() throws {
+        let backend = try TestDevices.requireOpenCL()
+        var c = CycleGANConfig()
+        c.ngf = 8; c.ndf = 8; c.nBlocks = 2; c.poolSize = 2
+        let model = CycleGANModel(c, on: backend)
+        let a = Tensor(shape: [1, 3, 64, 64], values: randomHostTensor([1, 3, 64, 64], seed: 1).values, on: backend)
+        let b = Tensor(shape: [1, 3, 64, 64], values: randomHostTensor([1, 3, 64, 64], seed: 2).values, on: backend)
+        for _ in 0..<4 { try model.step(realA: a, realB: b) }  // the pools fill after 2 steps
+        let before = backend.bufferAllocations
+        for _ in 0..<3 { try model.step(realA: a, realB: b) }
+        XCTAssertEqual(backend.bufferAllocations, before, "allocations in warm steps")
+    }
+
     /// SIGINT and SIGTERM finish the step, save `latest` as a complete set and say how to
     /// resume; every logged line is whole.
     func testSignalSavesLatestAndSaysHowToResume() throws {
