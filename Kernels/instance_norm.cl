@@ -2,8 +2,9 @@
 // Two variants of the same op, whose reference is instanceNormForward / instanceNormBackward
 // in Sources/CycleGAN/Backend/CPU/CPUInstanceNorm.swift: GPU-shaped devices run
 // instance_norm_forward and instance_norm_backward, one work-group per plane (global =
-// planes * local; local size a power of 2); CPU-shaped ones the barrier-free chunked
-// kernels of the second half of this file.
+// planes * local; local size a power of 2), or for planes too large to leave the device
+// enough work-groups the *_wg chunk kernels, several work-groups per plane; CPU-shaped
+// devices the barrier-free chunked kernels of the last part of this file.
 
 // tree_sum (common.cl) reduces one value per work-item over the work-group.
 
@@ -40,6 +41,83 @@ __kernel void instance_norm_backward(__global const float* y, __global const flo
     float mean_gyy = tree_sum(b, scratch) / HW;
     float r = rstd[plane];
     for (int i = lid; i < HW; i += ls) gxp[i] = r * (gp[i] - mean_gy - yp[i] * mean_gyy);
+}
+
+// ---- GPU-shaped, several work-groups per plane ------------------------------------------
+// One work-group per plane leaves most of a GPU idle when planes are few and large (64
+// planes of 256x256 for 132 multiprocessors). Large planes are cut into chunks of `chunk`
+// elements, each reduced by its own work-group (global (chunks * local, planes)) into the
+// same (mean, M2) or (sum gy, sum gy*y) partials as the CPU variant's, merged per plane in
+// a fixed order (instance_norm_merge above for the statistics, instance_norm_merge_grad
+// below), and applied with one work-item per element (global (HW, planes)).
+
+// part[(plane*chunks + k)*2 + {0,1}] = (mean, M2) of chunk k, two passes over the chunk.
+__kernel void instance_norm_chunk_stats_wg(__global const float* x, __global float* part, int HW, int chunk,
+                                           __local float* scratch) {
+    int k = get_group_id(0), plane = get_global_id(1), lid = get_local_id(0), ls = get_local_size(0);
+    int chunks = (HW + chunk - 1) / chunk;
+    int i0 = k * chunk, i1 = min(HW, i0 + chunk);
+    __global const float* p = x + (size_t)plane * HW;
+    float s = 0.0f;
+    for (int i = i0 + lid; i < i1; i += ls) s += p[i];
+    float mean = tree_sum(s, scratch) / (i1 - i0);
+    float v = 0.0f;
+    for (int i = i0 + lid; i < i1; i += ls) { float d = p[i] - mean; v += d * d; }
+    float m2 = tree_sum(v, scratch);
+    if (lid == 0) {
+        part[((size_t)plane * chunks + k) * 2] = mean;
+        part[((size_t)plane * chunks + k) * 2 + 1] = m2;
+    }
+}
+
+// y = (x - mean) * rstd, one element per work-item; global (HW, planes).
+__kernel void instance_norm_apply_elem(__global const float* x, __global float* y, __global const float* mean,
+                                       __global const float* rstd, int HW) {
+    int i = get_global_id(0), plane = get_global_id(1);
+    if (i >= HW) return;
+    size_t at = (size_t)plane * HW + i;
+    y[at] = (x[at] - mean[plane]) * rstd[plane];
+}
+
+// part[(plane*chunks + k)*2 + {0,1}] = (sum gy, sum gy*y) over chunk k.
+__kernel void instance_norm_chunk_grad_sums_wg(__global const float* y, __global const float* gy, __global float* part,
+                                               int HW, int chunk, __local float* scratch) {
+    int k = get_group_id(0), plane = get_global_id(1), lid = get_local_id(0), ls = get_local_size(0);
+    int chunks = (HW + chunk - 1) / chunk;
+    int i0 = k * chunk, i1 = min(HW, i0 + chunk);
+    __global const float* yp = y + (size_t)plane * HW;
+    __global const float* gp = gy + (size_t)plane * HW;
+    float a = 0.0f, b = 0.0f;
+    for (int i = i0 + lid; i < i1; i += ls) { a += gp[i]; b += gp[i] * yp[i]; }
+    a = tree_sum(a, scratch);
+    b = tree_sum(b, scratch);
+    if (lid == 0) {
+        part[((size_t)plane * chunks + k) * 2] = a;
+        part[((size_t)plane * chunks + k) * 2 + 1] = b;
+    }
+}
+
+// stats[plane*2 + {0,1}] = (mean(gy), mean(gy*y)): the chunk sums added in order; global (planes).
+__kernel void instance_norm_merge_grad(__global const float* part, __global float* stats, int planes, int HW, int chunk) {
+    int plane = get_global_id(0);
+    if (plane >= planes) return;
+    int chunks = (HW + chunk - 1) / chunk;
+    float a = 0.0f, b = 0.0f;
+    for (int k = 0; k < chunks; k++) {
+        a += part[((size_t)plane * chunks + k) * 2];
+        b += part[((size_t)plane * chunks + k) * 2 + 1];
+    }
+    stats[plane * 2] = a / HW;
+    stats[plane * 2 + 1] = b / HW;
+}
+
+// gx = rstd * (gy - mean(gy) - y * mean(gy*y)), one element per work-item; global (HW, planes).
+__kernel void instance_norm_apply_grad_elem(__global const float* y, __global const float* gy, __global const float* stats,
+                                            __global const float* rstd, __global float* gx, int HW) {
+    int i = get_global_id(0), plane = get_global_id(1);
+    if (i >= HW) return;
+    size_t at = (size_t)plane * HW + i;
+    gx[at] = rstd[plane] * (gy[at] - stats[plane * 2] - y[at] * stats[plane * 2 + 1]);
 }
 
 // ---- CPU-shaped variant: no barriers ---------------------------------------------------

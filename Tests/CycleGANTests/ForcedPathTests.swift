@@ -103,6 +103,8 @@ final class ForcedPathTests: XCTestCase {
                                           on: device)
         let (five, fiveOut) = try runParity(Config(name: "gpu, 5 splits", tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 5)),
                                             on: device)
+        let (chunked, chunkedOut) = try runParity(Config(name: "gpu, norm chunks of 40",
+                                                         tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 1, normChunk: 40)), on: device)
         XCTAssertFalse(cpuShaped.gpuShaped)
         XCTAssertEqual(cpuShaped.gemmVersion, .packed)
         for b in [one, five] {
@@ -124,6 +126,16 @@ final class ForcedPathTests: XCTestCase {
         XCTAssertEqual(reductions.differ, reductions.of, "bit-identical in the CPU and GPU shapes: \(reductions.same)")
         let split = differingCases(oneOut, fiveOut, outputs: ["grad_weight"]) { $0.geometry != nil }
         XCTAssertEqual(split.differ, split.of, "GPU-shaped weight gradients bit-identical with 1 and 5 splits: \(split.same)")
+
+        // Several work-groups per plane (chunks of 40, merged in order): every norm case has
+        // more than one chunk, and its statistics come out in other bits than one work-group's.
+        for c in Self.normCases {
+            let hw = Self.planeSize(c), planes = c.inputs["x"]!.shape[0] * c.inputs["x"]!.shape[1]
+            XCTAssertEqual(chunked.gpuNormChunk(planes: planes, hw: hw), 40)
+            XCTAssertGreaterThan(hw, 40, c.shape)
+        }
+        let perPlane = differingCases(oneOut, chunkedOut, outputs: ["y", "grad_x"]) { $0.op == "instance_norm2d" }
+        XCTAssertEqual(perPlane.differ, perPlane.of, "GPU-shaped norms bit-identical with one and several work-groups: \(perPlane.same)")
     }
 
     /// Both GEMM kernels against a Double-precision product on packed panels, at shapes that

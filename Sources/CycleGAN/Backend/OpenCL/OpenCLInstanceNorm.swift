@@ -1,5 +1,6 @@
 /// Launchers of Kernels/instance_norm.cl; the twin of CPUInstanceNorm.swift. The GPU kernel
-/// shape runs one work-group per plane with a tree reduction; the CPU shape the
+/// shape runs one work-group per plane with a tree reduction, or several per plane where
+/// the planes are too few to fill the device (`gpuNormChunks`); the CPU shape the
 /// barrier-free chunked variant (`gpuShaped` chooses, from the device type or `tuning`).
 extension OpenCLBackend {
     /// Elements per chunk of a plane in the CPU variant (`tuning.normChunk` overrides).
@@ -9,8 +10,29 @@ extension OpenCLBackend {
     /// ragged unless the chunk divides `hw`); the GPU variant reduces a plane in one work-group.
     func normChunks(hw: Int) -> Int { (hw + normChunk - 1) / normChunk }
 
+    /// Chunks per plane in the GPU shape: enough work-groups for 4 per compute unit, each
+    /// chunk at least 4 elements per work-item (1: one work-group per plane).
+    /// `tuning.normChunk` forces the chunk size.
+    func gpuNormChunk(planes: Int, hw: Int) -> Int {
+        if let forced = tuning.normChunk { return max(1, forced) }
+        let wanted = max(1, (4 * device.computeUnits + planes - 1) / planes)
+        let chunks = max(1, min(wanted, hw / (4 * reduceGroup)))
+        return (hw + chunks - 1) / chunks
+    }
+
     public func instanceNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer,
                                     planes: Int, hw: Int, eps: Float) {
+        if gpuShaped, case let chunk = gpuNormChunk(planes: planes, hw: hw), chunk < hw {
+            let chunks = (hw + chunk - 1) / chunk
+            let part = makeBuffer(count: planes * chunks * 2)
+            run("instance_norm", "instance_norm_chunk_stats_wg", global: [chunks * reduceGroup, planes], local: [reduceGroup, 1],
+                [.buffer(x), .buffer(part), .int(hw), .int(chunk), .local(reduceGroup * 4)])
+            run("instance_norm", "instance_norm_merge", global: [planes], local: nil,
+                [.buffer(part), .buffer(mean), .buffer(rstd), .int(planes), .int(hw), .int(chunk), .float(eps)])
+            run("instance_norm", "instance_norm_apply_elem", global: [hw, planes], local: [min(256, reduceGroup), 1],
+                [.buffer(x), .buffer(y), .buffer(mean), .buffer(rstd), .int(hw)])
+            return
+        }
         if gpuShaped {
             run("instance_norm", "instance_norm_forward", global: [planes * reduceGroup], local: [reduceGroup],
                 [.buffer(x), .buffer(y), .buffer(mean), .buffer(rstd), .int(hw), .float(eps), .local(reduceGroup * 4)])
@@ -27,6 +49,17 @@ extension OpenCLBackend {
     }
 
     public func instanceNormBackward(y: Buffer, gy: Buffer, rstd: Buffer, gx: Buffer, planes: Int, hw: Int) {
+        if gpuShaped, case let chunk = gpuNormChunk(planes: planes, hw: hw), chunk < hw {
+            let chunks = (hw + chunk - 1) / chunk
+            let part = makeBuffer(count: planes * chunks * 2), stats = makeBuffer(count: planes * 2)
+            run("instance_norm", "instance_norm_chunk_grad_sums_wg", global: [chunks * reduceGroup, planes], local: [reduceGroup, 1],
+                [.buffer(y), .buffer(gy), .buffer(part), .int(hw), .int(chunk), .local(reduceGroup * 4)])
+            run("instance_norm", "instance_norm_merge_grad", global: [planes], local: nil,
+                [.buffer(part), .buffer(stats), .int(planes), .int(hw), .int(chunk)])
+            run("instance_norm", "instance_norm_apply_grad_elem", global: [hw, planes], local: [min(256, reduceGroup), 1],
+                [.buffer(y), .buffer(gy), .buffer(stats), .buffer(rstd), .buffer(gx), .int(hw)])
+            return
+        }
         if gpuShaped {
             run("instance_norm", "instance_norm_backward", global: [planes * reduceGroup], local: [reduceGroup],
                 [.buffer(y), .buffer(gy), .buffer(rstd), .buffer(gx), .int(hw), .local(reduceGroup * 4)])
