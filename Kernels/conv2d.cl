@@ -338,6 +338,84 @@ __kernel void conv2d_s1(__global const float* A, __global const float* xp, __glo
     }
 }
 
+// conv2d_s1_tiled: conv2d_s1 on the flattened padded grid (row_stride 0), shaped for GPUs
+// as gemm_tiled is (gemm.cl): a work-group of WGN x WGM work-items computes WGM*TM output
+// channels x WGN*TN consecutive grid positions q, staging slices of KS rows r of A and of
+// the implicit B in local memory. B(r, q) = xp[off(r) + q] with off(r) = (c*Hp + ky)*ldx + kx
+// for r = (c*KH + ky)*KW + kx, so a slice row is WGN*TN consecutive floats of xp: coalesced.
+// The terms of each output are summed in conv2d_s1's order (the same bits). Positions past
+// the grid load zeros and are not stored. Global (ceil(OH*ldx/TN), ceil(M/TM), 1), local
+// (WGN, WGM, 1); needs gemm.cl's WGM, WGN, KS.
+#ifndef WGM
+#define WGM 16
+#endif
+#ifndef WGN
+#define WGN 16
+#endif
+#ifndef KS
+#define KS 16
+#endif
+#define S1_LDA (WGM * TM + TM)
+#define S1_LDB (WGN * TN + TN)
+
+__kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
+void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global float* y, int y_off,
+                     int M, int C, int KH, int KW, int OH, int OW, int Hp, int ldx,
+                     __global const float* bias, int has_bias, int ld_out) {
+    __local float As[KS * S1_LDA];
+    __local float Bs[KS * S1_LDB];
+    int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WGN + tx;
+    int mb0 = get_group_id(1) * WGM, q0 = get_group_id(0) * WGN * TN;
+    int Rows = C * KH * KW, Q = OH * ldx, mPanels = (M + TM - 1) / TM, taps = KH * KW;
+
+    float acc[TM][TN];
+    #pragma unroll
+    for (int i = 0; i < TM; i++)
+        #pragma unroll
+        for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
+
+    for (int rs = 0; rs < Rows; rs += KS) {
+        for (int f = lid; f < WGM * KS * TM; f += WGM * WGN) {  // A: as gemm_tiled
+            int panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM;
+            int p = mb0 + panel, r = rs + row;
+            As[row * S1_LDA + panel * TM + lane] = (p < mPanels && r < Rows) ? A[((size_t)p * Rows + r) * TM + lane] : 0.0f;
+        }
+        for (int f = lid; f < KS * WGN * TN; f += WGM * WGN) {  // B: row r, consecutive q
+            int row = f / (WGN * TN), col = f % (WGN * TN);
+            int r = rs + row, q = q0 + col;
+            float v = 0.0f;
+            if (r < Rows && q < Q) {
+                int c = r / taps, t = r % taps, ky = t / KW, kx = t % KW;
+                v = xp[((size_t)c * Hp + ky) * ldx + kx + q];
+            }
+            Bs[row * S1_LDB + col] = v;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < KS; k++) {
+            float av[TM], bv[TN];
+            #pragma unroll
+            for (int i = 0; i < TM; i++) av[i] = As[k * S1_LDA + ty * TM + i];
+            #pragma unroll
+            for (int j = 0; j < TN; j++) bv[j] = Bs[k * S1_LDB + tx * TN + j];
+            #pragma unroll
+            for (int i = 0; i < TM; i++)
+                #pragma unroll
+                for (int j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    for (int i = 0; i < TM; i++) {
+        int m = (mb0 + ty) * TM + i;
+        if (m >= M) break;
+        __global float* out = y + y_off + (size_t)m * OH * ld_out;
+        for (int j = 0; j < TN; j++) {
+            int q = q0 + tx * TN + j, oy = q / ldx, ox = q % ldx;
+            if (oy < OH && ox < OW) out[oy * ld_out + ox] = has_bias ? acc[i][j] + bias[m] : acc[i][j];
+        }
+    }
+}
+
 // The A operand of the stride-1 input gradient: panels over input channels c of the
 // flipped, transposed weight, A[c/TM][(k*KH + ky)*KW + kx][c%TM] = w[k][c][KH-1-ky][KW-1-kx].
 // One work-item per (c, k) copies its KH*KW taps; global (TM*ceil(C/TM), K).

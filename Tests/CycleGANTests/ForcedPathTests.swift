@@ -103,6 +103,8 @@ final class ForcedPathTests: XCTestCase {
                                           on: device)
         let (five, fiveOut) = try runParity(Config(name: "gpu, 5 splits", tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 5)),
                                             on: device)
+        let (packed, packedOut) = try runParity(Config(name: "gpu, gemm v1",
+                                                       tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 1, gemmVersion: .packed)), on: device)
         let (chunked, chunkedOut) = try runParity(Config(name: "gpu, norm chunks of 40",
                                                          tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 1, normChunk: 40)), on: device)
         XCTAssertFalse(cpuShaped.gpuShaped)
@@ -126,6 +128,13 @@ final class ForcedPathTests: XCTestCase {
         XCTAssertEqual(reductions.differ, reductions.of, "bit-identical in the CPU and GPU shapes: \(reductions.same)")
         let split = differingCases(oneOut, fiveOut, outputs: ["grad_weight"]) { $0.geometry != nil }
         XCTAssertEqual(split.differ, split.of, "GPU-shaped weight gradients bit-identical with 1 and 5 splits: \(split.same)")
+
+        // GEMM version 2 (gemm_tiled, conv2d_s1_tiled: local-memory tiles) sums every output
+        // in version 1's order: every conv pass gives the same bits.
+        XCTAssertEqual(packed.gemmVersion, .packed)
+        let versions = differingCases(packedOut, oneOut, outputs: ["y", "grad_x", "grad_weight", "grad_bias"]) { $0.geometry != nil }
+        XCTAssertEqual(versions.differ, 0, "conv passes differ between GEMM versions 1 and 2 (\(versions.differ) of \(versions.of))")
+        XCTAssertGreaterThan(versions.of, 10)
 
         // Several work-groups per plane (chunks of 40, merged in order): every norm case has
         // more than one chunk, and its statistics come out in other bits than one work-group's.

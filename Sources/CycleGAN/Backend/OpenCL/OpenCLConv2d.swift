@@ -115,6 +115,8 @@ extension OpenCLBackend {
     struct Stride1Layout { var flat: Bool; var ldx: Int }
 
     func stride1Layout(ow: Int, kw: Int) -> Stride1Layout {
+        // conv2d_s1_tiled (GEMM version 2) always walks the flattened grid
+        if gemmVersion == .tiled { return Stride1Layout(flat: true, ldx: ow + kw - 1) }
         let rowTiles = blocks(ow, gemmTile.tn) * gemmTile.tn  // computed per row, tiled by rows
         let flatWidth = ow + kw - 1                           // computed per row, flattened
         return flatWidth < rowTiles ? Stride1Layout(flat: true, ldx: flatWidth)
@@ -128,6 +130,11 @@ extension OpenCLBackend {
         let args: [KernelArg] = [.buffer(a), .buffer(xp), .buffer(y), .int(yOffset), .int(m), .int(c), .int(kh), .int(kw),
                                  .int(oh), .int(ow), .int(hp), .int(layout.ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1),
                                  .int(ldOut ?? ow), .int(layout.flat ? 0 : layout.ldx)]
+        if gemmVersion == .tiled {
+            run("conv2d", "conv2d_s1_tiled", global: [blocks(oh * layout.ldx, gemmTile.tn), blocks(m, gemmTile.tm), 1],
+                local: [gemmTile.wgn, gemmTile.wgm, 1], Array(args.dropLast()))
+            return
+        }
         let grid = layout.flat ? [blocks(oh * layout.ldx, gemmTile.tn), 1, blocks(m, gemmTile.tm)]
             : [blocks(ow, gemmTile.tn), oh, blocks(m, gemmTile.tm)]
         run("conv2d", "conv2d_s1", global: grid, local: gemmTile.convLocal, args)
