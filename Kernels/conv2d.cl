@@ -512,3 +512,70 @@ __kernel void conv2d_s1_wgrad(__global const float* xp, __global const float* gy
         }
     }
 }
+
+// conv2d_s1_wgrad_tiled: conv2d_s1_wgrad in GEMM version 2's local-memory tiles (see
+// conv2d_s1_tiled). A work-group of WGN x WGM work-items computes WGM*TM weight rows r x
+// WGN*TN output channels m over its split's positions q in slices of KS: the slice of the
+// implicit A(r, q) = xp[off(r) + q] is loaded KS consecutive floats per row, the slice of
+// gyp's panels as gemm_tiled loads B. The terms are summed in conv2d_s1_wgrad's order (q
+// ascending: the same bits); outputs and the accumulate flag as there. Global
+// (ceil(M/TN), ceil(Rows/TM), splits), local (WGN, WGM, 1).
+__kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
+void conv2d_s1_wgrad_tiled(__global const float* xp, __global const float* gyp, __global float* partial,
+                           int C, int KH, int KW, int Hp, int ldx, int M, int Q, int q_chunk, int accumulate) {
+    __local float As[KS * S1_LDA];
+    __local float Bs[KS * S1_LDB];
+    int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WGN + tx, split = get_global_id(2);
+    int nb0 = get_group_id(0) * WGN, rb0 = get_group_id(1) * WGM;
+    int Rows = C * KH * KW, taps = KH * KW, nPanels = (M + TN - 1) / TN;
+    int q0 = split * q_chunk, q1 = min(Q, q0 + q_chunk);
+
+    float acc[TM][TN];
+    #pragma unroll
+    for (int i = 0; i < TM; i++)
+        #pragma unroll
+        for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
+
+    for (int qs = q0; qs < q1; qs += KS) {
+        for (int f = lid; f < WGM * TM * KS; f += WGM * WGN) {  // A: KS consecutive q of each row r
+            int rr = f / KS, kq = f % KS;
+            int r = rb0 * TM + rr, q = qs + kq;
+            float v = 0.0f;
+            if (r < Rows && q < q1) {
+                int c = r / taps, t = r % taps, ky = t / KW, kx = t % KW;
+                v = xp[((size_t)c * Hp + ky) * ldx + kx + q];
+            }
+            As[kq * S1_LDA + rr] = v;
+        }
+        for (int f = lid; f < WGN * KS * TN; f += WGM * WGN) {  // B: gyp panels, as gemm_tiled
+            int panel = f / (KS * TN), kq = (f / TN) % KS, lane = f % TN;
+            int p = nb0 + panel, q = qs + kq;
+            Bs[kq * S1_LDB + panel * TN + lane] = (p < nPanels && q < q1) ? gyp[((size_t)p * Q + q) * TN + lane] : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < KS; k++) {
+            float av[TM], bv[TN];
+            #pragma unroll
+            for (int i = 0; i < TM; i++) av[i] = As[k * S1_LDA + ty * TM + i];
+            #pragma unroll
+            for (int j = 0; j < TN; j++) bv[j] = Bs[k * S1_LDB + tx * TN + j];
+            #pragma unroll
+            for (int i = 0; i < TM; i++)
+                #pragma unroll
+                for (int j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    __global float* out = partial + (size_t)split * Rows * M;
+    for (int i = 0; i < TM; i++) {
+        int r = (rb0 + ty) * TM + i;
+        if (r >= Rows) break;
+        for (int j = 0; j < TN; j++) {
+            int m = (nb0 + tx) * TN + j;
+            if (m >= M) break;
+            size_t o = (size_t)m * Rows + r;
+            out[o] = accumulate ? out[o] + acc[i][j] : acc[i][j];
+        }
+    }
+}

@@ -281,9 +281,14 @@ extension OpenCLBackend {
                          reflect: g.padding == .reflect, ldx: ldx)
                 run("conv2d", "pack_flat_cols", global: [g.oh, blocks(g.k, t.tn)], local: [min(4, device.maxWorkGroupSize), 1],
                     [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)])
-                run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local,
-                    [.buffer(xp), .buffer(gyp), .buffer(partial), .int(g.c), .int(g.kh), .int(g.kw), .int(hp), .int(ldx),
-                     .int(g.k), .int(qf), .int(chunk), .int(splits == 1 && n > 0 ? 1 : 0)])
+                let args: [KernelArg] = [.buffer(xp), .buffer(gyp), .buffer(partial), .int(g.c), .int(g.kh), .int(g.kw), .int(hp),
+                                         .int(ldx), .int(g.k), .int(qf), .int(chunk), .int(splits == 1 && n > 0 ? 1 : 0)]
+                if gemmVersion == .tiled {
+                    run("conv2d", "conv2d_s1_wgrad_tiled", global: [blocks(g.k, t.tn), blocks(rows, t.tm), splits],
+                        local: [t.wgn, t.wgm, 1], args)
+                } else {
+                    run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local, args)
+                }
                 if splits > 1 {
                     reducePartials(partial, splits: splits, count: rows * g.k, out: gw, outOffset: 0, accumulate: n > 0)
                 }
