@@ -71,14 +71,17 @@ extension OpenCLBackend {
         }
     }
 
-    /// Into how many slices a reduction of `r` terms behind `tiles` output tiles is split
-    /// (each slice's partial product summed afterwards in a fixed order by reduce_partials):
-    /// enough for 16 tiles per compute unit on CPUs, 64 on GPUs, with at least 256 terms a
-    /// slice; `tuning.reductionSplits` forces a count (at most `r`).
+    /// Into how many slices a reduction of `r` terms behind `tiles` TM × TN output tiles is
+    /// split (each slice's partial product summed afterwards in a fixed order by
+    /// reduce_partials), with at least 256 terms a slice: enough for 16 tiles per compute unit
+    /// with GEMM version 1 on CPUs, 64 on GPUs; with version 2, whose work-groups hold
+    /// WGM × WGN tiles, 8 work-groups per compute unit (2048 resident work-items, what a
+    /// GPU multiprocessor holds). `tuning.reductionSplits` forces a count (at most `r`).
     func reductionSplits(tiles: Int, r: Int) -> Int {
         if let forced = tuning.reductionSplits { return max(1, min(forced, r)) }
-        let target = device.computeUnits * (gpuShaped ? 64 : 16)
-        return max(1, min(r / 256, target / max(tiles, 1)))
+        let units = gemmVersion == .tiled ? max(1, tiles / (gemmTile.wgm * gemmTile.wgn)) : max(tiles, 1)
+        let target = device.computeUnits * (gemmVersion == .tiled ? 8 : gpuShaped ? 64 : 16)
+        return max(1, min(r / 256, target / units))
     }
 
     /// out[outOffset + m*n'…] (+)= Σ_r A·B with the r range split into `splits` slices for
