@@ -137,3 +137,62 @@ __kernel void winograd_output(__global const float* mo, int mo_stride, __global 
         }
     }
 }
+
+// ---- GPU shape: one work-item per tile --------------------------------------------------
+// winograd_input and winograd_output walk a tile row per work-item (reusing two columns of
+// each patch), which suits CPUs; on GPUs that leaves a few hundred work-items for a layer.
+// These compute the same values, one tile per work-item: consecutive work-items take
+// consecutive tiles n, so the transforms' loads of mo and stores of v and y are contiguous.
+
+// V for tile n and input channel c, as winograd_input computes it; work-items with
+// tiles <= n < ceil(tiles/TN)*TN zero the panel's padding columns. Global (ceil(tiles/TN)*TN, C).
+__kernel void winograd_input_tile(__global const float* x, int x_off, __global float* v, int v_stride,
+                                  int C, int H, int W, int pad, int reflect, int tiles_x, int tiles) {
+    int n = get_global_id(0), c = get_global_id(1);
+    int nblocks = (tiles + TN - 1) / TN;
+    if (n >= nblocks * TN || c >= C) return;
+    size_t panel = v_stride;
+    __global float* out = v + ((size_t)(n / TN) * C + c) * TN + n % TN;
+    if (n >= tiles) {
+        for (int p = 0; p < 16; p++) out[p * panel] = 0.0f;
+        return;
+    }
+    int ty = n / tiles_x, tx = n % tiles_x;
+    __global const float* xc = x + x_off + (size_t)c * H * W;
+    int row[4];
+    for (int i = 0; i < 4; i++) {
+        int py = 2 * ty + i, iy = py - pad;
+        if (reflect) iy = reflect_index(iy, H);
+        row[i] = (py < H + 2 * pad && iy >= 0 && iy < H) ? iy * W : -1;
+    }
+    float4 t0 = winograd_column(xc, row, 2 * tx, W, pad, reflect), t1 = winograd_column(xc, row, 2 * tx + 1, W, pad, reflect);
+    float4 t2 = winograd_column(xc, row, 2 * tx + 2, W, pad, reflect), t3 = winograd_column(xc, row, 2 * tx + 3, W, pad, reflect);
+    float4 v0 = t0 - t2, v1 = t1 + t2, v2 = t2 - t1, v3 = t1 - t3;
+    out[0 * panel] = v0.x; out[1 * panel] = v1.x; out[2 * panel] = v2.x; out[3 * panel] = v3.x;
+    out[4 * panel] = v0.y; out[5 * panel] = v1.y; out[6 * panel] = v2.y; out[7 * panel] = v3.y;
+    out[8 * panel] = v0.z; out[9 * panel] = v1.z; out[10 * panel] = v2.z; out[11 * panel] = v3.z;
+    out[12 * panel] = v0.w; out[13 * panel] = v1.w; out[14 * panel] = v2.w; out[15 * panel] = v3.w;
+}
+
+// Y for tile n and output channel m, as winograd_output computes it. Global (tiles, M).
+__kernel void winograd_output_tile(__global const float* mo, int mo_stride, __global float* y, int y_off, int M, int tiles,
+                                   int tiles_x, int OH, int OW, int ld_out, __global const float* bias, int has_bias) {
+    int n = get_global_id(0), m = get_global_id(1);
+    if (n >= tiles || m >= M) return;
+    float b = has_bias ? bias[m] : 0.0f;
+    size_t ps = mo_stride;
+    int oy = 2 * (n / tiles_x), ox = 2 * (n % tiles_x);
+    __global const float* s = mo + (size_t)m * tiles + n;
+    float4 s0 = (float4)(s[0], s[ps], s[2 * ps], s[3 * ps]);
+    float4 s1 = (float4)(s[4 * ps], s[5 * ps], s[6 * ps], s[7 * ps]);
+    float4 s2 = (float4)(s[8 * ps], s[9 * ps], s[10 * ps], s[11 * ps]);
+    float4 s3 = (float4)(s[12 * ps], s[13 * ps], s[14 * ps], s[15 * ps]);
+    float4 r0 = s0 + s1 + s2, r1 = s1 - s2 - s3;
+    __global float* out = y + y_off + ((size_t)m * OH + oy) * ld_out;
+    out[ox] = r0.x + r0.y + r0.z + b;
+    if (ox + 1 < OW) out[ox + 1] = r0.y - r0.z - r0.w + b;
+    if (oy + 1 < OH) {
+        out[ld_out + ox] = r1.x + r1.y + r1.z + b;
+        if (ox + 1 < OW) out[ld_out + ox + 1] = r1.y - r1.z - r1.w + b;
+    }
+}

@@ -136,6 +136,14 @@ final class ForcedPathTests: XCTestCase {
         XCTAssertEqual(versions.differ, 0, "conv passes differ between GEMM versions 1 and 2 (\(versions.differ) of \(versions.of))")
         XCTAssertGreaterThan(versions.of, 10)
 
+        // The Winograd transforms a tile per work-item (GPU shape) compute what the tile-row
+        // walk (CPU shape) does: the 3×3 stride-1 passes give the same bits in both shapes.
+        let winograd = differingCases(cpuOut, oneOut, outputs: ["y", "grad_x"]) {
+            $0.geometry.map { $0.stride == 1 && $0.kh == 3 && $0.kw == 3 } ?? false
+        }
+        XCTAssertGreaterThan(winograd.of, 0)
+        XCTAssertEqual(winograd.differ, 0, "Winograd passes differ between the CPU and GPU shapes")
+
         // Several work-groups per plane (chunks of 40, merged in order): every norm case has
         // more than one chunk, and its statistics come out in other bits than one work-group's.
         for c in Self.normCases {

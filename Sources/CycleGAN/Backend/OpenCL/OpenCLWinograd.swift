@@ -31,12 +31,22 @@ extension OpenCLBackend {
         let nCols = blocks(tiles, t.tn) * t.tn, mRows = blocks(m, t.tm) * t.tm
         let uStride = winogradStride(mRows * c), vStride = winogradStride(nCols * c), moStride = winogradStride(m * tiles)
         let v = makeBuffer(count: 16 * vStride), mo = makeBuffer(count: 16 * moStride)
-        run("winograd", "winograd_input", global: [tiles / tilesX, c], local: [1, min(8, device.maxWorkGroupSize)],
-            [.buffer(x), .int(xOffset), .buffer(v), .int(vStride), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0),
-             .int(tilesX), .int(tiles)])
+        // The transforms: a tile row per work-item in the CPU shape, a tile per work-item in the GPU shape.
+        let inputArgs: [KernelArg] = [.buffer(x), .int(xOffset), .buffer(v), .int(vStride), .int(c), .int(h), .int(w), .int(pad),
+                                      .int(reflect ? 1 : 0), .int(tilesX), .int(tiles)]
+        let outputArgs: [KernelArg] = [.buffer(mo), .int(moStride), .buffer(y), .int(yOffset), .int(m), .int(tiles), .int(tilesX),
+                                       .int(oh), .int(ow), .int(ldOut ?? ow), .buffer(bias ?? mo), .int(bias == nil ? 0 : 1)]
+        let group = min(64, device.maxWorkGroupSize)
+        if gpuShaped {
+            run("winograd", "winograd_input_tile", global: [nCols, c], local: [group, 1], inputArgs)
+        } else {
+            run("winograd", "winograd_input", global: [tiles / tilesX, c], local: [1, min(8, device.maxWorkGroupSize)], inputArgs)
+        }
         gemm(u, v, mo, cOffset: 0, m: m, n: tiles, r: c, ldc: tiles, batches: 16, strides: (a: uStride, b: vStride, c: moStride))
-        run("winograd", "winograd_output", global: [tiles / tilesX, m], local: [1, min(8, device.maxWorkGroupSize)],
-            [.buffer(mo), .int(moStride), .buffer(y), .int(yOffset), .int(m), .int(tiles), .int(tilesX), .int(oh), .int(ow),
-             .int(ldOut ?? ow), .buffer(bias ?? mo), .int(bias == nil ? 0 : 1)])
+        if gpuShaped {
+            run("winograd", "winograd_output_tile", global: [tiles, m], local: [group, 1], outputArgs)
+        } else {
+            run("winograd", "winograd_output", global: [tiles / tilesX, m], local: [1, min(8, device.maxWorkGroupSize)], outputArgs)
+        }
     }
 }
