@@ -579,3 +579,45 @@ void conv2d_s1_wgrad_tiled(__global const float* xp, __global const float* gyp, 
         }
     }
 }
+
+// ---- GPU shape: one work-item per element of the row-walking helpers above -------------
+// pad_input, unpad_fold and pack_flat_cols give each work-item a whole row (a straight copy
+// that CPUs vectorise); on GPUs these element-wise twins write the same values with
+// consecutive work-items on consecutive elements.
+
+// pad_input's xp[c][py][px], one element per work-item. Global (ldx, H + 2*pad, C).
+__kernel void pad_input_elem(__global const float* x, int x_off, __global float* xp,
+                             int C, int H, int W, int pad, int reflect, int ldx) {
+    int px = get_global_id(0), py = get_global_id(1), c = get_global_id(2);
+    int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    if (px >= ldx || py >= Hp || c >= C) return;
+    int iy = py - pad, ix = px - pad;
+    if (reflect) { iy = reflect_index(iy, H); ix = reflect_index(ix, W); }
+    xp[((size_t)c * Hp + py) * ldx + px] =
+        (px < Wp && iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[x_off + ((size_t)c * H + iy) * W + ix] : 0.0f;
+}
+
+// unpad_fold's gx[c][iy][ix], one element per work-item (the same preimages, the same
+// order of the sum). Global (W, H, C).
+__kernel void unpad_fold_elem(__global const float* gxp, __global float* gx, int gx_off,
+                              int C, int H, int W, int pad, int reflect, int ldx) {
+    int ix = get_global_id(0), iy = get_global_id(1), c = get_global_id(2);
+    if (ix >= W || iy >= H || c >= C) return;
+    int rows[3], cols[3];
+    int nr = reflect_preimages(iy, H, pad, reflect, rows), ncol = reflect_preimages(ix, W, pad, reflect, cols);
+    __global const float* plane = gxp + (size_t)c * (H + 2 * pad) * ldx;
+    float acc = 0.0f;
+    for (int a = 0; a < nr; a++)
+        for (int b = 0; b < ncol; b++) acc += plane[rows[a] * ldx + cols[b]];
+    gx[gx_off + ((size_t)c * H + iy) * W + ix] = acc;
+}
+
+// pack_flat_cols's dst[mb][q][j], one element per work-item. Global (ldx*TN, OH, ceil(M/TN)).
+__kernel void pack_flat_cols_elem(__global const float* gy, int gy_off, __global float* dst,
+                                  int M, int OH, int OW, int ldx) {
+    int e = get_global_id(0), oy = get_global_id(1), mb = get_global_id(2);
+    if (e >= ldx * TN || oy >= OH || mb * TN >= M) return;
+    int ox = e / TN, j = e % TN, m = mb * TN + j;
+    dst[((size_t)mb * OH * ldx + (size_t)oy * ldx) * TN + e] =
+        (m < M && ox < OW) ? gy[gy_off + ((size_t)m * OH + oy) * OW + ox] : 0.0f;
+}

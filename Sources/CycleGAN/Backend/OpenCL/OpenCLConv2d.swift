@@ -104,8 +104,12 @@ extension OpenCLBackend {
     /// Pads image `offset` of `x` ([c][h][w]) by `pad` into rows of `ldx` floats.
     /// Any slack after the padded planes in `xp` is zeroed.
     func padInput(_ x: Buffer, offset: Int, into xp: Buffer, c: Int, h: Int, w: Int, pad: Int, reflect: Bool, ldx: Int) {
-        run("conv2d", "pad_input", global: [h + 2 * pad, c], local: [min(4, device.maxWorkGroupSize), 1],
-            [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0), .int(ldx)])
+        let args: [KernelArg] = [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0), .int(ldx)]
+        if gpuShaped {
+            run("conv2d", "pad_input_elem", global: [ldx, h + 2 * pad, c], local: [min(64, device.maxWorkGroupSize), 1, 1], args)
+        } else {
+            run("conv2d", "pad_input", global: [h + 2 * pad, c], local: [min(4, device.maxWorkGroupSize), 1], args)
+        }
         let used = c * (h + 2 * pad) * ldx
         if xp.count > used {
             run("conv2d", "zero_tail", global: [xp.count - used], local: nil, [.buffer(xp), .int(used), .int(xp.count - used)])
@@ -218,9 +222,13 @@ extension OpenCLBackend {
             }
             for n in 0..<g.n {
                 correlate(n)
-                run("conv2d", "unpad_fold", global: [g.h, g.c], local: [min(4, device.maxWorkGroupSize), 1],
-                    [.buffer(gxp), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w), .int(g.pad),
-                     .int(g.padding == .reflect ? 1 : 0), .int(ldgx)])
+                let args: [KernelArg] = [.buffer(gxp), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w),
+                                         .int(g.pad), .int(g.padding == .reflect ? 1 : 0), .int(ldgx)]
+                if gpuShaped {
+                    run("conv2d", "unpad_fold_elem", global: [g.w, g.h, g.c], local: [min(64, device.maxWorkGroupSize), 1, 1], args)
+                } else {
+                    run("conv2d", "unpad_fold", global: [g.h, g.c], local: [min(4, device.maxWorkGroupSize), 1], args)
+                }
             }
             return
         }
@@ -282,8 +290,13 @@ extension OpenCLBackend {
             for n in 0..<g.n {
                 padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, pad: g.pad,
                          reflect: g.padding == .reflect, ldx: ldx)
-                run("conv2d", "pack_flat_cols", global: [g.oh, blocks(g.k, t.tn)], local: [min(4, device.maxWorkGroupSize), 1],
-                    [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)])
+                let packArgs: [KernelArg] = [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)]
+                if gpuShaped {
+                    run("conv2d", "pack_flat_cols_elem", global: [ldx * t.tn, g.oh, blocks(g.k, t.tn)],
+                        local: [min(64, device.maxWorkGroupSize), 1, 1], packArgs)
+                } else {
+                    run("conv2d", "pack_flat_cols", global: [g.oh, blocks(g.k, t.tn)], local: [min(4, device.maxWorkGroupSize), 1], packArgs)
+                }
                 let args: [KernelArg] = [.buffer(xp), .buffer(gyp), .buffer(partial), .int(g.c), .int(g.kh), .int(g.kw), .int(hp),
                                          .int(ldx), .int(g.k), .int(qf), .int(chunk), .int(splits == 1 && n > 0 ? 1 : 0)]
                 if gemmVersion == .tiled {
