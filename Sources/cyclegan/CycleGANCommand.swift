@@ -42,9 +42,18 @@ struct DeviceOption: ParsableArguments {
     func spec() throws -> DeviceSpec { try device.map { try DeviceSpec(parsing: $0) } ?? defaultDeviceSpec() }
 }
 
-/// Prints `message` as one line on stderr and exits with status 1.
+/// Prints `message` as one line on stderr and exits with status 1. Control characters
+/// (a newline in a file name or a checkpoint key) are escaped: one error, one line.
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    var line = ""
+    for scalar in message.unicodeScalars {
+        if scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" {
+            line += scalar.escaped(asASCII: true)
+        } else {
+            line.unicodeScalars.append(scalar)
+        }
+    }
+    FileHandle.standardError.write(Data("error: \(line)\n".utf8))
     exit(1)
 }
 

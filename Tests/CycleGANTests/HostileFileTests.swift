@@ -237,7 +237,34 @@ final class HostileFileTests: XCTestCase {
     func testTooManyDimensions() {
         let shape = [Int](repeating: 1, count: 65)
         assertError({ try PyTorchCheckpoint.load(data: HostileFiles.stateDict(tensors: 1, storageCount: 1, shape: shape), name: "d.pth") },
-                    contains: "d.pth", "tensor k0: 65 dimensions")
+                    contains: "d.pth", "65 dimensions")
+    }
+
+    /// A shape tuple of 100,000 entries is refused before it is copied into the tensor (the
+    /// reviewer's 505 KB file reused one such tuple in 400 calls: 3.3 GB).
+    func testLongShapeTuplesAreRefusedBeforeCopying() {
+        let shape = [Int](repeating: 1, count: 100_000)
+        assertError({ try PyTorchCheckpoint.load(data: HostileFiles.stateDict(tensors: 1, storageCount: 1, shape: shape), name: "l.pth") },
+                    contains: "l.pth", "100000 dimensions")
+    }
+
+    /// Storage keys are short names: a long one (hashed at every reference) is refused.
+    func testLongStorageKeysAreRefused() {
+        var pickle = HostileFiles.stateDictPickle(tensors: 1, storageCount: 1)
+        let key = HostileFiles.shortString("0")
+        let long = [0x8C, 255] + [UInt8](repeating: 0x61, count: 255)  // a 255-byte key: allowed
+        let longer: [UInt8] = [0x58] + withUnsafeBytes(of: UInt32(300).littleEndian, Array.init) + [UInt8](repeating: 0x61, count: 300)
+        if let at = pickle.firstRange(of: HostileFiles.shortString("cpu")).map({ $0.lowerBound - key.count }) {
+            XCTAssertEqual(Array(pickle[at..<(at + key.count)]), key)
+            var ok = pickle
+            ok.replaceSubrange(at..<(at + key.count), with: long)
+            XCTAssertFalse(error { try PyTorchCheckpoint.load(data: HostileFiles.zip(pickle: ok), name: "k.pth") }.contains("longer than 256"))
+            pickle.replaceSubrange(at..<(at + key.count), with: longer)
+        } else {
+            XCTFail("no storage key in the built pickle")
+        }
+        assertError({ try PyTorchCheckpoint.load(data: HostileFiles.zip(pickle: pickle), name: "k.pth") },
+                    contains: "k.pth", "storage key longer than 256 bytes")
     }
 }
 

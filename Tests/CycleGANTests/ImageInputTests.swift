@@ -365,4 +365,37 @@ final class ImageInputTests: XCTestCase {
                        "cannot read \(dir)/long.png: file is \(65 << 20) bytes, more than an image of --max_pixels 10 needs")
         XCTAssertEqual(ImageIO.maxFileBytes(maxPixels: UInt64.max), Int.max / 2)
     }
+
+    /// A progressive JPEG of `scans` repeated AC scans (valid as far as libjpeg checks: each
+    /// costs a pass over the coefficients). Gray, `side`², all-zero coefficients.
+    static func manyScanJPEG(side: Int, scans: Int) -> [UInt8] {
+        func seg(_ marker: UInt8, _ d: [UInt8]) -> [UInt8] {
+            [0xFF, marker] + withUnsafeBytes(of: UInt16(d.count + 2).bigEndian, Array.init) + d
+        }
+        let s16 = withUnsafeBytes(of: UInt16(side).bigEndian, Array.init)
+        var j: [UInt8] = [0xFF, 0xD8]
+        j += seg(0xDB, [0] + [UInt8](repeating: 1, count: 64))
+        j += seg(0xC2, [8] + s16 + s16 + [1, 1, 0x11, 0])
+        j += seg(0xC4, [0x00, 1] + [UInt8](repeating: 0, count: 15) + [0])           // DC: one 1-bit code, symbol 0
+        j += seg(0xC4, [0x10, 1, 1] + [UInt8](repeating: 0, count: 14) + [0xE0, 0])   // AC: EOB run codes
+        let blocks = ((side + 7) / 8) * ((side + 7) / 8)
+        func sos(_ ss: UInt8, _ se: UInt8) -> [UInt8] { seg(0xDA, [1, 1, 0, ss, se, 0]) }
+        j += sos(0, 0) + [UInt8](repeating: 0, count: (blocks + 7) / 8)
+        let bits = blocks / 16384 * 15
+        var data = [UInt8](repeating: 0, count: (bits + 7) / 8)
+        let pad = data.count * 8 - bits
+        if pad > 0 { data[data.count - 1] |= UInt8((1 << pad) - 1) }
+        for _ in 0..<scans { j += sos(1, 63) + data }
+        return j + [0xFF, 0xD9]
+    }
+
+    /// More than 500 scans is refused (10,000 scans of a 4096² image took 10 s to decode);
+    /// a few decode.
+    func testJPEGScansAreLimited() throws {
+        let few = try ImageIO.decode(Data(Self.manyScanJPEG(side: 1024, scans: 3)), path: "few.jpg")
+        XCTAssertEqual([few.width, few.height], [1024, 1024])
+        XCTAssertThrowsError(try ImageIO.decode(Data(Self.manyScanJPEG(side: 1024, scans: 600)), path: "many.jpg")) {
+            XCTAssertTrue("\($0)".contains("more than 500 scans"), "\($0)")
+        }
+    }
 }

@@ -22,6 +22,13 @@ final class OptionErrorTests: CLITestCase {
                               ("CYCLEGAN_CONV", "fft"), ("CYCLEGAN_WINOGRAD", "no"), ("CYCLEGAN_DEVICE", "gpu:9")] {
             assertOneLineError(try cyclegan(["check", "--small"], environment: [name: value]), contains: name == "CYCLEGAN_DEVICE" ? "gpu:9" : name)
         }
+        // sizes, epochs and batches past any real run (their arithmetic overflowed)
+        for (option, value) in [("--load_size", "9999999999"), ("--crop_size", "4611686018427387904"), ("--n_epochs", "9223372036854775807"),
+                                ("--n_epochs_decay", "9223372036854775807"), ("--batch_size", "9223372036854775807")] {
+            assertOneLineError(try cyclegan(tiny + [option, value]), contains: option)
+        }
+        assertOneLineError(try cyclegan(["test", "--preprocess", "scale_width", "--load_size", "5000000000", "--dataroot", "/tmp",
+                                         "--device", "cpu-ref"]), contains: "--load_size")
         let help = try cyclegan(["train", "--help"])
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.stdout.contains("--crop_size"), help.stdout)

@@ -74,6 +74,15 @@ final class TrainStateTests: CLITestCase {
             // nothing was overwritten
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, what)
         }
+        // pools of images the networks cannot take, in a mode without a fixed crop
+        try pristine.write(to: URL(fileURLWithPath: path))
+        try edit(path) { f in
+            for pool in ["pool_A", "pool_B"] { f.tensors["\(pool)/0"] = HostTensor(shape: [1, 3, 1, 1], values: [0, 0, 0]) }
+            f.metadata["pool_A_count"] = "1"; f.metadata["pool_B_count"] = "1"
+            for k in Array(f.tensors.keys) where k.hasPrefix("pool_") && !k.hasSuffix("/0") { f.tensors[k] = nil }
+        }
+        assertOneLineError(try cyclegan(args("base") + ["--continue_train", "--preprocess", "none"]), contains: "pool_A holds 1x1 images")
+
         // the pristine state still resumes
         try pristine.write(to: URL(fileURLWithPath: path))
         let ok = try cyclegan(args("base") + ["--continue_train", "--stop_after", "3"])

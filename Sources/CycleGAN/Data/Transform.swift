@@ -61,7 +61,7 @@ public struct TransformOptions: Sendable {
     public func sizeProblem(width w: Int, height h: Int) -> String? {
         let (resized, out) = sizes(width: w, height: h)
         let made = "--preprocess \(preprocess.rawValue) makes it"
-        if UInt64(resized.width) * UInt64(resized.height) > maxPixels {
+        if pixelCount(resized.width, resized.height) > maxPixels {
             return "\(made) \(resized.width)x\(resized.height), more than --max_pixels \(maxPixels)"
         }
         if preprocess != .scale_width && preprocess != .none && min(resized.width, resized.height) < cropSize {
@@ -149,11 +149,18 @@ func scaleWidth(_ image: Image, targetWidth: Int, cropSize: Int) -> Image {
     return resizeBicubic(image, width: w, height: h)
 }
 
+/// w·h as an unsigned count, saturating instead of trapping for sides no image has.
+func pixelCount(_ w: Int, _ h: Int) -> UInt64 {
+    let (p, overflow) = UInt64(max(0, w)).multipliedReportingOverflow(by: UInt64(max(0, h)))
+    return overflow ? UInt64.max : p
+}
+
 /// The size `scaleWidth` gives an ow×oh image (the image's own when its width is already
 /// `targetWidth` and its height at least `cropSize`).
 func scaledWidthSize(_ ow: Int, _ oh: Int, targetWidth: Int, cropSize: Int) -> (width: Int, height: Int) {
     if ow == targetWidth && oh >= cropSize { return (ow, oh) }
-    return (targetWidth, Int(max(Double(targetWidth) * Double(oh) / Double(ow), Double(cropSize))))
+    // clamped: a height past any image's is refused by the pixel cap, never converted as Inf
+    return (targetWidth, Int(min(max(Double(targetWidth) * Double(oh) / Double(max(ow, 1)), Double(cropSize)), Double(1 << 40))))
 }
 
 /// The official `__make_power_2` with base 4: each side to `round(side / 4) * 4`, where

@@ -300,6 +300,7 @@ private struct TensorRef {
 /// (the legacy format needs them to read the storages that follow the pickle).
 private final class StateDictReader {
     private(set) var storages: [String: (dtype: DType, count: Int)] = [:]
+    private var persistentLoads = 0
 
     private static let callables: Set<String> = [
         "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor",
@@ -318,6 +319,11 @@ private final class StateDictReader {
         case "collections.OrderedDict" where args.isEmpty:
             return .dict(PickleDict())
         case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
+            for dims in args.dropFirst(2).prefix(2) {  // size and stride, refused before they are copied
+                if case .tuple(let t) = dims, t.count > HostTensor.maxDimensions {
+                    throw CheckpointFormatError("a tensor of \(t.count) dimensions (at most \(HostTensor.maxDimensions))")
+                }
+            }
             guard args.count >= 4, case .object(let s) = args[0], let storage = s as? StorageRef,
                   case .int(let offset) = args[1], let shape = ints(args[2]), let stride = ints(args[3]),
                   shape.count == stride.count else {
@@ -337,6 +343,12 @@ private final class StateDictReader {
               case .string(let key) = f[2], case .int(let count) = f[4], count >= 0, count < 1 << 56 else {
             throw CheckpointFormatError("unexpected persistent id in the pickle (expected a torch storage)")
         }
+        // torch names storages "0", "1", …: a long key or endless loads cost time, not data
+        persistentLoads += 1
+        guard key.utf8.count <= 256, persistentLoads <= 1_000_000 else {
+            throw CheckpointFormatError(key.utf8.count > 256 ? "a storage key longer than 256 bytes"
+                                                              : "more than 1000000 storage references (the limit)")
+        }
         if let known = storages[key], known.dtype != dtype || known.count != count {
             throw CheckpointFormatError("storage \(printable(key)) is declared with two types or sizes")
         }
@@ -353,8 +365,10 @@ private final class StateDictReader {
         return .object(storage)
     }
 
+    /// A tuple of at most `HostTensor.maxDimensions` integers (a shape or strides), checked
+    /// before anything is copied.
     private func ints(_ v: PickleValue) -> [Int]? {
-        guard case .tuple(let items) = v else { return nil }
+        guard case .tuple(let items) = v, items.count <= HostTensor.maxDimensions else { return nil }
         var out: [Int] = []
         for item in items {
             guard case .int(let n) = item else { return nil }

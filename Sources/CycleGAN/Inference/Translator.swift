@@ -43,9 +43,9 @@ public struct TestOptions: Sendable {
         guard (1...TrainOptions.maxMaxPixels).contains(maxPixels) else {
             throw bad("max_pixels", "expected 1 to \(TrainOptions.maxMaxPixels), got \(maxPixels)")
         }
-        guard loadSize >= 1 else { throw bad("load_size", "must be positive, got \(loadSize)") }
-        guard cropSize >= 1 else { throw bad("crop_size", "must be positive, got \(cropSize)") }
-        if preprocess == .resize_and_crop && UInt64(loadSize) * UInt64(loadSize) > maxPixels {
+        guard (1...TrainOptions.maxSide).contains(loadSize) else { throw bad("load_size", "expected 1 to \(TrainOptions.maxSide), got \(loadSize)") }
+        guard (1...TrainOptions.maxSide).contains(cropSize) else { throw bad("crop_size", "expected 1 to \(TrainOptions.maxSide), got \(cropSize)") }
+        if preprocess == .resize_and_crop && pixelCount(loadSize, loadSize) > maxPixels {
             throw bad("load_size", "images resized to \(loadSize)x\(loadSize) would have more than --max_pixels \(maxPixels)")
         }
     }
@@ -150,7 +150,7 @@ public final class Translator {
     }
 
     private func checkPixels(_ path: String, _ original: (Int, Int), _ size: (width: Int, height: Int), _ what: String) throws {
-        guard UInt64(size.width) * UInt64(size.height) > options.maxPixels else { return }
+        guard pixelCount(size.width, size.height) > options.maxPixels else { return }
         throw ImageError(path: path, reason: "image is \(original.0)x\(original.1); \(what) "
                          + "\(size.width)x\(size.height), more than --max_pixels \(options.maxPixels)")
     }

@@ -13,10 +13,15 @@ public struct StateDictError: Error, CustomStringConvertible {
     public var source = ""
 
     public var description: String {
+        // at most 8 keys of each kind, each made printable (keys come from the file)
+        func list(_ keys: [String]) -> String {
+            keys.prefix(8).map(printable).joined(separator: ", ") + (keys.count > 8 ? " and \(keys.count - 8) more" : "")
+        }
         var parts: [String] = []
-        if !missing.isEmpty { parts.append("missing keys: " + missing.joined(separator: ", ")) }
-        if !unexpected.isEmpty { parts.append("unexpected keys: " + unexpected.joined(separator: ", ")) }
-        for m in misshaped { parts.append("\(m.key): expected shape \(m.expected), found \(m.found)") }
+        if !missing.isEmpty { parts.append("missing keys: " + list(missing)) }
+        if !unexpected.isEmpty { parts.append("unexpected keys: " + list(unexpected)) }
+        for m in misshaped.prefix(8) { parts.append("\(printable(m.key)): expected shape \(m.expected), found \(m.found)") }
+        if misshaped.count > 8 { parts.append("\(misshaped.count - 8) more keys of other shapes") }
         return (source.isEmpty ? "" : "\(source): ") + "state dict does not match the model (" + parts.joined(separator: "; ") + ")"
     }
 }

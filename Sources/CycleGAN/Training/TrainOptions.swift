@@ -78,6 +78,10 @@ public struct TrainOptions: Sendable {
     public static let maxLayersD = 10
     /// The largest `--max_pixels` accepted (a gigapixel).
     public static let maxMaxPixels: UInt64 = 1_000_000_000
+    /// The largest --load_size and --crop_size (a side of 65536 pixels is already 4 Gpx).
+    public static let maxSide = 65536
+    /// The most epochs (--n_epochs, --n_epochs_decay, --epoch_count) and images per batch.
+    public static let maxEpochs = 1 << 20, maxBatchSize = 4096
 
     /// Checks values the official code would reject or mis-handle; the error names the option.
     public func validate() throws {
@@ -95,14 +99,17 @@ public struct TrainOptions: Sendable {
         guard (1...Self.maxLayersD).contains(nLayersD) else {
             throw bad("n_layers_D", "expected 1 to \(Self.maxLayersD), got \(nLayersD)")
         }
-        guard batchSize >= 1 else { throw bad("batch_size", "must be at least 1, got \(batchSize)") }
+        guard (1...Self.maxBatchSize).contains(batchSize) else { throw bad("batch_size", "expected 1 to \(Self.maxBatchSize), got \(batchSize)") }
         guard (1...Self.maxMaxPixels).contains(maxPixels) else {
             throw bad("max_pixels", "expected 1 to \(Self.maxMaxPixels), got \(maxPixels)")
         }
-        guard cropSize >= 1 else { throw bad("crop_size", "must be positive, got \(cropSize)") }
-        guard loadSize >= 1 else { throw bad("load_size", "must be positive, got \(loadSize)") }
+        guard (1...Self.maxSide).contains(cropSize) else { throw bad("crop_size", "expected 1 to \(Self.maxSide), got \(cropSize)") }
+        guard (1...Self.maxSide).contains(loadSize) else { throw bad("load_size", "expected 1 to \(Self.maxSide), got \(loadSize)") }
         try validateImageSizes()
-        guard nEpochs >= 0, nEpochsDecay >= 0, epochCount >= 1 else { throw bad("n_epochs", "epochs must be non-negative and --epoch_count at least 1") }
+        for (option, value, lowest) in [("n_epochs", nEpochs, 0), ("n_epochs_decay", nEpochsDecay, 0), ("epoch_count", epochCount, 1)]
+        where !(lowest...Self.maxEpochs).contains(value) {
+            throw bad(option, "expected \(lowest) to \(Self.maxEpochs), got \(value)")
+        }
         guard lr > 0 else { throw bad("lr", "must be positive, got \(lr)") }
         guard beta1 >= 0 && beta1 < 1 else { throw bad("beta1", "must be in [0, 1), got \(beta1)") }
         guard poolSize >= 0 else { throw bad("pool_size", "must be non-negative, got \(poolSize)") }
@@ -143,7 +150,7 @@ public struct TrainOptions: Sendable {
         case .resize_and_crop, .scale_width_and_crop:
             guard loadSize >= cropSize else { throw bad("load_size", "\(loadSize) is smaller than --crop_size \(cropSize)") }
             try checkSide("crop_size", cropSize, "the side of the crops")
-            if preprocess == .resize_and_crop && UInt64(loadSize) * UInt64(loadSize) > maxPixels {
+            if preprocess == .resize_and_crop && pixelCount(loadSize, loadSize) > maxPixels {
                 throw bad("load_size", "images resized to \(loadSize)x\(loadSize) would have more than --max_pixels \(maxPixels)")
             }
         case .crop:

@@ -107,12 +107,21 @@ public final class Trainer {
 
     /// With a fixed-size crop, the restored pools must hold images of that size: the
     /// discriminators see pool images beside new fakes (and batch them together).
+    /// In every mode, the pools' images must be what the networks take (sides multiples of
+    /// 4, at least the networks' minimum, within --max_pixels).
     private static func checkPools(_ model: CycleGANModel, options: TrainOptions, path: String) throws {
-        guard [.resize_and_crop, .crop, .scale_width_and_crop].contains(options.preprocess) else { return }
+        let fixedCrop = [.resize_and_crop, .crop, .scale_width_and_crop].contains(options.preprocess)
         for (name, pool) in [("pool_A", model.poolA), ("pool_B", model.poolB)] {
-            if let shape = pool.images.first?.shape, shape[2] != options.cropSize || shape[3] != options.cropSize {
-                throw FileError.malformed(path, "\(name) holds \(shape[3])x\(shape[2]) images but --crop_size is "
-                    + "\(options.cropSize): resume with the run's --crop_size (\(shape[2]))")
+            guard let shape = pool.images.first?.shape else { continue }
+            let (h, w) = (shape[2], shape[3])
+            if fixedCrop && (h != options.cropSize || w != options.cropSize) {
+                throw FileError.malformed(path, "\(name) holds \(w)x\(h) images but --crop_size is "
+                    + "\(options.cropSize): resume with the run's --crop_size (\(h))")
+            }
+            let multiple = NetworkSize.generatorMultiple, minimum = options.minimumImageSide
+            guard h % multiple == 0, w % multiple == 0, min(h, w) >= minimum, pixelCount(w, h) <= options.maxPixels else {
+                throw FileError.malformed(path, "\(name) holds \(w)x\(h) images; the networks take sides that are multiples of "
+                    + "\(multiple), at least \(minimum), within --max_pixels \(options.maxPixels)")
             }
         }
     }
