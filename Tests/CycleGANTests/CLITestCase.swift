@@ -29,7 +29,12 @@ class CLITestCase: XCTestCase {
         try p.run()
         let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        // stderr drained on another thread: a pipe left full would block the child
+        nonisolated(unsafe) var e = Data()
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
         p.waitUntilExit()
         killer.cancel()
         if p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGTERM {

@@ -65,7 +65,8 @@ final class ImageInputCLITests: CLITestCase {
                              (["--crop_size", "32", "--load_size", "36", "--netD", "n_layers", "--n_layers_D", "4"], "minimum side of 48"),
                              (["--n_layers_D", "64", "--netD", "n_layers"], "--n_layers_D: expected 1 to 10, got 64"),
                              (["--preprocess", "scale_width", "--load_size", "286"], "--load_size: 286 is not a multiple of 4"),
-                             (["--load_size", "100000"], "--load_size: images resized to 100000x100000"),
+                             (["--load_size", "40000"], "--load_size: images resized to 40000x40000"),
+                             (["--load_size", "100000"], "--load_size: expected 1 to 65536, got 100000"),
                              (["--max_pixels", "0"], "--max_pixels: expected 1 to 1000000000, got 0"),
                              (["--max_pixels", "lots"], "--max_pixels: expected a whole number of pixels, got \"lots\""),
                              (["--ngf=-4"], "--ngf: expected 1 to 512, got -4")] {

@@ -47,7 +47,9 @@ extension Module {
     /// Loads weights by key. Keys `ignoring` (e.g. instance-norm running stats) are skipped;
     /// any other missing, unexpected or mis-shaped key is reported, all at once, and
     /// nothing is loaded.
-    public func loadStateDict(_ dict: [String: HostTensor], ignoring: (String) -> Bool = { _ in false }) throws {
+    /// With `apply` false, only checks that the dict matches (what a caller does for several
+    /// modules before changing any).
+    public func loadStateDict(_ dict: [String: HostTensor], ignoring: (String) -> Bool = { _ in false }, apply: Bool = true) throws {
         let params = namedParameters()
         var err = StateDictError()
         let known = Set(params.map { $0.0 })
@@ -57,6 +59,7 @@ extension Module {
         }
         err.unexpected = dict.keys.filter { !known.contains($0) && !ignoring($0) }.sorted()
         if !err.missing.isEmpty || !err.unexpected.isEmpty || !err.misshaped.isEmpty { throw err }
+        guard apply else { return }
         for (k, p) in params { p.backend.upload(dict[k]!.values, to: p.buffer) }
     }
 }

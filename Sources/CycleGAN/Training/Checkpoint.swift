@@ -109,25 +109,29 @@ public struct CheckpointStore {
     /// Network weights of `label`: the safetensors file, else an official `.pth` (read
     /// natively). Instance-norm running statistics are dropped, as the official loader does.
     public func loadNetwork(_ net: Module, name: String, label: String) throws -> String? {
+        let (dict, source, stepId) = try readNetwork(name: name, label: label)
+        try loadChecked(net, dict, source: source)
+        return stepId
+    }
+
+    /// The state dict of network `name` in set `label` (safetensors, else .pth), the file
+    /// it came from and its step id.
+    func readNetwork(name: String, label: String) throws -> (dict: [String: HostTensor], source: String, stepId: String?) {
         let st = networkPath(label, name)
         if FileManager.default.fileExists(atPath: st) {
             let file = try SafeTensorsFile(contentsOf: st)
-            try loadChecked(net, file.tensors, source: st)
-            return file.metadata["step_id"]
+            return (file.tensors, st, file.metadata["step_id"])
         }
         let pth = networkPath(label, name, ext: "pth")
-        if FileManager.default.fileExists(atPath: pth) {
-            try loadChecked(net, try PyTorchCheckpoint.load(pth), source: pth)
-            return nil
-        }
+        if FileManager.default.fileExists(atPath: pth) { return (try PyTorchCheckpoint.load(pth), pth, nil) }
         throw FileError.cannotRead(st, "no such file (nor \((pth as NSString).lastPathComponent))")
     }
 
-    private func loadChecked(_ net: Module, _ dict: [String: HostTensor], source: String) throws {
+    private func loadChecked(_ net: Module, _ dict: [String: HostTensor], source: String, apply: Bool = true) throws {
         do {
-            try net.loadStateDict(dict) { key in
+            try net.loadStateDict(dict, ignoring: { key in
                 key.hasSuffix(".running_mean") || key.hasSuffix(".running_var") || key.hasSuffix(".num_batches_tracked")
-            }
+            }, apply: apply)
         } catch var e as StateDictError {
             e.source = source
             throw e
@@ -152,7 +156,9 @@ public struct CheckpointStore {
     public func completeLabels() -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let labels = files.filter { $0.hasSuffix("_train_state.safetensors") }.map { String($0.dropLast("_train_state.safetensors".count)) }
-        return labels.filter { isComplete($0) }.sorted { Int(stepIds($0)[4] ?? "") ?? 0 > Int(stepIds($1)[4] ?? "") ?? 0 }
+        // each set's step ids read once (a comparator would parse five files per comparison)
+        let steps = labels.map { ($0, stepIds($0)) }.filter { $0.1.allSatisfy { $0 != nil } && Set($0.1).count == 1 }
+        return steps.sorted { Int($0.1[4] ?? "") ?? 0 > Int($1.1[4] ?? "") ?? 0 }.map { $0.0 }
     }
 
     /// Restores model weights, optimiser states, pools and the pool stream from a complete
@@ -219,8 +225,16 @@ public struct CheckpointStore {
             throw FileError.malformed(path, "lr is \(state.file.metadata["lr"] ?? "") (expected a finite number ≥ 0)")
         }
 
+        // The four networks read and checked before any changes either.
+        var weights: [(Module, [String: HostTensor])] = []
+        for (name, net) in model.networks {
+            let (dict, source, _) = try readNetwork(name: name, label: label)
+            try loadChecked(net, dict, source: source, apply: false)
+            weights.append((net, dict))
+        }
+
         // All valid: now change the model.
-        for (name, net) in model.networks { _ = try loadNetwork(net, name: name, label: label) }
+        for (net, dict) in weights { try loadChecked(net, dict, source: "", apply: true) }
         for (opt, i, step, m, v) in adam {
             opt.restore(index: i, step: step, expAvg: m.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) },
                         expAvgSq: v.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) })
