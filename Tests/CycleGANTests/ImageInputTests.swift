@@ -105,8 +105,9 @@ final class ImageInputTests: XCTestCase {
         XCTAssertEqual(problem { $0.netG = "unet_256" }, "--netG: \"unet_256\" is not supported (expected resnet_9blocks or resnet_6blocks)")
         XCTAssertEqual(problem { $0.maxPixels = 0 }, "--max_pixels: expected 1 to 1000000000, got 0")
         XCTAssertEqual(problem { $0.direction = "sideways" }, "--direction: expected AtoB or BtoA, got \"sideways\"")
-        XCTAssertEqual(problem { $0.preprocess = .resize_and_crop; $0.loadSize = 100_000 },
-                       "--load_size: images resized to 100000x100000 would have more than --max_pixels 50000000")
+        XCTAssertEqual(problem { $0.preprocess = .resize_and_crop; $0.loadSize = 40_000 },
+                       "--load_size: images resized to 40000x40000 would have more than --max_pixels 50000000")
+        XCTAssertEqual(problem { $0.loadSize = 100_000 }, "--load_size: expected 1 to 65536, got 100000")
 
         let path = "/runs/x/train_opt.json"
         XCTAssertEqual(errorDescription { try o.adopt(["ngf": "-4"], from: path) }, "\(path): ngf: expected 1 to 512, got -4")
@@ -194,11 +195,12 @@ final class ImageInputTests: XCTestCase {
                        "--crop_size: 32 is smaller than the networks' minimum side of 48 (the generator needs 8 and the n_layers discriminator 48)")
         XCTAssertEqual(problem { $0.preprocess = .scale_width; $0.loadSize = 286 },
                        "--load_size: 286 is not a multiple of 4, which the generator needs (--preprocess scale_width makes every image this wide)")
-        XCTAssertEqual(problem { $0.loadSize = 100_000 }, "--load_size: images resized to 100000x100000 would have more than --max_pixels 50000000")
+        XCTAssertEqual(problem { $0.loadSize = 40_000 }, "--load_size: images resized to 40000x40000 would have more than --max_pixels 50000000")
+        XCTAssertEqual(problem { $0.loadSize = 100_000 }, "--load_size: expected 1 to 65536, got 100000")
         XCTAssertEqual(problem { $0.maxPixels = 0 }, "--max_pixels: expected 1 to 1000000000, got 0")
         XCTAssertEqual(problem { $0.ngf = 100_000 }, "--ngf: expected 1 to 512, got 100000")
         XCTAssertEqual(problem { $0.nLayersD = 64 }, "--n_layers_D: expected 1 to 10, got 64")
-        XCTAssertEqual(problem { $0.loadSize = 0 }, "--load_size: must be positive, got 0")
+        XCTAssertEqual(problem { $0.loadSize = 0 }, "--load_size: expected 1 to 65536, got 0")
         XCTAssertNil(problem { $0.preprocess = .none; $0.cropSize = 3 })
     }
 
