@@ -34,3 +34,23 @@ inline float tree_sum(float v, __local float* scratch) {
     barrier(CLK_LOCAL_MEM_FENCE);
     return total;
 }
+
+// The register tile of GEMM version 2's kernels (gemm_tiled, conv2d_s1_tiled,
+// conv2d_s1_wgrad_tiled), as macros because TM, TN and KS are the including program's
+// build options: TILE_ZERO declares and clears `acc`; TILE_SLICE_FMA accumulates one staged
+// slice, k in order, the work-item's TM values of As (column ty) times its TN values of Bs
+// (column tx), rows lda and ldb floats apart.
+#define TILE_ZERO(acc)                                                   \
+    float acc[TM][TN];                                                   \
+    _Pragma("unroll") for (int i_ = 0; i_ < TM; i_++)                    \
+        _Pragma("unroll") for (int j_ = 0; j_ < TN; j_++) acc[i_][j_] = 0.0f
+
+#define TILE_SLICE_FMA(As, lda, Bs, ldb, ty, tx, acc)                                        \
+    for (int k_ = 0; k_ < KS; k_++) {                                                        \
+        float av_[TM], bv_[TN];                                                              \
+        _Pragma("unroll") for (int i_ = 0; i_ < TM; i_++) av_[i_] = (As)[k_ * (lda) + (ty) * TM + i_]; \
+        _Pragma("unroll") for (int j_ = 0; j_ < TN; j_++) bv_[j_] = (Bs)[k_ * (ldb) + (tx) * TN + j_]; \
+        _Pragma("unroll") for (int i_ = 0; i_ < TM; i_++)                                   \
+            _Pragma("unroll") for (int j_ = 0; j_ < TN; j_++)                                \
+                acc[i_][j_] = fma(av_[i_], bv_[j_], acc[i_][j_]);                            \
+    }

@@ -368,11 +368,7 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global
     int mb0 = get_group_id(1) * WGM, q0 = get_group_id(0) * WGN * TN;
     int Rows = C * KH * KW, Q = OH * ldx, mPanels = (M + TM - 1) / TM, taps = KH * KW;
 
-    float acc[TM][TN];
-    #pragma unroll
-    for (int i = 0; i < TM; i++)
-        #pragma unroll
-        for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
+    TILE_ZERO(acc);
 
     for (int rs = 0; rs < Rows; rs += KS) {
         for (int f = lid; f < WGM * KS * TM; f += WGM * WGN) {  // A: as gemm_tiled
@@ -391,17 +387,7 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global
             Bs[row * S1_LDB + col] = v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int k = 0; k < KS; k++) {
-            float av[TM], bv[TN];
-            #pragma unroll
-            for (int i = 0; i < TM; i++) av[i] = As[k * S1_LDA + ty * TM + i];
-            #pragma unroll
-            for (int j = 0; j < TN; j++) bv[j] = Bs[k * S1_LDB + tx * TN + j];
-            #pragma unroll
-            for (int i = 0; i < TM; i++)
-                #pragma unroll
-                for (int j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-        }
+        TILE_SLICE_FMA(As, S1_LDA, Bs, S1_LDB, ty, tx, acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
@@ -530,11 +516,7 @@ void conv2d_s1_wgrad_tiled(__global const float* xp, __global const float* gyp, 
     int Rows = C * KH * KW, taps = KH * KW, nPanels = (M + TN - 1) / TN;
     int q0 = split * q_chunk, q1 = min(Q, q0 + q_chunk);
 
-    float acc[TM][TN];
-    #pragma unroll
-    for (int i = 0; i < TM; i++)
-        #pragma unroll
-        for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
+    TILE_ZERO(acc);
 
     for (int qs = q0; qs < q1; qs += KS) {
         for (int f = lid; f < WGM * TM * KS; f += WGM * WGN) {  // A: KS consecutive q of each row r
@@ -553,17 +535,7 @@ void conv2d_s1_wgrad_tiled(__global const float* xp, __global const float* gyp, 
             Bs[kq * S1_LDB + panel * TN + lane] = (p < nPanels && q < q1) ? gyp[((size_t)p * Q + q) * TN + lane] : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int k = 0; k < KS; k++) {
-            float av[TM], bv[TN];
-            #pragma unroll
-            for (int i = 0; i < TM; i++) av[i] = As[k * S1_LDA + ty * TM + i];
-            #pragma unroll
-            for (int j = 0; j < TN; j++) bv[j] = Bs[k * S1_LDB + tx * TN + j];
-            #pragma unroll
-            for (int i = 0; i < TM; i++)
-                #pragma unroll
-                for (int j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-        }
+        TILE_SLICE_FMA(As, S1_LDA, Bs, S1_LDB, ty, tx, acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 

@@ -110,11 +110,7 @@ void gemm_tiled(__global const float* A, int a_batch, __global const float* B, i
     __global const float* b = B + b_off + (size_t)batch * b_batch;
     int lid = ty * WGN + tx;
 
-    float acc[TM][TN];
-    #pragma unroll
-    for (int i = 0; i < TM; i++)
-        #pragma unroll
-        for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
+    TILE_ZERO(acc);
 
     for (int rs = r0; rs < r1; rs += KS) {
         // Stage the slice: element f of A's slice is panel f / (KS*TM), row (f / TM) % KS,
@@ -132,17 +128,7 @@ void gemm_tiled(__global const float* A, int a_batch, __global const float* B, i
                 (p < nPanels && r < r1) ? b[((size_t)p * R + r) * TN + lane] : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int k = 0; k < KS; k++) {
-            float av[TM], bv[TN];
-            #pragma unroll
-            for (int i = 0; i < TM; i++) av[i] = As[k * LDA + ty * TM + i];
-            #pragma unroll
-            for (int j = 0; j < TN; j++) bv[j] = Bs[k * LDB + tx * TN + j];
-            #pragma unroll
-            for (int i = 0; i < TM; i++)
-                #pragma unroll
-                for (int j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-        }
+        TILE_SLICE_FMA(As, LDA, Bs, LDB, ty, tx, acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
