@@ -108,6 +108,24 @@ __kernel void winograd_input(__global const float* x, int x_off, __global float*
     }
 }
 
+// Y = Aᵀ s A (+ b) of one tile: s holds its 16 positions ps floats apart; the 2x2 outputs
+// inside OH x OW go to out (the tile's first output row, rows ld_out apart) at column ox.
+inline void winograd_store_tile(__global const float* s, size_t ps, __global float* out, int ox, int oy,
+                                int OH, int OW, int ld_out, float b) {
+    // the rows of the 4x4 tile, then t = Aᵀ s (2 x 4), then Y = t A
+    float4 s0 = (float4)(s[0], s[ps], s[2 * ps], s[3 * ps]);
+    float4 s1 = (float4)(s[4 * ps], s[5 * ps], s[6 * ps], s[7 * ps]);
+    float4 s2 = (float4)(s[8 * ps], s[9 * ps], s[10 * ps], s[11 * ps]);
+    float4 s3 = (float4)(s[12 * ps], s[13 * ps], s[14 * ps], s[15 * ps]);
+    float4 r0 = s0 + s1 + s2, r1 = s1 - s2 - s3;
+    out[ox] = r0.x + r0.y + r0.z + b;
+    if (ox + 1 < OW) out[ox + 1] = r0.y - r0.z - r0.w + b;
+    if (oy + 1 < OH) {
+        out[ld_out + ox] = r1.x + r1.y + r1.z + b;
+        if (ox + 1 < OW) out[ld_out + ox + 1] = r1.y - r1.z - r1.w + b;
+    }
+}
+
 // Y = Aᵀ Mo A (+ bias[m]) for output channel m and every tile n of tile row ty, from
 // mo[p][m][n] ([16][M][tiles], positions mo_stride apart); stores the outputs of each 2x2 tile that lie inside
 // OH x OW, rows ld_out apart (y[m][oy][ox] at y_off + (m*OH + oy)*ld_out + ox).
@@ -121,20 +139,7 @@ __kernel void winograd_output(__global const float* mo, int mo_stride, __global 
     int oy = 2 * ty;
     __global float* out = y + y_off + ((size_t)m * OH + oy) * ld_out;
     for (int tx = 0; tx < tiles_x; tx++) {
-        __global const float* s = mo + (size_t)m * tiles + ty * tiles_x + tx;
-        // the rows of the 4x4 tile, then t = Aᵀ s (2 x 4), then Y = t A
-        float4 s0 = (float4)(s[0], s[ps], s[2 * ps], s[3 * ps]);
-        float4 s1 = (float4)(s[4 * ps], s[5 * ps], s[6 * ps], s[7 * ps]);
-        float4 s2 = (float4)(s[8 * ps], s[9 * ps], s[10 * ps], s[11 * ps]);
-        float4 s3 = (float4)(s[12 * ps], s[13 * ps], s[14 * ps], s[15 * ps]);
-        float4 r0 = s0 + s1 + s2, r1 = s1 - s2 - s3;
-        int ox = 2 * tx;
-        out[ox] = r0.x + r0.y + r0.z + b;
-        if (ox + 1 < OW) out[ox + 1] = r0.y - r0.z - r0.w + b;
-        if (oy + 1 < OH) {
-            out[ld_out + ox] = r1.x + r1.y + r1.z + b;
-            if (ox + 1 < OW) out[ld_out + ox + 1] = r1.y - r1.z - r1.w + b;
-        }
+        winograd_store_tile(mo + (size_t)m * tiles + ty * tiles_x + tx, ps, out, 2 * tx, oy, OH, OW, ld_out, b);
     }
 }
 
@@ -182,17 +187,5 @@ __kernel void winograd_output_tile(__global const float* mo, int mo_stride, __gl
     float b = has_bias ? bias[m] : 0.0f;
     size_t ps = mo_stride;
     int oy = 2 * (n / tiles_x), ox = 2 * (n % tiles_x);
-    __global const float* s = mo + (size_t)m * tiles + n;
-    float4 s0 = (float4)(s[0], s[ps], s[2 * ps], s[3 * ps]);
-    float4 s1 = (float4)(s[4 * ps], s[5 * ps], s[6 * ps], s[7 * ps]);
-    float4 s2 = (float4)(s[8 * ps], s[9 * ps], s[10 * ps], s[11 * ps]);
-    float4 s3 = (float4)(s[12 * ps], s[13 * ps], s[14 * ps], s[15 * ps]);
-    float4 r0 = s0 + s1 + s2, r1 = s1 - s2 - s3;
-    __global float* out = y + y_off + ((size_t)m * OH + oy) * ld_out;
-    out[ox] = r0.x + r0.y + r0.z + b;
-    if (ox + 1 < OW) out[ox + 1] = r0.y - r0.z - r0.w + b;
-    if (oy + 1 < OH) {
-        out[ld_out + ox] = r1.x + r1.y + r1.z + b;
-        if (ox + 1 < OW) out[ld_out + ox + 1] = r1.y - r1.z - r1.w + b;
-    }
+    winograd_store_tile(mo + (size_t)m * tiles + n, ps, y + y_off + ((size_t)m * OH + oy) * ld_out, ox, oy, OH, OW, ld_out, b);
 }
