@@ -125,9 +125,13 @@ public final class OpenCLBackend: Backend {
         cl.launch(kernel(file, name), name, global: global, local: local, args)
     }
 
-    /// A 1-D launch over `count` elements in groups of 64.
+    /// Work-items per group of the element-wise kernels: 128 in the GPU shape (a multiple of
+    /// every GPU's warp or wavefront, and enough to hide latency), 64 in the CPU shape.
+    var elementGroup: Int { min(gpuShaped ? 128 : 64, device.maxWorkGroupSize) }
+
+    /// A 1-D launch over `count` elements in groups of `elementGroup`.
     func run1D(_ file: String, _ name: String, count: Int, _ args: [KernelArg]) {
-        run(file, name, global: [count], local: [min(64, device.maxWorkGroupSize)], args)
+        run(file, name, global: [count], local: [elementGroup], args)
     }
 
     // MARK: memory

@@ -97,7 +97,7 @@ extension OpenCLBackend {
 
     /// out[outOffset + i] (+)= Σ_s partial[s·count + i], s in order (the split-r reduction).
     func reducePartials(_ partial: Buffer, splits: Int, count: Int, out: Buffer, outOffset: Int, accumulate: Bool) {
-        run("gemm", "reduce_partials", global: [count], local: [min(64, device.maxWorkGroupSize)],
+        run("gemm", "reduce_partials", global: [count], local: [elementGroup],
             [.buffer(partial), .int(splits), .int(count), .buffer(out), .int(outOffset), .int(accumulate ? 1 : 0)])
     }
 
@@ -327,7 +327,7 @@ extension OpenCLBackend {
     }
 
     public func addChannelBias(_ y: Buffer, bias: Buffer, n: Int, c: Int, hw: Int) {
-        run("conv2d", "add_channel_bias", global: [hw, n * c], local: [min(64, device.maxWorkGroupSize), 1],
+        run("conv2d", "add_channel_bias", global: [hw, n * c], local: [elementGroup, 1],
             [.buffer(y), .buffer(bias), .int(c), .int(hw)])
     }
 }
