@@ -40,6 +40,20 @@ inline float tree_sum(float v, __local float* scratch) {
 // build options: TILE_ZERO declares and clears `acc`; TILE_SLICE_FMA accumulates one staged
 // slice, k in order, the work-item's TM values of As (column ty) times its TN values of Bs
 // (column tx), rows lda and ldb floats apart.
+// GEMM version 2's work-group tile (its build options set them; these are the defaults),
+// and the row lengths of its local tiles, padded by one panel against bank conflicts.
+#ifndef WGM
+#define WGM 16
+#endif
+#ifndef WGN
+#define WGN 16
+#endif
+#ifndef KS
+#define KS 16
+#endif
+#define TILE_LDA (WGM * TM + TM)
+#define TILE_LDB (WGN * TN + TN)
+
 #define TILE_ZERO(acc)                                                   \
     float acc[TM][TN];                                                   \
     _Pragma("unroll") for (int i_ = 0; i_ < TM; i_++)                    \

@@ -345,25 +345,14 @@ __kernel void conv2d_s1(__global const float* A, __global const float* xp, __glo
 // for r = (c*KH + ky)*KW + kx, so a slice row is WGN*TN consecutive floats of xp: coalesced.
 // The terms of each output are summed in conv2d_s1's order (the same bits). Positions past
 // the grid load zeros and are not stored. Global (ceil(OH*ldx/TN), ceil(M/TM), 1), local
-// (WGN, WGM, 1); needs gemm.cl's WGM, WGN, KS.
-#ifndef WGM
-#define WGM 16
-#endif
-#ifndef WGN
-#define WGN 16
-#endif
-#ifndef KS
-#define KS 16
-#endif
-#define S1_LDA (WGM * TM + TM)
-#define S1_LDB (WGN * TN + TN)
+// (WGN, WGM, 1); WGM, WGN, KS and the tiles' row lengths are common.cl's.
 
 __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global float* y, int y_off,
                      int M, int C, int KH, int KW, int OH, int OW, int Hp, int ldx,
                      __global const float* bias, int has_bias, int ld_out) {
-    __local float As[KS * S1_LDA];
-    __local float Bs[KS * S1_LDB];
+    __local float As[KS * TILE_LDA];
+    __local float Bs[KS * TILE_LDB];
     int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WGN + tx;
     int mb0 = get_group_id(1) * WGM, q0 = get_group_id(0) * WGN * TN;
     int Rows = C * KH * KW, Q = OH * ldx, mPanels = (M + TM - 1) / TM, taps = KH * KW;
@@ -374,7 +363,7 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global
         for (int f = lid; f < WGM * KS * TM; f += WGM * WGN) {  // A: as gemm_tiled
             int panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM;
             int p = mb0 + panel, r = rs + row;
-            As[row * S1_LDA + panel * TM + lane] = (p < mPanels && r < Rows) ? A[((size_t)p * Rows + r) * TM + lane] : 0.0f;
+            As[row * TILE_LDA + panel * TM + lane] = (p < mPanels && r < Rows) ? A[((size_t)p * Rows + r) * TM + lane] : 0.0f;
         }
         for (int f = lid; f < KS * WGN * TN; f += WGM * WGN) {  // B: row r, consecutive q
             int row = f / (WGN * TN), col = f % (WGN * TN);
@@ -384,10 +373,10 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global
                 int c = r / taps, t = r % taps, ky = t / KW, kx = t % KW;
                 v = xp[((size_t)c * Hp + ky) * ldx + kx + q];
             }
-            Bs[row * S1_LDB + col] = v;
+            Bs[row * TILE_LDB + col] = v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        TILE_SLICE_FMA(As, S1_LDA, Bs, S1_LDB, ty, tx, acc);
+        TILE_SLICE_FMA(As, TILE_LDA, Bs, TILE_LDB, ty, tx, acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
@@ -509,8 +498,8 @@ __kernel void conv2d_s1_wgrad(__global const float* xp, __global const float* gy
 __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void conv2d_s1_wgrad_tiled(__global const float* xp, __global const float* gyp, __global float* partial,
                            int C, int KH, int KW, int Hp, int ldx, int M, int Q, int q_chunk, int accumulate) {
-    __local float As[KS * S1_LDA];
-    __local float Bs[KS * S1_LDB];
+    __local float As[KS * TILE_LDA];
+    __local float Bs[KS * TILE_LDB];
     int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WGN + tx, split = get_global_id(2);
     int nb0 = get_group_id(0) * WGN, rb0 = get_group_id(1) * WGM;
     int Rows = C * KH * KW, taps = KH * KW, nPanels = (M + TN - 1) / TN;
@@ -527,15 +516,15 @@ void conv2d_s1_wgrad_tiled(__global const float* xp, __global const float* gyp, 
                 int c = r / taps, t = r % taps, ky = t / KW, kx = t % KW;
                 v = xp[((size_t)c * Hp + ky) * ldx + kx + q];
             }
-            As[kq * S1_LDA + rr] = v;
+            As[kq * TILE_LDA + rr] = v;
         }
         for (int f = lid; f < WGN * KS * TN; f += WGM * WGN) {  // B: gyp panels, as gemm_tiled
             int panel = f / (KS * TN), kq = (f / TN) % KS, lane = f % TN;
             int p = nb0 + panel, q = qs + kq;
-            Bs[kq * S1_LDB + panel * TN + lane] = (p < nPanels && q < q1) ? gyp[((size_t)p * Q + q) * TN + lane] : 0.0f;
+            Bs[kq * TILE_LDB + panel * TN + lane] = (p < nPanels && q < q1) ? gyp[((size_t)p * Q + q) * TN + lane] : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        TILE_SLICE_FMA(As, S1_LDA, Bs, S1_LDB, ty, tx, acc);
+        TILE_SLICE_FMA(As, TILE_LDA, Bs, TILE_LDB, ty, tx, acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 

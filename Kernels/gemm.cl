@@ -83,24 +83,13 @@ __kernel void gemm_packed(__global const float* A, int a_batch, __global const f
 // local size must be (WGN, WGM, 1). Work-items past M or N load zeros and store nothing,
 // but take part in every barrier. Rows of the local tiles are padded by TM (TN) floats so
 // that the stores of a slice (a stride of one row per 4 work-items) fall in distinct banks.
-#ifndef WGM
-#define WGM 16
-#endif
-#ifndef WGN
-#define WGN 16
-#endif
-#ifndef KS
-#define KS 16
-#endif
-#define LDA (WGM * TM + TM)
-#define LDB (WGN * TN + TN)
 
 __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void gemm_tiled(__global const float* A, int a_batch, __global const float* B, int b_off, int b_batch,
                 __global float* C, int c_off, int c_batch, int M, int N, int R, int ldc,
                 int r_chunk, int splits, __global const float* bias, int has_bias) {
-    __local float As[KS * LDA];
-    __local float Bs[KS * LDB];
+    __local float As[KS * TILE_LDA];
+    __local float Bs[KS * TILE_LDB];
     int tx = get_local_id(0), ty = get_local_id(1), z = get_global_id(2);
     int nb0 = get_group_id(0) * WGN, mb0 = get_group_id(1) * WGM;  // first panel of the tile
     int split = z % splits, batch = z / splits;
@@ -118,17 +107,17 @@ void gemm_tiled(__global const float* A, int a_batch, __global const float* B, i
         for (int f = lid; f < WGM * KS * TM; f += WGM * WGN) {
             int panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM;
             int p = mb0 + panel, r = rs + row;
-            As[row * LDA + panel * TM + lane] =
+            As[row * TILE_LDA + panel * TM + lane] =
                 (p < mPanels && r < r1) ? a[((size_t)p * R + r) * TM + lane] : 0.0f;
         }
         for (int f = lid; f < WGN * KS * TN; f += WGM * WGN) {
             int panel = f / (KS * TN), row = (f / TN) % KS, lane = f % TN;
             int p = nb0 + panel, r = rs + row;
-            Bs[row * LDB + panel * TN + lane] =
+            Bs[row * TILE_LDB + panel * TN + lane] =
                 (p < nPanels && r < r1) ? b[((size_t)p * R + r) * TN + lane] : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        TILE_SLICE_FMA(As, LDA, Bs, LDB, ty, tx, acc);
+        TILE_SLICE_FMA(As, TILE_LDA, Bs, TILE_LDB, ty, tx, acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 

@@ -66,6 +66,16 @@ inline float4 winograd_column(__global const float* xc, const int row[4], int px
     return (float4)(d0 - d2, d1 + d2, d2 - d1, d1 - d3);
 }
 
+// The offsets in a channel of the four input rows of tile row ty (2*ty - pad onwards,
+// reflected, or -1 for a zero row or past the padded extent).
+inline void winograd_rows(int ty, int H, int W, int pad, int reflect, int row[4]) {
+    for (int i = 0; i < 4; i++) {
+        int py = 2 * ty + i, iy = py - pad;
+        if (reflect) iy = reflect_index(iy, H);
+        row[i] = (py < H + 2 * pad && iy >= 0 && iy < H) ? iy * W : -1;
+    }
+}
+
 // V = Bᵀ d B for input channel c and every output tile n = ty*tiles_x + tx of tile row ty:
 // d[i][j] is the padded input at (2*ty + i, 2*tx + j), i.e. x[c][2*ty + i - pad][2*tx + j - pad]
 // (reflected, or zero outside; 0 past the padded extent, read only by the dropped outputs of
@@ -80,11 +90,7 @@ __kernel void winograd_input(__global const float* x, int x_off, __global float*
     if (ty >= tiles_y || c >= C) return;
     __global const float* xc = x + x_off + (size_t)c * H * W;
     int row[4];
-    for (int i = 0; i < 4; i++) {
-        int py = 2 * ty + i, iy = py - pad;
-        if (reflect) iy = reflect_index(iy, H);
-        row[i] = (py < H + 2 * pad && iy >= 0 && iy < H) ? iy * W : -1;
-    }
+    winograd_rows(ty, H, W, pad, reflect, row);
     size_t panel = v_stride;  // floats from position p = i*4 + j to the next
     // t0..t3: the columns of Bᵀ d; component i is row i
     float4 t0 = winograd_column(xc, row, 0, W, pad, reflect), t1 = winograd_column(xc, row, 1, W, pad, reflect);
@@ -165,11 +171,7 @@ __kernel void winograd_input_tile(__global const float* x, int x_off, __global f
     int ty = n / tiles_x, tx = n % tiles_x;
     __global const float* xc = x + x_off + (size_t)c * H * W;
     int row[4];
-    for (int i = 0; i < 4; i++) {
-        int py = 2 * ty + i, iy = py - pad;
-        if (reflect) iy = reflect_index(iy, H);
-        row[i] = (py < H + 2 * pad && iy >= 0 && iy < H) ? iy * W : -1;
-    }
+    winograd_rows(ty, H, W, pad, reflect, row);
     float4 t0 = winograd_column(xc, row, 2 * tx, W, pad, reflect), t1 = winograd_column(xc, row, 2 * tx + 1, W, pad, reflect);
     float4 t2 = winograd_column(xc, row, 2 * tx + 2, W, pad, reflect), t3 = winograd_column(xc, row, 2 * tx + 3, W, pad, reflect);
     float4 v0 = t0 - t2, v1 = t1 + t2, v2 = t2 - t1, v3 = t1 - t3;
