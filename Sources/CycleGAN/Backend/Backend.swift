@@ -11,6 +11,9 @@ public protocol Buffer: AnyObject {
 public protocol Backend: AnyObject {
     /// A human-readable device name, e.g. "cpu-ref" or "cl:0:0 pthread-AMD EPYC".
     var name: String { get }
+    /// What decides the rounding of the backend's results: the device and its kernel
+    /// choices. The train state records it; a resume under another says so.
+    var kernelConfiguration: String { get }
 
     // MARK: memory
     /// A buffer of `count` floats with unspecified contents.

@@ -49,15 +49,6 @@ public struct CheckpointStore {
     /// earlier ones; a newer file than this build knows is refused by name.
     public static let trainStateFormatVersion = 2
 
-    /// What decides the kernels' rounding on `backend`: the device, the GEMM version and
-    /// tiling. Recorded in the train state; a resume under another says so.
-    public static func kernelConfiguration(_ backend: Backend) -> String {
-        guard let ocl = backend as? OpenCLBackend else { return backend.name }
-        let t = ocl.gemmTile
-        return "\(ocl.device.name) \(ocl.gpuShaped ? "gpu" : "cpu")-shaped, gemm v\(ocl.gemmVersion.rawValue) tile \(t.description), "
-            + "work-group tile \(t.wgm)x\(t.wgn) slice \(t.ks), conv \(ocl.convAlgorithm.rawValue)\(ocl.useWinograd ? ", winograd" : "")"
-    }
-
     /// The largest image count, epoch and Adam step a train state may claim: far beyond
     /// any real run, far below where the counters' arithmetic could overflow.
     static let counterLimit = 1 << 40, epochLimit = 1 << 20
@@ -95,7 +86,7 @@ public struct CheckpointStore {
         }
         meta.merge([
             "format_version": "\(Self.trainStateFormatVersion)",
-            "kernel_config": Self.kernelConfiguration(model.backend),
+            "kernel_config": model.backend.kernelConfiguration,
             "step_id": stepId, "epoch": "\(progress.epoch)", "epoch_iter": "\(progress.epochIter)",
             "total_iters": "\(progress.totalIters)", "lr": "\(progress.lr)",
             "pool_random_state": "\(model.poolRandom.state)", "seed": "\(model.config.seed)",

@@ -99,7 +99,7 @@ public final class Trainer {
     /// Says once when the checkpoint was trained under another kernel configuration (device,
     /// GEMM tiling): the run continues exactly but for rounding.
     private static func noteKernelChange(store: CheckpointStore, label: String, model: CycleGANModel) {
-        let now = CheckpointStore.kernelConfiguration(model.backend)
+        let now = model.backend.kernelConfiguration
         guard let then = (try? SafeTensorsFile(contentsOf: store.trainStatePath(label)))?.metadata["kernel_config"], then != now else { return }
         FileHandle.standardError.write(Data(("note: checkpoint '\(label)' was trained on \(then); now \(now): "
             + "the run continues, its results differing in rounding only\n").utf8))

@@ -49,6 +49,9 @@ public final class CPUBackend: Backend {
     }
 
     public func synchronize() {}
+    /// One fixed summation order: the name says it all.
+    public var kernelConfiguration: String { name }
+
     /// The CPU reference never fails at run time.
     public func throwIfFailed() throws {}
 

@@ -33,6 +33,13 @@ public final class OpenCLBackend: Backend {
 
     public var name: String { "\(device.spec) \(device.name)" }
 
+    /// The device, the kernel shape, the GEMM version and tiling, the conv algorithm.
+    public var kernelConfiguration: String {
+        let t = gemmTile
+        return "\(device.name) \(gpuShaped ? "gpu" : "cpu")-shaped, gemm v\(gemmVersion.rawValue) tile \(t.description), "
+            + "work-group tile \(t.wgm)x\(t.wgn) slice \(t.ks), conv \(convAlgorithm.rawValue)\(useWinograd ? ", winograd" : "")"
+    }
+
     /// The kernel files compiled at start-up.
     static let kernelFiles = ["bench", "conv2d", "gemm", "winograd", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
 
