@@ -115,8 +115,8 @@ final class DeviceFailureTests: CLITestCase {
         var c = CycleGANConfig()
         c.ngf = 8; c.ndf = 8; c.nBlocks = 2; c.poolSize = 2
         let model = CycleGANModel(c, on: backend)
-        let a = Tensor(shape: [1, 3, 64, 64], values: randomHostTensor([1, 3, 64, 64], seed: 1).values, on: backend)
-        let b = Tensor(shape: [1, 3, 64, 64], values: randomHostTensor([1, 3, 64, 64], seed: 2).values, on: backend)
+        let a = randomTensor([1, 3, 64, 64], seed: 1, on: backend)
+        let b = randomTensor([1, 3, 64, 64], seed: 2, on: backend)
         for _ in 0..<4 { try model.step(realA: a, realB: b) }  // the pools fill after 2 steps
         let before = backend.bufferAllocations
         for _ in 0..<3 { try model.step(realA: a, realB: b) }

@@ -116,7 +116,7 @@ final class ModelTests: XCTestCase {
         let d = NLayerDiscriminator(inputNC: 3, ndf: 4, nLayers: 2, on: cpu)
         initWeights(g, seed: 1); initWeights(d, seed: 2)
         d.setRequiresGrad(false)
-        let x = Tensor(shape: [1, 3, 16, 16], values: randomHostTensor([1, 3, 16, 16], seed: 3).values, on: cpu)
+        let x = randomTensor([1, 3, 16, 16], seed: 3, on: cpu)
         d(g(x), record: nil).mseLoss(target: 1).backward()
         for p in d.parameters() { XCTAssertNil(p.grad) }
         for (k, p) in g.namedParameters() {
@@ -130,8 +130,8 @@ final class ModelTests: XCTestCase {
     func testGeneratorGradientAgreesWithFiniteDifferences() {
         let g = ResnetGenerator(inputNC: 2, outputNC: 2, ngf: 3, nBlocks: 1, on: cpu)
         initWeights(g, gain: 0.3, seed: 11)
-        let x = Tensor(shape: [1, 2, 8, 8], values: randomHostTensor([1, 2, 8, 8], seed: 12).values, on: cpu)
-        let target = Tensor(shape: [1, 2, 8, 8], values: randomHostTensor([1, 2, 8, 8], seed: 13, -0.5, 0.5).values, on: cpu)
+        let x = randomTensor([1, 2, 8, 8], seed: 12, on: cpu)
+        let target = randomTensor([1, 2, 8, 8], seed: 13, -0.5, 0.5, on: cpu)
         func loss() -> Double { Double(withNoGrad { g(x).mseLoss(target: 0.2) }.item()) }
         g.zeroGrad()
         g(x).mseLoss(target: 0.2).backward()
@@ -178,8 +178,8 @@ final class ModelTests: XCTestCase {
         var c = CycleGANConfig()
         c.ngf = 4; c.ndf = 4; c.nBlocks = 1; c.poolSize = 1
         let m = CycleGANModel(c, on: ocl)
-        let a = Tensor(shape: [1, 3, 32, 32], values: randomHostTensor([1, 3, 32, 32], seed: 1).values, on: ocl)
-        let b = Tensor(shape: [1, 3, 32, 32], values: randomHostTensor([1, 3, 32, 32], seed: 2).values, on: ocl)
+        let a = randomTensor([1, 3, 32, 32], seed: 1, on: ocl)
+        let b = randomTensor([1, 3, 32, 32], seed: 2, on: ocl)
         // Step 1 creates the Adam moments and the pool's image; step 2 runs while step 1's
         // gradients are still held (they are cleared at each phase's zero_grad).
         try m.step(realA: a, realB: b)

@@ -113,3 +113,8 @@ extension TrainOptions {
         return o
     }
 }
+
+/// A tensor of `shape` with `randomHostTensor`'s values for `seed` (in [lo, hi)), on `backend`.
+func randomTensor(_ shape: [Int], seed: UInt64, _ lo: Float = -1, _ hi: Float = 1, on backend: Backend) -> Tensor {
+    Tensor(shape: shape, values: randomHostTensor(shape, seed: seed, lo, hi).values, on: backend)
+}
