@@ -67,7 +67,7 @@ final class ForcedPathTests: XCTestCase {
         XCTAssertFalse(base.gpuShaped)
         XCTAssertFalse(forced.gpuShaped)
 
-        // The plans: every weight gradient split (both GEMM paths present), every norm plane chunked.
+        // The plans: every weight gradient split (all on the implicit GEMM), every norm plane chunked.
         var paths = Set<OpenCLBackend.WeightGradientPlan.Path>()
         for c in Self.convCases {
             let plan = forced.weightGradientPlan(c.geometry!)
@@ -75,7 +75,7 @@ final class ForcedPathTests: XCTestCase {
             XCTAssertEqual(plan.splits, 3, "\(c.op) \(c.shape): \(plan)")
             XCTAssertEqual(base.weightGradientPlan(c.geometry!), OpenCLBackend.WeightGradientPlan(path: plan.path, splits: 1))
         }
-        XCTAssertEqual(paths, [.stride1, .im2col])
+        XCTAssertEqual(paths, [.implicit])
         for c in Self.normCases {
             let hw = Self.planeSize(c)
             XCTAssertGreaterThan(forced.normChunks(hw: hw), 1, "\(c.shape)")

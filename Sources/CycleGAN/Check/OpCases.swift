@@ -66,11 +66,17 @@ public enum OpCases {
             conv2d(Conv2dGeometry(n: N, c: 4, h: 7, w: 6, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 50),
             conv2d(Conv2dGeometry(n: N, c: 3, h: 5, w: 7, k: 5, kh: 1, kw: 1), seed: 60),
             conv2d(Conv2dGeometry(n: 1, c: 7, h: 17, w: 19, k: 9, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 70, bias: false),
+            // strided convs run as sums over s*s phases: reflect padding, a non-square kernel
+            // with stride 3 (a phase no row tap reaches), 1x1 stride 2 (three empty phases)
+            conv2d(Conv2dGeometry(n: N, c: 4, h: 12, w: 9, k: 5, kh: 3, kw: 3, stride: 2, pad: 1, padding: .reflect), seed: 72),
+            conv2d(Conv2dGeometry(n: N, c: 3, h: 10, w: 11, k: 4, kh: 2, kw: 5, stride: 3, pad: 2), seed: 74),
+            conv2d(Conv2dGeometry(n: N, c: 5, h: 9, w: 8, k: 3, kh: 1, kw: 1, stride: 2), seed: 76),
             // 3x3 stride 1 runs as Winograd F(2x2, 3x3): zero padding, no padding, ragged 2x2 tiles
             conv2d(Conv2dGeometry(n: N, c: 5, h: 8, w: 13, k: 7, kh: 3, kw: 3, stride: 1, pad: 1), seed: 80),
             conv2d(Conv2dGeometry(n: N, c: 4, h: 11, w: 6, k: 3, kh: 3, kw: 3, stride: 1, pad: 0), seed: 90),
             convTranspose2d(n: N, cin: 6, h: 7, w: 5, cout: 4, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 80),
             convTranspose2d(n: N, cin: 5, h: 6, w: 9, cout: 3, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 90),
+            convTranspose2d(n: N, cin: 4, h: 5, w: 6, cout: 3, kernel: 4, stride: 2, pad: 1, outputPadding: 0, seed: 95),
             instanceNorm([2, 5, 9, 7], seed: 100, -3, 5),
             instanceNorm([1, 3, 37, 41], seed: 110, 2, 3),
             unary("leaky_relu(0.2)", [2, 3, 5, 7], seed: 120, OpRunner.leakyReLU(slope: 0.2)),
@@ -88,17 +94,21 @@ public enum OpCases {
         ]
     }
 
-    /// Shapes large enough for the paths that `parity`'s small ones miss: the stride-1
-    /// weight gradient read in place over the padded grid (at least 1024 positions on the
-    /// flattened grid: 7×7 reflect, 3×3 Winograd with reflect and zero padding, the
-    /// discriminator's 4×4 stride 1), and instance-norm planes of several 2048-element
-    /// chunks, the last one ragged (3763 = 2048 + 1715; 9797 = 4·2048 + 1605).
+    /// Shapes large enough for what `parity`'s small ones miss: convolutions over more than
+    /// a thousand positions, so several GEMM tiles along each axis and long split reductions
+    /// (7×7 reflect, 3×3 Winograd with reflect and zero padding, the discriminator's 4×4
+    /// stride 1 and stride 2, the generator's 3×3 stride 2 and its transpose, at odd sizes),
+    /// and instance-norm planes of several 2048-element chunks, the last one ragged
+    /// (3763 = 2048 + 1715; 9797 = 4·2048 + 1605).
     public static var largePlanes: [OpCase] {
         [
             conv2d(Conv2dGeometry(n: 2, c: 3, h: 33, w: 31, k: 5, kh: 7, kw: 7, stride: 1, pad: 3, padding: .reflect), seed: 300),
             conv2d(Conv2dGeometry(n: 2, c: 5, h: 35, w: 30, k: 6, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 310),
             conv2d(Conv2dGeometry(n: 1, c: 4, h: 40, w: 33, k: 3, kh: 3, kw: 3, stride: 1, pad: 0), seed: 320, bias: false),
             conv2d(Conv2dGeometry(n: 2, c: 6, h: 34, w: 31, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 330),
+            conv2d(Conv2dGeometry(n: 2, c: 5, h: 69, w: 62, k: 6, kh: 4, kw: 4, stride: 2, pad: 1), seed: 332),
+            conv2d(Conv2dGeometry(n: 1, c: 6, h: 67, w: 70, k: 5, kh: 3, kw: 3, stride: 2, pad: 1), seed: 334),
+            convTranspose2d(n: 2, cin: 6, h: 33, w: 35, cout: 5, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 336),
             instanceNorm([2, 3, 53, 71], seed: 340, -3, 5),
             instanceNorm([1, 2, 97, 101], seed: 350, 2, 3),
         ]

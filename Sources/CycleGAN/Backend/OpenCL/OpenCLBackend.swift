@@ -30,6 +30,9 @@ public final class OpenCLBackend: Backend {
     /// The GEMM kernel every convolution's products run on (`tuning.gemmVersion`, else by
     /// the kernel shape and what the device allows).
     public private(set) var gemmVersion: OpenCLTuning.GEMMVersion = .packed
+    /// The row-offset tables of the implicit-GEMM convolutions, made once per layout
+    /// (OpenCLConv2d.swift).
+    var offsetTables: [String: Buffer] = [:]
 
     public var name: String { "\(device.spec) \(device.name)" }
 

@@ -184,7 +184,10 @@ final class OpenCLContext {
                 var mem: cl_mem? = buffer.mem
                 status = clSetKernelArg(kernel, idx, MemoryLayout<cl_mem?>.size, &mem)
             case .int(let v):
-                var x = cl_int(v)
+                guard var x = cl_int(exactly: v) else {
+                    record(CL_INVALID_ARG_VALUE, "\(name): argument \(i) is \(v), past the 32-bit int the kernel takes")
+                    return
+                }
                 status = clSetKernelArg(kernel, idx, MemoryLayout<cl_int>.size, &x)
             case .float(let v):
                 var x = v

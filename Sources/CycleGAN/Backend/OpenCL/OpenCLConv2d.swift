@@ -1,12 +1,13 @@
+import COpenCL
 import Foundation
 
 /// Launchers of Kernels/conv2d.cl and Kernels/gemm.cl (the 3×3 stride-1 passes go on to
 /// OpenCLWinograd.swift); the twin of CPUConv2d.swift.
 ///
 /// Two algorithms: `gemm` (default) runs each convolution as packed matrix products
-/// (implicit GEMM: im2col written straight into GEMM panels, col2im gathered for the
-/// input gradient, the weight gradient's long reduction split and reduced in a fixed
-/// order); `direct` runs one work-item per output element (the first version, kept as the
+/// (implicit GEMM: every pass a stride-1 product read in place from a padded copy of its
+/// input, strided convolutions split into phases, the weight gradient's long reduction
+/// split and reduced in a fixed order); `direct` runs one work-item per output element (the first version, kept as the
 /// baseline that `cyclegan bench` compares against). CYCLEGAN_CONV=direct selects it.
 extension OpenCLBackend {
     public enum ConvAlgorithm: String, CaseIterable, Sendable { case gemm, direct }
@@ -14,12 +15,6 @@ extension OpenCLBackend {
     private func geometryArgs(_ g: Conv2dGeometry) -> [KernelArg] {
         [.int(g.n), .int(g.c), .int(g.h), .int(g.w), .int(g.k), .int(g.oh), .int(g.ow),
          .int(g.kh), .int(g.kw), .int(g.stride), .int(g.pad), .int(g.padding == .reflect ? 1 : 0)]
-    }
-
-    /// The per-image im2col geometry arguments: C, H, W, OH, OW, KH, KW, stride, pad, reflect.
-    private func imageArgs(_ g: Conv2dGeometry) -> [KernelArg] {
-        [.int(g.c), .int(g.h), .int(g.w), .int(g.oh), .int(g.ow), .int(g.kh), .int(g.kw),
-         .int(g.stride), .int(g.pad), .int(g.padding == .reflect ? 1 : 0)]
     }
 
     /// ceil(n / t): the tiles or panels of size t that cover n.
@@ -101,18 +96,70 @@ extension OpenCLBackend {
             [.buffer(partial), .int(splits), .int(count), .buffer(out), .int(outOffset), .int(accumulate ? 1 : 0)])
     }
 
-    /// Pads image `offset` of `x` ([c][h][w]) by `pad` into rows of `ldx` floats.
-    /// Any slack after the padded planes in `xp` is zeroed.
-    func padInput(_ x: Buffer, offset: Int, into xp: Buffer, c: Int, h: Int, w: Int, pad: Int, reflect: Bool, ldx: Int) {
-        let args: [KernelArg] = [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(pad), .int(reflect ? 1 : 0), .int(ldx)]
-        if gpuShaped {
-            run("conv2d", "pad_input_elem", global: [ldx, h + 2 * pad, c], local: [min(64, device.maxWorkGroupSize), 1, 1], args)
+    // MARK: the implicit GEMM over phase planes (Kernels/conv2d.cl explains the layout)
+
+    /// ceil(k / s): the taps of phase 0 along an axis of a k-tap kernel with stride s.
+    private func phaseTaps(_ k: Int, _ s: Int, phase: Int = 0) -> Int { max(0, blocks(k - phase, s)) }
+
+    /// Writes image `offset` of `x` ([c][h][w]) padded by (`padY`, `padX`) into `xp`: for
+    /// stride 1 planes of `hq` rows of `ldx` floats; for stride s the s·s phase planes of that
+    /// size (conv2d.cl's pad_phases). Rows and columns past the padded input, and any slack
+    /// after the planes in `xp`, are zero.
+    func padInput(_ x: Buffer, offset: Int, into xp: Buffer, c: Int, h: Int, w: Int, padY: Int, padX: Int, reflect: Bool,
+                  stride: Int = 1, hq: Int, ldx: Int) {
+        if stride == 1 && !gpuShaped {
+            run("conv2d", "pad_input", global: [hq, c], local: [min(4, device.maxWorkGroupSize), 1],
+                [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
+                 .int(reflect ? 1 : 0), .int(hq), .int(ldx)])
         } else {
-            run("conv2d", "pad_input", global: [h + 2 * pad, c], local: [min(4, device.maxWorkGroupSize), 1], args)
+            run("conv2d", "pad_phases", global: [ldx, hq, stride * stride * c], local: [min(64, device.maxWorkGroupSize), 1, 1],
+                [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
+                 .int(reflect ? 1 : 0), .int(stride), .int(hq), .int(ldx)])
         }
-        let used = c * (h + 2 * pad) * ldx
+        let used = stride * stride * c * hq * ldx
         if xp.count > used {
             run("conv2d", "zero_tail", global: [xp.count - used], local: nil, [.buffer(xp), .int(used), .int(xp.count - used)])
+        }
+    }
+
+    /// The table `name` of an implicit GEMM's row offsets (`make` computes it), uploaded once
+    /// per backend. Offsets are 32-bit, as the kernels index: a layout past that records a
+    /// device failure.
+    func offsetTable(_ name: String, _ make: () -> [Int]) -> Buffer {
+        if let t = offsetTables[name] { return t }
+        if offsetTables.count >= 256 { offsetTables.removeAll() }  // many image sizes: keep the cache small
+        let values = make(), int32 = values.compactMap { Int32(exactly: $0) }
+        let table = makeBuffer(count: values.count)
+        guard int32.count == values.count else {
+            cl.record(CL_INVALID_BUFFER_SIZE, "convolution \(name): offsets past a 32-bit int")
+            return table
+        }
+        if !int32.isEmpty, cl.failure == nil, let m = mem(table, "clEnqueueWriteBuffer") {
+            let status = int32.withUnsafeBytes {
+                clEnqueueWriteBuffer(cl.queue, m, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
+            }
+            cl.record(status, "clEnqueueWriteBuffer of a convolution's offset table")
+        }
+        offsetTables[name] = table
+        return table
+    }
+
+    /// The row offsets of `g`'s forward and weight gradient, rows r = (c·kh + ky)·kw + kx in
+    /// the weight's order, over the (phase) planes of `hq` rows of `ldx` floats that
+    /// `padInput` writes: tap (ky, kx) reads phase (ky % s, kx % s) at (ky / s, kx / s).
+    func forwardOffsets(_ g: Conv2dGeometry, hq: Int, ldx: Int) -> Buffer {
+        offsetTable("forward c\(g.c) k\(g.kh)x\(g.kw) s\(g.stride) hq\(hq) ldx\(ldx)") {
+            let s = g.stride
+            var t: [Int] = []
+            t.reserveCapacity(g.c * g.kh * g.kw)
+            for c in 0..<g.c {
+                for ky in 0..<g.kh {
+                    for kx in 0..<g.kw {
+                        t.append((((ky % s) * s + kx % s) * g.c + c) * hq * ldx + (ky / s) * ldx + kx / s)
+                    }
+                }
+            }
+            return t
         }
     }
 
@@ -130,12 +177,13 @@ extension OpenCLBackend {
             : Stride1Layout(flat: false, ldx: rowTiles + kw - 1)
     }
 
-    /// A stride-1 convolution of a padded input with packed weights `a`. The output rows
-    /// are `ldOut` floats apart (default: `ow`).
-    func convStride1(_ a: Buffer, _ xp: Buffer, _ y: Buffer, yOffset: Int, m: Int, c: Int, kh: Int, kw: Int,
-                     oh: Int, ow: Int, hp: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil) {
-        let args: [KernelArg] = [.buffer(a), .buffer(xp), .buffer(y), .int(yOffset), .int(m), .int(c), .int(kh), .int(kw),
-                                 .int(oh), .int(ow), .int(hp), .int(layout.ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1),
+    /// y = A · X for packed weights `a` ([ceil(m/TM)][rows][TM]) and the implicit X[r][q] =
+    /// xp[roff[r] + oy·ldx + ox] (conv2d_s1): an oh × ow output per channel, its rows `ldOut`
+    /// floats apart (default: `ow`).
+    func convStride1(_ a: Buffer, _ xp: Buffer, _ roff: Buffer, _ y: Buffer, yOffset: Int, m: Int, rows: Int,
+                     oh: Int, ow: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil) {
+        let args: [KernelArg] = [.buffer(a), .buffer(xp), .buffer(roff), .buffer(y), .int(yOffset), .int(m), .int(rows),
+                                 .int(oh), .int(ow), .int(layout.ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1),
                                  .int(ldOut ?? ow), .int(layout.flat ? 0 : layout.ldx)]
         if gemmVersion == .tiled {
             run("conv2d", "conv2d_s1_tiled", global: [blocks(oh * layout.ldx, gemmTile.tn), blocks(m, gemmTile.tm), 1],
@@ -159,7 +207,7 @@ extension OpenCLBackend {
                 [.buffer(x), .buffer(weight), .buffer(bias ?? weight), .int(bias == nil ? 0 : 1), .buffer(y)] + geometryArgs(g))
             return
         }
-        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
+        let q = g.oh * g.ow, t = gemmTile
         if isWinograd(g) {
             let u = winogradWeight(weight, m: g.k, c: g.c, flip: false)
             for n in 0..<g.n {
@@ -168,24 +216,28 @@ extension OpenCLBackend {
             }
             return
         }
+        // Pad once into (phase) planes, then read them in place: a stride-1 implicit GEMM.
+        let s = g.stride, rows = g.c * g.kh * g.kw
         let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: t.tm)
-        if g.stride == 1 && g.kh == g.kw {
-            // Pad once, then read the padded rows directly (no im2col).
-            let layout = stride1Layout(ow: g.ow, kw: g.kw), hp = g.h + 2 * g.pad
-            let xp = makeBuffer(count: g.c * hp * layout.ldx + t.tn + g.kw)
-            for n in 0..<g.n {
-                padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, pad: g.pad,
-                         reflect: g.padding == .reflect, ldx: layout.ldx)
-                convStride1(a, xp, y, yOffset: n * g.k * q, m: g.k, c: g.c, kh: g.kh, kw: g.kw, oh: g.oh, ow: g.ow,
-                            hp: hp, layout: layout, bias: bias)
-            }
-            return
-        }
-        let b = makeBuffer(count: blocks(q, t.tn) * rows * t.tn)
+        let layout = stride1Layout(ow: g.ow, kw: phaseTaps(g.kw, s)), hq = g.oh + phaseTaps(g.kh, s) - 1
+        let xp = makeBuffer(count: s * s * g.c * hq * layout.ldx + t.tn + g.kw)
+        let roff = forwardOffsets(g, hq: hq, ldx: layout.ldx)
         for n in 0..<g.n {
-            run("conv2d", "im2col_pack_cols", global: [rows, blocks(q, t.tn)], local: [min(16, rows), 1],
-                [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g))
-            gemm(a, b, y, cOffset: n * g.k * q, m: g.k, n: q, r: rows, ldc: q, bias: bias)
+            padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, padY: g.pad, padX: g.pad,
+                     reflect: g.padding == .reflect, stride: s, hq: hq, ldx: layout.ldx)
+            convStride1(a, xp, roff, y, yOffset: n * g.k * q, m: g.k, rows: rows, oh: g.oh, ow: g.ow, layout: layout, bias: bias)
+        }
+    }
+
+    /// Folds the gradient of the padded input (phase planes of `hq` × `ldq`) back onto image
+    /// `n` of `gx`.
+    private func unpadFold(_ gxq: Buffer, _ gx: Buffer, n: Int, _ g: Conv2dGeometry, hq: Int, ldq: Int) {
+        let args: [KernelArg] = [.buffer(gxq), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w),
+                                 .int(g.pad), .int(g.padding == .reflect ? 1 : 0), .int(g.stride), .int(hq), .int(ldq)]
+        if gpuShaped {
+            run("conv2d", "unpad_fold_elem", global: [g.w, g.h, g.c], local: [min(64, device.maxWorkGroupSize), 1, 1], args)
+        } else {
+            run("conv2d", "unpad_fold", global: [g.h, g.c], local: [min(4, device.maxWorkGroupSize), 1], args)
         }
     }
 
@@ -195,52 +247,54 @@ extension OpenCLBackend {
                 [.buffer(gy), .buffer(weight), .buffer(gx)] + geometryArgs(g))
             return
         }
-        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile
-        if g.stride == 1 && g.kh == g.kw {
-            // The padded input's gradient is a full stride-1 correlation of gY (zero-padded by
-            // k−1) with the flipped, transposed weight; then fold the padding back.
-            let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad  // the padded input's size = output of this correlation
-            let ldgx = wp, gxp = makeBuffer(count: g.c * hp * ldgx)
-            let correlate: (Int) -> Void
-            if isWinograd(g) {
-                let u = winogradWeight(weight, m: g.c, c: g.k, flip: true)
-                correlate = { n in
-                    self.winogradConv3x3(u, gy, xOffset: n * g.k * q, gxp, yOffset: 0, m: g.c, c: g.k, h: g.oh, w: g.ow,
-                                         pad: g.kh - 1, reflect: false, bias: nil, ldOut: ldgx)
-                }
-            } else {
-                let a = makeBuffer(count: blocks(g.c, t.tm) * g.k * g.kh * g.kw * t.tm)
-                run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k], local: [t.tm, max(1, min(16, device.maxWorkGroupSize / t.tm))],
-                    [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw)])
-                let layout = stride1Layout(ow: wp, kw: g.kw), gyRows = g.oh + 2 * (g.kh - 1)
-                let gyp = makeBuffer(count: g.k * gyRows * layout.ldx + t.tn + g.kw)
-                correlate = { n in
-                    self.padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, pad: g.kh - 1, reflect: false, ldx: layout.ldx)
-                    self.convStride1(a, gyp, gxp, yOffset: 0, m: g.c, c: g.k, kh: g.kh, kw: g.kw, oh: hp, ow: wp,
-                                     hp: gyRows, layout: layout, bias: nil, ldOut: ldgx)
-                }
-            }
+        let q = g.oh * g.ow, t = gemmTile, s = g.stride
+        // The gradient of the padded input (hp × wp), in s·s phase planes of hq × wq: phase
+        // (a, b) is a stride-1 correlation of gY, zero-padded by the phase-0 taps − 1, with
+        // that phase's flipped taps. Then fold the padding back.
+        let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad, hq = blocks(hp, s), wq = blocks(wp, s)
+        let gxq = makeBuffer(count: s * s * g.c * hq * wq)
+        if isWinograd(g) {
+            let u = winogradWeight(weight, m: g.c, c: g.k, flip: true)
             for n in 0..<g.n {
-                correlate(n)
-                let args: [KernelArg] = [.buffer(gxp), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w),
-                                         .int(g.pad), .int(g.padding == .reflect ? 1 : 0), .int(ldgx)]
-                if gpuShaped {
-                    run("conv2d", "unpad_fold_elem", global: [g.w, g.h, g.c], local: [min(64, device.maxWorkGroupSize), 1, 1], args)
-                } else {
-                    run("conv2d", "unpad_fold", global: [g.h, g.c], local: [min(4, device.maxWorkGroupSize), 1], args)
-                }
+                winogradConv3x3(u, gy, xOffset: n * g.k * q, gxq, yOffset: 0, m: g.c, c: g.k, h: g.oh, w: g.ow,
+                                pad: g.kh - 1, reflect: false, bias: nil, ldOut: wq)
+                unpadFold(gxq, gx, n: n, g, hq: hq, ldq: wq)
             }
             return
         }
-        // col[rows][q] = Wᵀ · gY: A = W as [R=k][P=rows] panels over rows; B = gY as [R=k][P=q].
-        let a = packCols(weight, offset: 0, p: rows, r: g.k, tile: t.tm)
-        let col = makeBuffer(count: rows * q)
+        let kqy = phaseTaps(g.kh, s), kqx = phaseTaps(g.kw, s)
+        let layout = stride1Layout(ow: wq, kw: kqx), hg = hq + kqy - 1
+        let gyp = makeBuffer(count: g.k * hg * layout.ldx + t.tn + kqx)
+        struct Phase { var index: Int, ku: Int, kv: Int, a: Buffer, roff: Buffer }
+        var phases: [Phase] = []
+        for pa in 0..<s {
+            for pb in 0..<s {
+                let ku = phaseTaps(g.kh, s, phase: pa), kv = phaseTaps(g.kw, s, phase: pb)
+                guard ku > 0 && kv > 0 else { continue }  // a phase no tap reaches (kernel smaller than the stride)
+                let a = makeBuffer(count: blocks(g.c, t.tm) * g.k * ku * kv * t.tm)
+                run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k],
+                    local: [t.tm, max(1, min(16, device.maxWorkGroupSize / t.tm))],
+                    [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw), .int(s), .int(pa), .int(pb)])
+                // row (k, u, v) reads gyp[k] shifted by the taps this phase lacks
+                let roff = offsetTable("input-gradient k\(g.k) taps \(ku)x\(kv) of \(kqy)x\(kqx) hg\(hg) ldx\(layout.ldx)") {
+                    var t: [Int] = []
+                    for k in 0..<g.k {
+                        for u in 0..<ku { for v in 0..<kv { t.append((k * hg + kqy - ku + u) * layout.ldx + kqx - kv + v) } }
+                    }
+                    return t
+                }
+                phases.append(Phase(index: pa * s + pb, ku: ku, kv: kv, a: a, roff: roff))
+            }
+        }
+        if phases.count < s * s { fill(gxq, value: 0) }
         for n in 0..<g.n {
-            let b = packCols(gy, offset: n * g.k * q, p: q, r: g.k, tile: t.tn)
-            gemm(a, b, col, cOffset: 0, m: rows, n: q, r: g.k, ldc: q)
-            run("conv2d", "col2im", global: [g.w, g.h, g.c], local: tile2D,
-                [.buffer(col), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w), .int(g.oh), .int(g.ow),
-                 .int(g.kh), .int(g.kw), .int(g.stride), .int(g.pad), .int(g.padding == .reflect ? 1 : 0)])
+            padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, padY: kqy - 1, padX: kqx - 1,
+                     reflect: false, hq: hg, ldx: layout.ldx)
+            for p in phases {
+                convStride1(p.a, gyp, p.roff, gxq, yOffset: p.index * g.c * hq * wq, m: g.c, rows: g.k * p.ku * p.kv,
+                            oh: hq, ow: wq, layout: layout, bias: nil)
+            }
+            unpadFold(gxq, gx, n: n, g, hq: hq, ldq: wq)
         }
     }
 
@@ -249,11 +303,9 @@ extension OpenCLBackend {
         public enum Path: String, Sendable {
             /// One work-item per weight (`CYCLEGAN_CONV=direct`).
             case direct
-            /// Stride 1, square kernel, long rows: the padded input read in place over the
-            /// flattened grid (conv2d_s1_wgrad).
-            case stride1
-            /// im2col panels and the packed GEMM (gemm_packed).
-            case im2col
+            /// The padded input's (phase) planes read in place over the flattened output
+            /// grid (conv2d_s1_wgrad, conv2d_s1_wgrad_tiled).
+            case implicit
         }
         public var path: Path
         /// The slices of the reduction over output positions (1: not split).
@@ -263,60 +315,45 @@ extension OpenCLBackend {
     /// The path and split count that `conv2dBackwardWeight` takes for `g` on this backend.
     public func weightGradientPlan(_ g: Conv2dGeometry) -> WeightGradientPlan {
         if convAlgorithm == .direct { return WeightGradientPlan(path: .direct, splits: 1) }
-        let rows = g.c * g.kh * g.kw, t = gemmTile
-        // For short reductions the fixed cost per work-item of the in-place path outweighs
-        // the packing it saves: it needs 1024 positions on the flattened padded grid.
-        let flat = g.oh * (g.w + 2 * g.pad)
-        if g.stride == 1 && g.kh == g.kw && flat >= 1024 {
-            return WeightGradientPlan(path: .stride1, splits: reductionSplits(tiles: blocks(rows, t.tm) * blocks(g.k, t.tn), r: flat))
-        }
-        return WeightGradientPlan(path: .im2col, splits: reductionSplits(tiles: blocks(g.k, t.tm) * blocks(rows, t.tn), r: g.oh * g.ow))
+        let rows = g.c * g.kh * g.kw, flat = g.oh * (g.ow + phaseTaps(g.kw, g.stride) - 1)
+        return WeightGradientPlan(path: .implicit, splits: reductionSplits(tiles: blocks(rows, gemmTile.tm) * blocks(g.k, gemmTile.tn), r: flat))
     }
 
     public func conv2dBackwardWeight(x: Buffer, gy: Buffer, gw: Buffer, _ g: Conv2dGeometry) {
         let plan = weightGradientPlan(g)
-        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile, splits = plan.splits
-        switch plan.path {
-        case .direct:
+        let rows = g.c * g.kh * g.kw, q = g.oh * g.ow, t = gemmTile, splits = plan.splits, s = g.stride
+        if plan.path == .direct {
             run("conv2d", "conv2d_backward_weight", global: [g.kh * g.kw, g.c, g.k], local: nil,
                 [.buffer(x), .buffer(gy), .buffer(gw)] + geometryArgs(g))
-        case .stride1:
-            // No im2col: read the padded input at per-row offsets over the flattened grid.
-            let ldx = g.w + 2 * g.pad, hp = g.h + 2 * g.pad, qf = g.oh * ldx
-            let xp = makeBuffer(count: g.c * hp * ldx + t.tn + g.kw)
-            let gyp = makeBuffer(count: blocks(g.k, t.tn) * qf * t.tn)
-            let chunk = blocks(qf, splits)
-            let partial = splits > 1 ? makeBuffer(count: splits * rows * g.k) : gw
-            for n in 0..<g.n {
-                padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, pad: g.pad,
-                         reflect: g.padding == .reflect, ldx: ldx)
-                let packArgs: [KernelArg] = [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)]
-                if gpuShaped {
-                    run("conv2d", "pack_flat_cols_elem", global: [ldx * t.tn, g.oh, blocks(g.k, t.tn)],
-                        local: [min(64, device.maxWorkGroupSize), 1, 1], packArgs)
-                } else {
-                    run("conv2d", "pack_flat_cols", global: [g.oh, blocks(g.k, t.tn)], local: [min(4, device.maxWorkGroupSize), 1], packArgs)
-                }
-                let args: [KernelArg] = [.buffer(xp), .buffer(gyp), .buffer(partial), .int(g.c), .int(g.kh), .int(g.kw), .int(hp),
-                                         .int(ldx), .int(g.k), .int(qf), .int(chunk), .int(splits == 1 && n > 0 ? 1 : 0)]
-                if gemmVersion == .tiled {
-                    run("conv2d", "conv2d_s1_wgrad_tiled", global: [blocks(g.k, t.tn), blocks(rows, t.tm), splits],
-                        local: [t.wgn, t.wgm, 1], args)
-                } else {
-                    run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local, args)
-                }
-                if splits > 1 {
-                    reducePartials(partial, splits: splits, count: rows * g.k, out: gw, outOffset: 0, accumulate: n > 0)
-                }
+            return
+        }
+        // The forward's planes and table, on the flattened grid (rows ldx apart).
+        let ldx = g.ow + phaseTaps(g.kw, s) - 1, hq = g.oh + phaseTaps(g.kh, s) - 1, qf = g.oh * ldx
+        let xp = makeBuffer(count: s * s * g.c * hq * ldx + t.tn + g.kw)
+        let roff = forwardOffsets(g, hq: hq, ldx: ldx)
+        let gyp = makeBuffer(count: blocks(g.k, t.tn) * qf * t.tn)
+        let chunk = blocks(qf, splits)
+        let partial = splits > 1 ? makeBuffer(count: splits * rows * g.k) : gw
+        for n in 0..<g.n {
+            padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, padY: g.pad, padX: g.pad,
+                     reflect: g.padding == .reflect, stride: s, hq: hq, ldx: ldx)
+            let packArgs: [KernelArg] = [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)]
+            if gpuShaped {
+                run("conv2d", "pack_flat_cols_elem", global: [ldx * t.tn, g.oh, blocks(g.k, t.tn)],
+                    local: [min(64, device.maxWorkGroupSize), 1, 1], packArgs)
+            } else {
+                run("conv2d", "pack_flat_cols", global: [g.oh, blocks(g.k, t.tn)], local: [min(4, device.maxWorkGroupSize), 1], packArgs)
             }
-        case .im2col:
-            let b = makeBuffer(count: blocks(rows, t.tn) * q * t.tn)
-            for n in 0..<g.n {
-                // gW[k][rows] += gY[k][q] · Xᵀ: A = gY as [P=k][R=q]; B = im2col panels over rows.
-                let a = packRows(gy, offset: n * g.k * q, p: g.k, r: q, tile: t.tm)
-                run("conv2d", "im2col_pack_rows", global: [g.oh, blocks(rows, t.tn)], local: [1, min(4, device.maxWorkGroupSize)],
-                    [.buffer(x), .int(n * g.c * g.h * g.w), .buffer(b)] + imageArgs(g))
-                gemmSplit(a, b, out: gw, outOffset: 0, m: g.k, n: rows, r: q, splits: splits, accumulate: n > 0)
+            let args: [KernelArg] = [.buffer(xp), .buffer(roff), .buffer(gyp), .buffer(partial), .int(rows), .int(g.k), .int(qf),
+                                     .int(chunk), .int(splits == 1 && n > 0 ? 1 : 0)]
+            if gemmVersion == .tiled {
+                run("conv2d", "conv2d_s1_wgrad_tiled", global: [blocks(g.k, t.tn), blocks(rows, t.tm), splits],
+                    local: [t.wgn, t.wgm, 1], args)
+            } else {
+                run("conv2d", "conv2d_s1_wgrad", global: [blocks(rows, t.tm), blocks(g.k, t.tn), splits], local: t.local, args)
+            }
+            if splits > 1 {
+                reducePartials(partial, splits: splits, count: rows * g.k, out: gw, outOffset: 0, accumulate: n > 0)
             }
         }
     }
