@@ -200,7 +200,31 @@ __kernel void pad_input(__global const float* x, int x_off, __global float* xp,
     for (int px = Wp; px < ldx; px++) dst[px] = 0.0f;
 }
 
-// Any stride, an element per work-item (the GPU shape, and every stride > 1):
+// Stride s > 1, a row per work-item (the CPU shape): row i of phase plane (a, b) of channel c,
+// xp[(a*s + b)*C + c][i][j] = the padded input at (s*i + a, s*j + b) for j < ldx: the
+// interior a strided copy of one input row, the padding columns apart. Global (Hq, s*s*C).
+__kernel void pad_phases_rows(__global const float* x, int x_off, __global float* xp,
+                              int C, int H, int W, int pad_y, int pad_x, int reflect, int stride, int Hq, int ldx) {
+    int i = get_global_id(0), pc = get_global_id(1);
+    if (i >= Hq || pc >= stride * stride * C) return;
+    int ph = pc / C, c = pc % C, a = ph / stride, b = ph % stride;
+    __global float* dst = xp + ((size_t)pc * Hq + i) * ldx;
+    int py = stride * i + a, iy = py - pad_y;
+    if (reflect && py < H + 2 * pad_y) iy = reflect_index(iy, H);
+    if (iy < 0 || iy >= H) {  // a zero-padding row, or past the padded input
+        for (int j = 0; j < ldx; j++) dst[j] = 0.0f;
+        return;
+    }
+    __global const float* src = x + x_off + ((size_t)c * H + iy) * W;
+    // columns j whose input column s*j + b - pad_x lies in [0, W): j in [j0, j1)
+    int j0 = min(ldx, max(0, (pad_x - b + stride - 1) / stride));
+    int j1 = max(j0, min(ldx, (W + pad_x - b + stride - 1) / stride));
+    for (int j = 0; j < j0; j++) dst[j] = padded_value(src, 1, W, 0, pad_x, reflect, 0, stride * j + b);
+    for (int j = j0; j < j1; j++) dst[j] = src[stride * j + b - pad_x];
+    for (int j = j1; j < ldx; j++) dst[j] = padded_value(src, 1, W, 0, pad_x, reflect, 0, stride * j + b);
+}
+
+// Any stride, an element per work-item (the GPU shape):
 // xp[(a*s + b)*C + c][i][j] = the padded input at (s*i + a, s*j + b), for i < Hq, j < ldx.
 // Global (ldx, Hq, s*s*C).
 __kernel void pad_phases(__global const float* x, int x_off, __global float* xp,
@@ -333,14 +357,37 @@ __kernel void pack_flipped_weight(__global const float* w, __global float* dst, 
 // (py/s, px/s): gxq[((py%s)*s + px%s)*C + c][py/s][px/s], planes of Hq rows of ldq floats
 // (stride 1: one plane per channel, the padded grid itself).
 
-// A row per work-item (the CPU shape). Global (H, C).
+// A row per work-item (the CPU shape). Global (H, C). Zero padding has one preimage per
+// element: its row of phase planes is read with a stride-s store per column phase, no
+// division per element.
 __kernel void unpad_fold(__global const float* gxq, __global float* gx, int gx_off,
                          int C, int H, int W, int pad, int reflect, int stride, int Hq, int ldq) {
     int iy = get_global_id(0), c = get_global_id(1);
     if (iy >= H || c >= C) return;
+    __global float* out = gx + gx_off + ((size_t)c * H + iy) * W;
+    if (!reflect) {
+        int py = iy + pad, a = py % stride;
+        for (int b = 0; b < stride; b++) {
+            // columns ix with (ix + pad) % stride == b read plane (a, b) at j = (ix + pad) / stride
+            __global const float* src = gxq + (((size_t)(a * stride + b) * C + c) * Hq + py / stride) * ldq;
+            int ix = ((b - pad) % stride + stride) % stride;
+            for (int j = (ix + pad) / stride; ix < W; ix += stride, j++) out[ix] = src[j];
+        }
+        return;
+    }
     int rows[3], cols[3];
     int nr = reflect_preimages(iy, H, pad, reflect, rows);
-    __global float* out = gx + gx_off + ((size_t)c * H + iy) * W;
+    if (stride == 1) {  // one plane per channel: no phase arithmetic
+        __global const float* plane = gxq + (size_t)c * Hq * ldq;
+        for (int ix = 0; ix < W; ix++) {
+            int ncol = reflect_preimages(ix, W, pad, reflect, cols);
+            float acc = 0.0f;
+            for (int a = 0; a < nr; a++)
+                for (int b = 0; b < ncol; b++) acc += plane[rows[a] * ldq + cols[b]];
+            out[ix] = acc;
+        }
+        return;
+    }
     for (int ix = 0; ix < W; ix++) {
         int ncol = reflect_preimages(ix, W, pad, reflect, cols);
         float acc = 0.0f;

@@ -7,12 +7,35 @@
 // devices the barrier-free chunked kernels of the last part of this file.
 
 // tree_sum (common.cl) reduces one value per work-item over the work-group.
+//
+// Fusion (instanceNorm2d(leakyReLUSlope:) and instanceNorm2d(adding:) in
+// Sources/CycleGAN/Tensor/NormOps.swift): every forward ends in norm_epilogue, which applies
+// the LeakyReLU that follows the norm (slope 0: ReLU; act != 0) or adds the residual
+// block's skip (has_res != 0). The fused backward reads the norm's input x and recomputes
+// the normalised value from the saved mean and rstd (from_x != 0; the same float
+// expression as the forward, so the same bits), and takes the activation's derivative
+// first (norm_grad_in); the unfused backward reads the normalised output y itself.
+
+// The norm's output from the normalised value v at element `at`: LeakyReLU (as
+// leaky_relu_forward computes it) when act, plus res[at] when has_res.
+inline float norm_epilogue(float v, int act, float slope, __global const float* res, int has_res, size_t at) {
+    if (act) v = v > 0.0f ? v : slope * v;
+    return has_res ? v + res[at] : v;
+}
+
+// The normalised value at an element: v itself, or (v - mean) * rstd when from_x.
+inline float norm_yhat(float v, int from_x, float mean, float rstd) { return from_x ? (v - mean) * rstd : v; }
+
+// The gradient that reaches the normalised value yh: gy through LeakyReLU's derivative
+// (as leaky_relu_backward computes it) when act.
+inline float norm_grad_in(float g, float yh, int act, float slope) { return act && !(yh > 0.0f) ? slope * g : g; }
 
 // y = (x - mean) * rstd with biased variance; saves mean and rstd = 1/sqrt(var + eps).
 // Two passes over the plane (mean, then squared deviations) for a sound variance.
 __kernel void instance_norm_forward(__global const float* x, __global float* y,
                                     __global float* mean_out, __global float* rstd_out,
-                                    int HW, float eps, __local float* scratch) {
+                                    int HW, float eps, int act, float slope, __global const float* res, int has_res,
+                                    __local float* scratch) {
     int plane = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
     __global const float* xp = x + (size_t)plane * HW;
     __global float* yp = y + (size_t)plane * HW;
@@ -23,24 +46,32 @@ __kernel void instance_norm_forward(__global const float* x, __global float* y,
     for (int i = lid; i < HW; i += ls) { float d = xp[i] - mean; v += d * d; }
     float var = tree_sum(v, scratch) / HW;
     float rstd = 1.0f / sqrt(var + eps);
-    for (int i = lid; i < HW; i += ls) yp[i] = (xp[i] - mean) * rstd;
+    for (int i = lid; i < HW; i += ls) yp[i] = norm_epilogue((xp[i] - mean) * rstd, act, slope, res, has_res, (size_t)plane * HW + i);
     if (lid == 0) { mean_out[plane] = mean; rstd_out[plane] = rstd; }
 }
 
-// gx = rstd * (gy - mean(gy) - y * mean(gy * y)), with y the normalised output.
-__kernel void instance_norm_backward(__global const float* y, __global const float* gy,
-                                     __global const float* rstd, __global float* gx,
-                                     int HW, __local float* scratch) {
+// gx = rstd * (g - mean(g) - yh * mean(g * yh)), with yh the normalised value (norm_yhat of
+// v) and g the gradient that reaches it (norm_grad_in of gy).
+__kernel void instance_norm_backward(__global const float* v, __global const float* gy,
+                                     __global const float* mean, __global const float* rstd, __global float* gx,
+                                     int HW, int from_x, int act, float slope,
+                                     __local float* scratch) {
     int plane = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
-    __global const float* yp = y + (size_t)plane * HW;
+    __global const float* vp = v + (size_t)plane * HW;
     __global const float* gp = gy + (size_t)plane * HW;
     __global float* gxp = gx + (size_t)plane * HW;
+    float m = mean[plane], r = rstd[plane];
     float a = 0.0f, b = 0.0f;
-    for (int i = lid; i < HW; i += ls) { a += gp[i]; b += gp[i] * yp[i]; }
+    for (int i = lid; i < HW; i += ls) {
+        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
+        a += g; b += g * yh;
+    }
     float mean_gy = tree_sum(a, scratch) / HW;
     float mean_gyy = tree_sum(b, scratch) / HW;
-    float r = rstd[plane];
-    for (int i = lid; i < HW; i += ls) gxp[i] = r * (gp[i] - mean_gy - yp[i] * mean_gyy);
+    for (int i = lid; i < HW; i += ls) {
+        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
+        gxp[i] = r * (g - mean_gy - yh * mean_gyy);
+    }
 }
 
 // ---- GPU-shaped, several work-groups per plane ------------------------------------------
@@ -70,25 +101,32 @@ __kernel void instance_norm_chunk_stats_wg(__global const float* x, __global flo
     }
 }
 
-// y = (x - mean) * rstd, one element per work-item; global (HW, planes).
+// y = norm_epilogue((x - mean) * rstd), one element per work-item; global (HW, planes).
 __kernel void instance_norm_apply_elem(__global const float* x, __global float* y, __global const float* mean,
-                                       __global const float* rstd, int HW) {
+                                       __global const float* rstd, int HW,
+                                       int act, float slope, __global const float* res, int has_res) {
     int i = get_global_id(0), plane = get_global_id(1);
     if (i >= HW) return;
     size_t at = (size_t)plane * HW + i;
-    y[at] = (x[at] - mean[plane]) * rstd[plane];
+    y[at] = norm_epilogue((x[at] - mean[plane]) * rstd[plane], act, slope, res, has_res, at);
 }
 
-// part[(plane*chunks + k)*2 + {0,1}] = (sum gy, sum gy*y) over chunk k.
-__kernel void instance_norm_chunk_grad_sums_wg(__global const float* y, __global const float* gy, __global float* part,
-                                               int HW, int chunk, __local float* scratch) {
+// part[(plane*chunks + k)*2 + {0,1}] = (sum g, sum g*yh) over chunk k (yh, g as in
+// instance_norm_backward).
+__kernel void instance_norm_chunk_grad_sums_wg(__global const float* v, __global const float* gy,
+                                               __global const float* mean, __global const float* rstd, __global float* part,
+                                               int HW, int chunk, int from_x, int act, float slope, __local float* scratch) {
     int k = get_group_id(0), plane = get_global_id(1), lid = get_local_id(0), ls = get_local_size(0);
     int chunks = (HW + chunk - 1) / chunk;
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
-    __global const float* yp = y + (size_t)plane * HW;
+    __global const float* vp = v + (size_t)plane * HW;
     __global const float* gp = gy + (size_t)plane * HW;
+    float m = mean[plane], r = rstd[plane];
     float a = 0.0f, b = 0.0f;
-    for (int i = i0 + lid; i < i1; i += ls) { a += gp[i]; b += gp[i] * yp[i]; }
+    for (int i = i0 + lid; i < i1; i += ls) {
+        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
+        a += g; b += g * yh;
+    }
     a = tree_sum(a, scratch);
     b = tree_sum(b, scratch);
     if (lid == 0) {
@@ -111,13 +149,15 @@ __kernel void instance_norm_merge_grad(__global const float* part, __global floa
     stats[plane * 2 + 1] = b / HW;
 }
 
-// gx = rstd * (gy - mean(gy) - y * mean(gy*y)), one element per work-item; global (HW, planes).
-__kernel void instance_norm_apply_grad_elem(__global const float* y, __global const float* gy, __global const float* stats,
-                                            __global const float* rstd, __global float* gx, int HW) {
+// gx = rstd * (g - mean(g) - yh * mean(g*yh)), one element per work-item; global (HW, planes).
+__kernel void instance_norm_apply_grad_elem(__global const float* v, __global const float* gy, __global const float* stats,
+                                            __global const float* mean, __global const float* rstd, __global float* gx, int HW,
+                                            int from_x, int act, float slope) {
     int i = get_global_id(0), plane = get_global_id(1);
     if (i >= HW) return;
     size_t at = (size_t)plane * HW + i;
-    gx[at] = rstd[plane] * (gy[at] - stats[plane * 2] - y[at] * stats[plane * 2 + 1]);
+    float r = rstd[plane], yh = norm_yhat(v[at], from_x, mean[plane], r), g = norm_grad_in(gy[at], yh, act, slope);
+    gx[at] = r * (g - stats[plane * 2] - yh * stats[plane * 2 + 1]);
 }
 
 // ---- CPU-shaped variant: no barriers ---------------------------------------------------
@@ -175,42 +215,64 @@ __kernel void instance_norm_merge(__global const float* part, __global float* me
     rstd_out[plane] = 1.0f / sqrt(m2 / HW + eps);
 }
 
-// y = (x - mean) * rstd over chunk k of each plane.
+// y = norm_epilogue((x - mean) * rstd) over chunk k of each plane (float16 vectors, the
+// epilogue's select and add lane by lane).
 __kernel void instance_norm_apply(__global const float* x, __global float* y, __global const float* mean,
-                                  __global const float* rstd, int HW, int chunk) {
+                                  __global const float* rstd, int HW, int chunk,
+                                  int act, float slope, __global const float* res, int has_res) {
     int k = get_global_id(0), plane = get_global_id(1);
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
     if (i0 >= HW) return;
     float m = mean[plane], r = rstd[plane];
     __global const float* p = x + (size_t)plane * HW;
+    __global const float* rp = res + (size_t)plane * HW;
     __global float* q = y + (size_t)plane * HW;
     int iv = i0 + (i1 - i0) / 16 * 16;
-    for (int i = i0; i < iv; i += 16) vstore16((vload16(0, p + i) - m) * r, 0, q + i);
-    for (int i = iv; i < i1; i++) q[i] = (p[i] - m) * r;
+    for (int i = i0; i < iv; i += 16) {
+        float16 v = (vload16(0, p + i) - m) * r;
+        if (act) v = select(slope * v, v, v > 0.0f);
+        if (has_res) v += vload16(0, rp + i);
+        vstore16(v, 0, q + i);
+    }
+    for (int i = iv; i < i1; i++) q[i] = norm_epilogue((p[i] - m) * r, act, slope, res, has_res, (size_t)plane * HW + i);
 }
 
-// part[(plane*chunks + k)*2 + {0,1}] = (sum gy, sum gy*y) over chunk k.
-__kernel void instance_norm_chunk_grad_sums(__global const float* y, __global const float* gy, __global float* part,
-                                            int HW, int chunk) {
+// The float16 forms of norm_yhat and norm_grad_in.
+inline float16 norm_yhat16(float16 v, int from_x, float mean, float rstd) { return from_x ? (v - mean) * rstd : v; }
+inline float16 norm_grad_in16(float16 g, float16 yh, int act, float slope) { return act ? select(slope * g, g, yh > 0.0f) : g; }
+
+// part[(plane*chunks + k)*2 + {0,1}] = (sum g, sum g*yh) over chunk k (yh, g as in
+// instance_norm_backward).
+__kernel void instance_norm_chunk_grad_sums(__global const float* v, __global const float* gy,
+                                            __global const float* mean, __global const float* rstd, __global float* part,
+                                            int HW, int chunk, int from_x, int act, float slope) {
     int k = get_global_id(0), plane = get_global_id(1);
     int chunks = (HW + chunk - 1) / chunk;
     if (k >= chunks) return;
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
-    __global const float* yp = y + (size_t)plane * HW;
+    __global const float* vp = v + (size_t)plane * HW;
     __global const float* gp = gy + (size_t)plane * HW;
+    float m = mean[plane], r = rstd[plane];
     int iv = i0 + (i1 - i0) / 16 * 16;
     float16 av = (float16)(0.0f), bv = (float16)(0.0f);
-    for (int i = i0; i < iv; i += 16) { float16 g = vload16(0, gp + i); av += g; bv += g * vload16(0, yp + i); }
+    for (int i = i0; i < iv; i += 16) {
+        float16 yh = norm_yhat16(vload16(0, vp + i), from_x, m, r), g = norm_grad_in16(vload16(0, gp + i), yh, act, slope);
+        av += g; bv += g * yh;
+    }
     float a = hsum16(av), b = hsum16(bv);
-    for (int i = iv; i < i1; i++) { a += gp[i]; b += gp[i] * yp[i]; }
+    for (int i = iv; i < i1; i++) {
+        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
+        a += g; b += g * yh;
+    }
     part[((size_t)plane * chunks + k) * 2] = a;
     part[((size_t)plane * chunks + k) * 2 + 1] = b;
 }
 
-// gx = rstd * (gy - mean(gy) - y * mean(gy*y)); the chunk sums are added in order here
+// gx = rstd * (g - mean(g) - yh * mean(g*yh)); the chunk sums are added in order here
 // (per work-item, the same order for every chunk of a plane).
-__kernel void instance_norm_apply_grad(__global const float* y, __global const float* gy, __global const float* part,
-                                       __global const float* rstd, __global float* gx, int HW, int chunk) {
+__kernel void instance_norm_apply_grad(__global const float* v, __global const float* gy, __global const float* part,
+                                       __global const float* mean, __global const float* rstd, __global float* gx,
+                                       int HW, int chunk, int from_x, int act, float slope) {
     int k = get_global_id(0), plane = get_global_id(1);
     int chunks = (HW + chunk - 1) / chunk;
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
@@ -220,12 +282,17 @@ __kernel void instance_norm_apply_grad(__global const float* y, __global const f
         a += part[((size_t)plane * chunks + j) * 2];
         b += part[((size_t)plane * chunks + j) * 2 + 1];
     }
-    float mean_gy = a / HW, mean_gyy = b / HW, r = rstd[plane];
-    __global const float* yp = y + (size_t)plane * HW;
+    float mean_gy = a / HW, mean_gyy = b / HW, m = mean[plane], r = rstd[plane];
+    __global const float* vp = v + (size_t)plane * HW;
     __global const float* gp = gy + (size_t)plane * HW;
     __global float* out = gx + (size_t)plane * HW;
     int iv = i0 + (i1 - i0) / 16 * 16;
-    for (int i = i0; i < iv; i += 16)
-        vstore16(r * (vload16(0, gp + i) - mean_gy - vload16(0, yp + i) * mean_gyy), 0, out + i);
-    for (int i = iv; i < i1; i++) out[i] = r * (gp[i] - mean_gy - yp[i] * mean_gyy);
+    for (int i = i0; i < iv; i += 16) {
+        float16 yh = norm_yhat16(vload16(0, vp + i), from_x, m, r), g = norm_grad_in16(vload16(0, gp + i), yh, act, slope);
+        vstore16(r * (g - mean_gy - yh * mean_gyy), 0, out + i);
+    }
+    for (int i = iv; i < i1; i++) {
+        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
+        out[i] = r * (g - mean_gy - yh * mean_gyy);
+    }
 }

@@ -6,7 +6,7 @@ import XCTest
 /// central differences.
 final class GradientCheckTests: XCTestCase {
     /// (output gradient name, input name)
-    let pairs = [("grad_x", "x"), ("grad_weight", "weight"), ("grad_bias", "bias"), ("grad_target", "target")]
+    let pairs = [("grad_x", "x"), ("grad_weight", "weight"), ("grad_bias", "bias"), ("grad_target", "target"), ("grad_skip", "skip")]
 
     func testEveryBackwardAgreesWithFiniteDifferences() {
         let cpu = TestDevices.cpu

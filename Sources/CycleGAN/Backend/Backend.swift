@@ -40,9 +40,17 @@ public protocol Backend: AnyObject {
     func addChannelBias(_ y: Buffer, bias: Buffer, n: Int, c: Int, hw: Int)
 
     // MARK: instance norm
-    /// Normalises each of `planes` planes of `hw` values; saves mean and 1/σ per plane.
-    func instanceNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer, planes: Int, hw: Int, eps: Float)
+    /// Normalises each of `planes` planes of `hw` values, then applies `epilogue` (the layer
+    /// after the norm, fused); saves mean and 1/σ per plane.
+    func instanceNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer, planes: Int, hw: Int, eps: Float,
+                             epilogue: NormEpilogue)
+    /// The input gradient of an unfused norm, from its normalised output `y`.
     func instanceNormBackward(y: Buffer, gy: Buffer, rstd: Buffer, gx: Buffer, planes: Int, hw: Int)
+    /// The input gradient of a fused norm, from its input `x` and the saved mean and 1/σ (the
+    /// normalised value recomputed as the forward computed it); `slope` (a fused LeakyReLU's)
+    /// takes the activation's derivative first. A fused residual's gradient is `gy` itself.
+    func instanceNormBackward(x: Buffer, mean: Buffer, rstd: Buffer, gy: Buffer, gx: Buffer, planes: Int, hw: Int,
+                              slope: Float?)
 
     // MARK: elementwise
     func leakyReLUForward(x: Buffer, y: Buffer, slope: Float, count: Int)
@@ -71,6 +79,23 @@ public protocol Backend: AnyObject {
     func adamStep(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, count: Int, _ s: AdamScalars)
     func randomUniform(_ y: Buffer, count: Int, seed: UInt64, low: Float, high: Float)
     func randomNormal(_ y: Buffer, count: Int, seed: UInt64, mean: Float, std: Float)
+}
+
+/// What an instance norm's forward does after normalising: the layer that follows it in
+/// the network, fused into the same pass.
+public enum NormEpilogue {
+    case none
+    /// LeakyReLU with this slope (0: ReLU).
+    case leakyReLU(slope: Float)
+    /// Adds this buffer of the norm's shape (the residual block's skip connection).
+    case residual(Buffer)
+}
+
+extension Backend {
+    /// The unfused norm.
+    public func instanceNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer, planes: Int, hw: Int, eps: Float) {
+        instanceNormForward(x: x, y: y, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps, epilogue: .none)
+    }
 }
 
 /// The per-step scalars of one Adam update, computed on the host in Double as PyTorch does.

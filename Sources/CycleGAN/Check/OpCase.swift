@@ -62,14 +62,34 @@ public enum OpRunner {
         }
     }
 
-    public static func instanceNorm(planes: Int, hw: Int, eps: Float = 1e-5) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
+    /// What an instance-norm case fuses after the norm (NormEpilogue, with the skip an input).
+    public enum NormFusion: Sendable { case none, leakyReLU(slope: Float), residual }
+
+    /// Instance norm, unfused (backward from the normalised output) or fused (backward from
+    /// the input; the residual's skip is input "skip", its gradient gy itself).
+    public static func instanceNorm(planes: Int, hw: Int, eps: Float = 1e-5,
+                                    fusion: NormFusion = .none) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
             let x = b.upload(t["x"]!), gy = b.upload(t["gy"]!)
             let y = b.makeBuffer(count: planes * hw), gx = b.makeBuffer(count: planes * hw)
             let mean = b.makeBuffer(count: planes), rstd = b.makeBuffer(count: planes)
-            b.instanceNormForward(x: x, y: y, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps)
-            b.instanceNormBackward(y: y, gy: gy, rstd: rstd, gx: gx, planes: planes, hw: hw)
-            return ["y": b.download(y), "grad_x": b.download(gx), "mean": b.download(mean), "rstd": b.download(rstd)]
+            var out: [String: [Float]] = [:]
+            switch fusion {
+            case .none:
+                b.instanceNormForward(x: x, y: y, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps)
+                b.instanceNormBackward(y: y, gy: gy, rstd: rstd, gx: gx, planes: planes, hw: hw)
+            case .leakyReLU(let slope):
+                b.instanceNormForward(x: x, y: y, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps,
+                                      epilogue: .leakyReLU(slope: slope))
+                b.instanceNormBackward(x: x, mean: mean, rstd: rstd, gy: gy, gx: gx, planes: planes, hw: hw, slope: slope)
+            case .residual:
+                b.instanceNormForward(x: x, y: y, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps,
+                                      epilogue: .residual(b.upload(t["skip"]!)))
+                b.instanceNormBackward(x: x, mean: mean, rstd: rstd, gy: gy, gx: gx, planes: planes, hw: hw, slope: nil)
+                out["grad_skip"] = t["gy"]!.values
+            }
+            out.merge(["y": b.download(y), "grad_x": b.download(gx), "mean": b.download(mean), "rstd": b.download(rstd)]) { a, _ in a }
+            return out
         }
     }
 

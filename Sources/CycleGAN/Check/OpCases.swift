@@ -29,10 +29,19 @@ public enum OpCases {
     }
 
     /// Instance norm over the planes of x[shape] (inputs in [lo, hi)), gradient random.
-    public static func instanceNorm(_ shape: [Int], seed: UInt64, _ lo: Float = -2, _ hi: Float = 3) -> OpCase {
-        OpCase(op: "instance_norm2d", shape: shape.map(String.init).joined(separator: "x"),
-               inputs: ["x": randomHostTensor(shape, seed: seed, lo, hi), "gy": randomHostTensor(shape, seed: seed + 1)],
-               run: OpRunner.instanceNorm(planes: shape[0] * shape[1], hw: shape[2] * shape[3]))
+    public static func instanceNorm(_ shape: [Int], seed: UInt64, _ lo: Float = -2, _ hi: Float = 3,
+                                    fusion: OpRunner.NormFusion = .none) -> OpCase {
+        var inputs = ["x": randomHostTensor(shape, seed: seed, lo, hi), "gy": randomHostTensor(shape, seed: seed + 1)]
+        let op: String
+        switch fusion {
+        case .none: op = "instance_norm2d"
+        case .leakyReLU(let slope): op = slope == 0 ? "instance_norm2d+relu" : "instance_norm2d+leaky_relu(\(slope))"
+        case .residual:
+            op = "instance_norm2d+skip"
+            inputs["skip"] = randomHostTensor(shape, seed: seed + 2, -1, 1)
+        }
+        return OpCase(op: op, shape: shape.map(String.init).joined(separator: "x"), inputs: inputs,
+                      run: OpRunner.instanceNorm(planes: shape[0] * shape[1], hw: shape[2] * shape[3], fusion: fusion))
     }
 
     static func unary(_ op: String, _ shape: [Int], seed: UInt64, scale: Float = 1,
@@ -79,6 +88,11 @@ public enum OpCases {
             convTranspose2d(n: N, cin: 4, h: 5, w: 6, cout: 3, kernel: 4, stride: 2, pad: 1, outputPadding: 0, seed: 95),
             instanceNorm([2, 5, 9, 7], seed: 100, -3, 5),
             instanceNorm([1, 3, 37, 41], seed: 110, 2, 3),
+            // fused with the layer after it (the generator's ReLU, the discriminator's LeakyReLU,
+            // the residual block's skip)
+            instanceNorm([2, 5, 9, 7], seed: 112, -3, 5, fusion: .leakyReLU(slope: 0)),
+            instanceNorm([1, 3, 37, 41], seed: 114, 2, 3, fusion: .leakyReLU(slope: 0.2)),
+            instanceNorm([2, 3, 11, 13], seed: 116, fusion: .residual),
             unary("leaky_relu(0.2)", [2, 3, 5, 7], seed: 120, OpRunner.leakyReLU(slope: 0.2)),
             unary("relu", [2, 3, 5, 7], seed: 130, OpRunner.leakyReLU(slope: 0)),
             unary("tanh", [2, 3, 5, 7], seed: 140, scale: 3, OpRunner.tanh()),
@@ -111,6 +125,9 @@ public enum OpCases {
             convTranspose2d(n: 2, cin: 6, h: 33, w: 35, cout: 5, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 336),
             instanceNorm([2, 3, 53, 71], seed: 340, -3, 5),
             instanceNorm([1, 2, 97, 101], seed: 350, 2, 3),
+            instanceNorm([2, 3, 53, 71], seed: 352, -3, 5, fusion: .leakyReLU(slope: 0)),
+            instanceNorm([1, 2, 97, 101], seed: 354, 2, 3, fusion: .leakyReLU(slope: 0.2)),
+            instanceNorm([1, 3, 53, 71], seed: 356, fusion: .residual),
         ]
     }
 

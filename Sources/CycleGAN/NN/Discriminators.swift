@@ -24,13 +24,18 @@ public final class NLayerDiscriminator: Module {
         self.convs = convs
     }
 
-    /// `record` receives each official layer's output ("model.0" … "model.<last>").
+    /// `record` receives each official layer's output ("model.0" … "model.<last>"). Without
+    /// it, each norm runs fused with its LeakyReLU (the same values, one pass fewer).
     public func callAsFunction(_ x: Tensor, record: ((String, Tensor) -> Void)? = nil) -> Tensor {
         var h = x
         for (j, c) in convs.enumerated() {
             var i = c.index
             h = c.conv(h); record?("model.\(i)", h); i += 1
             if j == convs.count - 1 { break }
+            if c.norm && record == nil {
+                h = h.instanceNorm2d(leakyReLUSlope: 0.2)
+                continue
+            }
             if c.norm { h = h.instanceNorm2d(); record?("model.\(i)", h); i += 1 }
             h = h.leakyRelu(slope: 0.2); record?("model.\(i)", h)
         }
@@ -57,7 +62,8 @@ public final class PixelDiscriminator: Module {
         var i = 0
         func r(_ t: Tensor) -> Tensor { record?("net.\(i)", t); i += 1; return t }
         var h = r(c0(x)); h = r(h.leakyRelu(slope: 0.2))
-        h = r(c2(h)); h = r(h.instanceNorm2d()); h = r(h.leakyRelu(slope: 0.2))
+        h = r(c2(h))
+        if record == nil { h = h.instanceNorm2d(leakyReLUSlope: 0.2); i += 2 } else { h = r(h.instanceNorm2d()); h = r(h.leakyRelu(slope: 0.2)) }
         return r(c5(h))
     }
 

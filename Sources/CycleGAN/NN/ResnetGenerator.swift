@@ -9,9 +9,10 @@ public final class ResnetBlock: Module {
         conv2 = Conv2d(dim, dim, kernelSize: 3, padding: 1, paddingMode: .reflect, on: backend)
     }
 
+    /// The norms run fused with the ReLU and the residual add (NormOps.swift): the same values.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = conv1(x).instanceNorm2d().relu()
-        return x + conv2(h).instanceNorm2d()
+        let h = conv1(x).instanceNorm2d(leakyReLUSlope: 0)
+        return conv2(h).instanceNorm2d(adding: x)
     }
 
     public func namedParameters() -> [(String, Tensor)] {
@@ -44,17 +45,23 @@ public final class ResnetGenerator: Module {
 
     /// Runs the network; `record` receives the output of each official layer index
     /// ("model.1" … "model.<18+n>"; the fused pads model.0 and model.<16+n> produce no tensor).
+    /// Without `record`, each norm runs fused with its ReLU (the same values, one pass fewer);
+    /// with it, separately, so that the norm's own output can be recorded.
     public func callAsFunction(_ x: Tensor, record: ((String, Tensor) -> Void)? = nil) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == inputNC, "generator input must be [n, \(inputNC), h, w], got \(x.shape)")
         precondition(x.shape[2] % 4 == 0 && x.shape[3] % 4 == 0, "generator input height and width must be multiples of 4, got \(x.shape)")
         var i = 1
         func r(_ t: Tensor) -> Tensor { record?("model.\(i)", t); i += 1; return t }
-        var h = r(convIn(x)); h = r(h.instanceNorm2d()); h = r(h.relu())
-        h = r(down1(h)); h = r(h.instanceNorm2d()); h = r(h.relu())
-        h = r(down2(h)); h = r(h.instanceNorm2d()); h = r(h.relu())
+        func normReLU(_ t: Tensor) -> Tensor {
+            if record == nil { i += 2; return t.instanceNorm2d(leakyReLUSlope: 0) }
+            return r(r(t.instanceNorm2d()).relu())
+        }
+        var h = normReLU(r(convIn(x)))
+        h = normReLU(r(down1(h)))
+        h = normReLU(r(down2(h)))
         for b in blocks { h = r(b(h)) }
-        h = r(up1(h)); h = r(h.instanceNorm2d()); h = r(h.relu())
-        h = r(up2(h)); h = r(h.instanceNorm2d()); h = r(h.relu())
+        h = normReLU(r(up1(h)))
+        h = normReLU(r(up2(h)))
         i += 1  // model.<16+n>: the reflect pad, folded into the next conv
         h = r(convOut(h))
         return r(h.tanh())

@@ -1,9 +1,8 @@
 /// Instance normalisation as a differentiable op (PyTorch's F.instance_norm, no affine,
-/// no running statistics).
+/// no running statistics), alone or fused with the layer after it.
 extension Tensor {
     public func instanceNorm2d(eps: Float = 1e-5) -> Tensor {
-        precondition(shape.count == 4, "instance_norm2d needs [n, c, h, w], got \(shape)")
-        let planes = shape[0] * shape[1], hw = shape[2] * shape[3]
+        let (planes, hw) = normPlanes()
         let y = Tensor(empty: shape, on: backend)
         let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
         backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps)
@@ -14,6 +13,44 @@ extension Tensor {
                 let gx = Tensor(empty: shape, on: be)
                 be.instanceNormBackward(y: out.buffer, gy: gy.buffer, rstd: rstd, gx: gx.buffer, planes: planes, hw: hw)
                 return [gx]
+            }
+        }
+    }
+
+    /// `instanceNorm2d(eps:).leakyRelu(slope:)` (slope 0: `.relu()`) in one pass forward and
+    /// one backward, with the same values. Backward reads the norm's input and its statistics
+    /// (the output's sign alone does not give the normalised value), so it keeps as much
+    /// memory as the two ops did and makes one tensor and two passes fewer.
+    public func instanceNorm2d(eps: Float = 1e-5, leakyReLUSlope slope: Float) -> Tensor {
+        precondition(slope >= 0, "leaky_relu with a negative slope is not supported")
+        return fusedNorm(eps: eps, epilogue: .leakyReLU(slope: slope), skip: nil, slope: slope)
+    }
+
+    /// `skip + instanceNorm2d(eps:)` (the residual block's output) in one pass forward and
+    /// one backward, with the same values; the skip's gradient is the output's.
+    public func instanceNorm2d(eps: Float = 1e-5, adding skip: Tensor) -> Tensor {
+        precondition(skip.shape == shape, "instance_norm2d + skip: shapes \(shape) and \(skip.shape) differ")
+        return fusedNorm(eps: eps, epilogue: .residual(skip.buffer), skip: skip, slope: nil)
+    }
+
+    private func normPlanes() -> (planes: Int, hw: Int) {
+        precondition(shape.count == 4, "instance_norm2d needs [n, c, h, w], got \(shape)")
+        return (shape[0] * shape[1], shape[2] * shape[3])
+    }
+
+    private func fusedNorm(eps: Float, epilogue: NormEpilogue, skip: Tensor?, slope: Float?) -> Tensor {
+        let (planes, hw) = normPlanes()
+        let y = Tensor(empty: shape, on: backend)
+        let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
+        backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps,
+                                    epilogue: epilogue)
+        return Tensor.record(y, inputs: skip.map { [self, $0] } ?? [self]) {
+            let input = self.detach(), be = backend, shape = shape, hasSkip = skip != nil
+            return { gy in
+                let gx = Tensor(empty: shape, on: be)
+                be.instanceNormBackward(x: input.buffer, mean: mean, rstd: rstd, gy: gy.buffer, gx: gx.buffer,
+                                        planes: planes, hw: hw, slope: slope)
+                return hasSkip ? [gx, gy] : [gx]
             }
         }
     }

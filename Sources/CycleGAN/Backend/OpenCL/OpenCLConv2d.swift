@@ -111,6 +111,10 @@ extension OpenCLBackend {
             run("conv2d", "pad_input", global: [hq, c], local: [min(4, device.maxWorkGroupSize), 1],
                 [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
                  .int(reflect ? 1 : 0), .int(hq), .int(ldx)])
+        } else if !gpuShaped {
+            run("conv2d", "pad_phases_rows", global: [hq, stride * stride * c], local: [min(4, device.maxWorkGroupSize), 1],
+                [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
+                 .int(reflect ? 1 : 0), .int(stride), .int(hq), .int(ldx)])
         } else {
             run("conv2d", "pad_phases", global: [ldx, hq, stride * stride * c], local: [min(64, device.maxWorkGroupSize), 1, 1],
                 [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
