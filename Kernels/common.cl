@@ -53,6 +53,15 @@ inline float tree_sum(float v, __local float* scratch) {
 #endif
 #define TILE_LDA (WGM * TM + TM)
 #define TILE_LDB (WGN * TN + TN)
+// The staging is double-buffered: each local tile holds two slices, and every work-item
+// loads its share of the next slice from global memory into registers (TILE_A_PER and
+// TILE_B_PER floats) before it computes on the current one, then stores them into the other
+// buffer: one barrier per slice, and the global loads in flight during the FMAs.
+#define TILE_THREADS (WGM * WGN)
+#define TILE_A_PER ((WGM * KS * TM + TILE_THREADS - 1) / TILE_THREADS)
+#define TILE_B_PER ((WGN * KS * TN + TILE_THREADS - 1) / TILE_THREADS)
+#define TILE_A_SIZE (KS * TILE_LDA)
+#define TILE_B_SIZE (KS * TILE_LDB)
 
 #define TILE_ZERO(acc)                                                   \
     float acc[TM][TN];                                                   \

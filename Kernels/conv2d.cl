@@ -300,29 +300,49 @@ __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global const int* roff,
                      __global float* y, int y_off, int M, int Rows, int OH, int OW, int ldx,
                      __global const float* bias, int has_bias, int ld_out) {
-    __local float As[KS * TILE_LDA];
-    __local float Bs[KS * TILE_LDB];
+    __local float As[2 * TILE_A_SIZE];
+    __local float Bs[2 * TILE_B_SIZE];
     int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WGN + tx;
     int mb0 = get_group_id(1) * WGM, q0 = get_group_id(0) * WGN * TN;
     int Q = OH * ldx, mPanels = (M + TM - 1) / TM;
+    float ra[TILE_A_PER], rb[TILE_B_PER];
 
     TILE_ZERO(acc);
 
-    for (int rs = 0; rs < Rows; rs += KS) {
-        for (int f = lid; f < WGM * KS * TM; f += WGM * WGN) {  // A: as gemm_tiled
-            int panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM;
-            int p = mb0 + panel, r = rs + row;
-            As[row * TILE_LDA + panel * TM + lane] = (p < mPanels && r < Rows) ? A[((size_t)p * Rows + r) * TM + lane] : 0.0f;
+    // Double-buffered as gemm_tiled (common.cl). A: as gemm_tiled; B: slice row f / (WGN*TN),
+    // consecutive q.
+    #define CONV_LOAD(rs)                                                                           \
+        for (int e = 0; e < TILE_A_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM; \
+            int p = mb0 + panel, r = (rs) + row;                                                    \
+            ra[e] = (f < WGM * KS * TM && p < mPanels && r < Rows) ? A[((size_t)p * Rows + r) * TM + lane] : 0.0f; \
+        }                                                                                           \
+        for (int e = 0; e < TILE_B_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, r = (rs) + f / (WGN * TN), q = q0 + f % (WGN * TN);    \
+            rb[e] = (f < KS * WGN * TN && r < Rows && q < Q) ? xp[roff[r] + q] : 0.0f;             \
         }
-        for (int f = lid; f < KS * WGN * TN; f += WGM * WGN) {  // B: row r, consecutive q
-            int row = f / (WGN * TN), col = f % (WGN * TN);
-            int r = rs + row, q = q0 + col;
-            Bs[row * TILE_LDB + col] = (r < Rows && q < Q) ? xp[roff[r] + q] : 0.0f;
+    #define CONV_STORE(buf)                                                                         \
+        for (int e = 0; e < TILE_A_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM; \
+            if (f < WGM * KS * TM) As[(buf) * TILE_A_SIZE + row * TILE_LDA + panel * TM + lane] = ra[e]; \
+        }                                                                                           \
+        for (int e = 0; e < TILE_B_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS;                                                         \
+            if (f < KS * WGN * TN) Bs[(buf) * TILE_B_SIZE + f / (WGN * TN) * TILE_LDB + f % (WGN * TN)] = rb[e]; \
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        TILE_SLICE_FMA(As, TILE_LDA, Bs, TILE_LDB, ty, tx, acc);
+
+    CONV_LOAD(0)
+    CONV_STORE(0)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int rs = 0, buf = 0; rs < Rows; rs += KS, buf ^= 1) {
+        int more = rs + KS < Rows;
+        if (more) { CONV_LOAD(rs + KS) }
+        TILE_SLICE_FMA(As + buf * TILE_A_SIZE, TILE_LDA, Bs + buf * TILE_B_SIZE, TILE_LDB, ty, tx, acc);
+        if (more) { CONV_STORE(buf ^ 1) }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    #undef CONV_LOAD
+    #undef CONV_STORE
 
     for (int i = 0; i < TM; i++) {
         int m = (mb0 + ty) * TM + i;
@@ -485,30 +505,50 @@ __kernel void conv2d_s1_wgrad(__global const float* xp, __global const int* roff
 __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void conv2d_s1_wgrad_tiled(__global const float* xp, __global const int* roff, __global const float* gyp,
                            __global float* partial, int Rows, int M, int Q, int q_chunk, int accumulate) {
-    __local float As[KS * TILE_LDA];
-    __local float Bs[KS * TILE_LDB];
+    __local float As[2 * TILE_A_SIZE];
+    __local float Bs[2 * TILE_B_SIZE];
     int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WGN + tx, split = get_global_id(2);
     int nb0 = get_group_id(0) * WGN, rb0 = get_group_id(1) * WGM;
     int nPanels = (M + TN - 1) / TN;
     int q0 = split * q_chunk, q1 = min(Q, q0 + q_chunk);
+    float ra[TILE_A_PER], rb[TILE_B_PER];
 
     TILE_ZERO(acc);
 
-    for (int qs = q0; qs < q1; qs += KS) {
-        for (int f = lid; f < WGM * TM * KS; f += WGM * WGN) {  // A: KS consecutive q of each row r
-            int rr = f / KS, kq = f % KS;
-            int r = rb0 * TM + rr, q = qs + kq;
-            As[kq * TILE_LDA + rr] = (r < Rows && q < q1) ? xp[roff[r] + q] : 0.0f;
+    // Double-buffered as gemm_tiled (common.cl). A: KS consecutive q of each row r; B: gyp's
+    // panels as gemm_tiled loads B.
+    #define WGRAD_LOAD(qs)                                                                          \
+        for (int e = 0; e < TILE_A_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, r = rb0 * TM + f / KS, q = (qs) + f % KS;              \
+            ra[e] = (f < WGM * TM * KS && r < Rows && q < q1) ? xp[roff[r] + q] : 0.0f;            \
+        }                                                                                           \
+        for (int e = 0; e < TILE_B_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, panel = f / (KS * TN), kq = (f / TN) % KS, lane = f % TN; \
+            int p = nb0 + panel, q = (qs) + kq;                                                     \
+            rb[e] = (f < WGN * KS * TN && p < nPanels && q < q1) ? gyp[((size_t)p * Q + q) * TN + lane] : 0.0f; \
         }
-        for (int f = lid; f < WGN * KS * TN; f += WGM * WGN) {  // B: gyp panels, as gemm_tiled
-            int panel = f / (KS * TN), kq = (f / TN) % KS, lane = f % TN;
-            int p = nb0 + panel, q = qs + kq;
-            Bs[kq * TILE_LDB + panel * TN + lane] = (p < nPanels && q < q1) ? gyp[((size_t)p * Q + q) * TN + lane] : 0.0f;
+    #define WGRAD_STORE(buf)                                                                        \
+        for (int e = 0; e < TILE_A_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS;                                                         \
+            if (f < WGM * TM * KS) As[(buf) * TILE_A_SIZE + f % KS * TILE_LDA + f / KS] = ra[e];   \
+        }                                                                                           \
+        for (int e = 0; e < TILE_B_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, panel = f / (KS * TN), kq = (f / TN) % KS, lane = f % TN; \
+            if (f < WGN * KS * TN) Bs[(buf) * TILE_B_SIZE + kq * TILE_LDB + panel * TN + lane] = rb[e]; \
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        TILE_SLICE_FMA(As, TILE_LDA, Bs, TILE_LDB, ty, tx, acc);
+
+    WGRAD_LOAD(q0)
+    WGRAD_STORE(0)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int qs = q0, buf = 0; qs < q1; qs += KS, buf ^= 1) {
+        int more = qs + KS < q1;
+        if (more) { WGRAD_LOAD(qs + KS) }
+        TILE_SLICE_FMA(As + buf * TILE_A_SIZE, TILE_LDA, Bs + buf * TILE_B_SIZE, TILE_LDB, ty, tx, acc);
+        if (more) { WGRAD_STORE(buf ^ 1) }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    #undef WGRAD_LOAD
+    #undef WGRAD_STORE
 
     __global float* out = partial + (size_t)split * Rows * M;
     for (int i = 0; i < TM; i++) {

@@ -82,14 +82,15 @@ __kernel void gemm_packed(__global const float* A, int a_batch, __global const f
 // Same arguments, global grid and z = (batch, split) decomposition as gemm_packed; the
 // local size must be (WGN, WGM, 1). Work-items past M or N load zeros and store nothing,
 // but take part in every barrier. Rows of the local tiles are padded by TM (TN) floats so
-// that the stores of a slice (a stride of one row per 4 work-items) fall in distinct banks.
+// that the stores of a slice (a stride of one row per 4 work-items) fall in distinct banks;
+// the tiles are double-buffered (common.cl).
 
 __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void gemm_tiled(__global const float* A, int a_batch, __global const float* B, int b_off, int b_batch,
                 __global float* C, int c_off, int c_batch, int M, int N, int R, int ldc,
                 int r_chunk, int splits, __global const float* bias, int has_bias) {
-    __local float As[KS * TILE_LDA];
-    __local float Bs[KS * TILE_LDB];
+    __local float As[2 * TILE_A_SIZE];
+    __local float Bs[2 * TILE_B_SIZE];
     int tx = get_local_id(0), ty = get_local_id(1), z = get_global_id(2);
     int nb0 = get_group_id(0) * WGN, mb0 = get_group_id(1) * WGM;  // first panel of the tile
     int split = z % splits, batch = z / splits;
@@ -98,28 +99,46 @@ void gemm_tiled(__global const float* A, int a_batch, __global const float* B, i
     __global const float* a = A + (size_t)batch * a_batch;
     __global const float* b = B + b_off + (size_t)batch * b_batch;
     int lid = ty * WGN + tx;
+    float ra[TILE_A_PER], rb[TILE_B_PER];
 
     TILE_ZERO(acc);
 
-    for (int rs = r0; rs < r1; rs += KS) {
-        // Stage the slice: element f of A's slice is panel f / (KS*TM), row (f / TM) % KS,
-        // lane f % TM, at a + ((mb0 + panel) * R + rs + row) * TM + lane.
-        for (int f = lid; f < WGM * KS * TM; f += WGM * WGN) {
-            int panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM;
-            int p = mb0 + panel, r = rs + row;
-            As[row * TILE_LDA + panel * TM + lane] =
-                (p < mPanels && r < r1) ? a[((size_t)p * R + r) * TM + lane] : 0.0f;
+    // Element f of A's slice starting at rs is panel f / (KS*TM), row (f / TM) % KS, lane
+    // f % TM, at a + ((mb0 + panel) * R + rs + row) * TM + lane; B's likewise. Work-item lid
+    // loads elements lid, lid + TILE_THREADS, ... into ra and rb.
+    #define GEMM_LOAD(rs)                                                                           \
+        for (int e = 0; e < TILE_A_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM; \
+            int p = mb0 + panel, r = (rs) + row;                                                    \
+            ra[e] = (f < WGM * KS * TM && p < mPanels && r < r1) ? a[((size_t)p * R + r) * TM + lane] : 0.0f; \
+        }                                                                                           \
+        for (int e = 0; e < TILE_B_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, panel = f / (KS * TN), row = (f / TN) % KS, lane = f % TN; \
+            int p = nb0 + panel, r = (rs) + row;                                                    \
+            rb[e] = (f < WGN * KS * TN && p < nPanels && r < r1) ? b[((size_t)p * R + r) * TN + lane] : 0.0f; \
         }
-        for (int f = lid; f < WGN * KS * TN; f += WGM * WGN) {
-            int panel = f / (KS * TN), row = (f / TN) % KS, lane = f % TN;
-            int p = nb0 + panel, r = rs + row;
-            Bs[row * TILE_LDB + panel * TN + lane] =
-                (p < nPanels && r < r1) ? b[((size_t)p * R + r) * TN + lane] : 0.0f;
+    #define GEMM_STORE(buf)                                                                         \
+        for (int e = 0; e < TILE_A_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, panel = f / (KS * TM), row = (f / TM) % KS, lane = f % TM; \
+            if (f < WGM * KS * TM) As[(buf) * TILE_A_SIZE + row * TILE_LDA + panel * TM + lane] = ra[e]; \
+        }                                                                                           \
+        for (int e = 0; e < TILE_B_PER; e++) {                                                      \
+            int f = lid + e * TILE_THREADS, panel = f / (KS * TN), row = (f / TN) % KS, lane = f % TN; \
+            if (f < WGN * KS * TN) Bs[(buf) * TILE_B_SIZE + row * TILE_LDB + panel * TN + lane] = rb[e]; \
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        TILE_SLICE_FMA(As, TILE_LDA, Bs, TILE_LDB, ty, tx, acc);
+
+    GEMM_LOAD(r0)
+    GEMM_STORE(0)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int rs = r0, buf = 0; rs < r1; rs += KS, buf ^= 1) {
+        int more = rs + KS < r1;
+        if (more) { GEMM_LOAD(rs + KS) }
+        TILE_SLICE_FMA(As + buf * TILE_A_SIZE, TILE_LDA, Bs + buf * TILE_B_SIZE, TILE_LDB, ty, tx, acc);
+        if (more) { GEMM_STORE(buf ^ 1) }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    #undef GEMM_LOAD
+    #undef GEMM_STORE
 
     int mb = mb0 + ty, nb = nb0 + tx;
     if (mb >= mPanels || nb >= nPanels) return;  // after the last barrier

@@ -155,6 +155,21 @@ final class ForcedPathTests: XCTestCase {
         XCTAssertEqual(perPlane.differ, perPlane.of, "GPU-shaped norms bit-identical with one and several work-groups: \(perPlane.same)")
     }
 
+    /// A device whose kernels allow 32 work-items (where the GPU shape wants 256 per reduction
+    /// and tiled GEMM, 128 per element-wise group, 64 elsewhere): the reductions fit their
+    /// groups to it, the tiled GEMM falls back to version 1, the other launches run in smaller
+    /// groups, and every op still matches the reference.
+    func testGPUShapeWithinASmallWorkGroupLimit() throws {
+        let device = try TestDevices.requireOpenCL().device
+        try XCTSkipIf(device.maxWorkGroupSize < 256, "the device's own limit is below the shape's sizes")
+        let (small, _) = try runParity(Config(name: "gpu, 32 work-items", tuning: OpenCLTuning(kernelShape: .gpu, workGroupLimit: 32)),
+                                       on: device)
+        XCTAssertTrue(small.gpuShaped)
+        XCTAssertEqual(small.reduceGroup, 32)
+        XCTAssertEqual(small.elementGroup, 32)
+        XCTAssertEqual(small.gemmVersion, .packed)
+    }
+
     /// Both GEMM kernels against a Double-precision product on packed panels, at shapes that
     /// leave every tile ragged: M and N not multiples of the 4-wide panels nor of the 64-wide
     /// work-group tiles (several work-groups each way), r not a multiple of the 16-deep

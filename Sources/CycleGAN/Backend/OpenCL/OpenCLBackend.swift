@@ -15,8 +15,13 @@ public final class OpenCLBackend: Backend {
     /// The overrides this backend was made with (`tuning.kernelShape` decides `gpuShaped`
     /// before $CYCLEGAN_KERNEL_SHAPE; the launchers read the split count and norm chunk).
     public let tuning: OpenCLTuning
-    /// Work-group size of the reduction kernels: a power of two within the device's limit.
-    let reduceGroup: Int
+    /// Work-group size of the reduction kernels: a power of two within every reduction
+    /// kernel's limit on the device.
+    public private(set) var reduceGroup = 1
+    /// Work-items per group of the element-wise kernels: 128 in the GPU shape (a multiple of
+    /// every GPU's warp or wavefront, and enough to hide latency), 64 in the CPU shape;
+    /// rounded to the kernels' preferred multiple and within their limit.
+    public private(set) var elementGroup = 1
     /// Local size of the 2-D/3-D elementwise-style grids.
     let tile2D: [Int]
     /// The GEMM tiling compiled into gemm.cl for this device.
@@ -56,17 +61,14 @@ public final class OpenCLBackend: Backend {
         pool = OpenCLBufferPool(context: cl)
         self.tuning = tuning
         gpuShaped = try tuning.isGPUShaped(on: device)
-        // GPUs: 256 work-items per reduction; CPUs (PoCL turns a work-group into a loop and
-        // splits it at every barrier): 16, each summing a long strided slice.
-        var g = 1
-        while g * 2 <= min(gpuShaped ? 256 : 16, device.maxWorkGroupSize) { g *= 2 }
-        reduceGroup = g
+        cl.groupLimitCap = tuning.workGroupLimit
         tile2D = device.maxWorkGroupSize >= 64 ? [8, 8, 1] : [1, 1, 1]
         self.gemmTile = try gemmTile ?? GEMMTile.forDevice(device, gpuShaped: gpuShaped)
         self.convAlgorithm = try convAlgorithm
             ?? Self.environmentChoice("CYCLEGAN_CONV", ConvAlgorithm.allCases.map(\.rawValue)).flatMap(ConvAlgorithm.init) ?? .gemm
         useWinograd = try Self.environmentChoice("CYCLEGAN_WINOGRAD", ["0", "1"]) != "0"
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
+        try fitGroupSizes()
         gemmVersion = try chooseGEMMVersion()
         cl.onOutOfMemory = { [unowned pool] in
             let freed = pool.cachedBytes
@@ -75,15 +77,46 @@ public final class OpenCLBackend: Backend {
         }
     }
 
-    /// The tiled GEMM in the GPU shape, unless the device cannot give it its work-group or
-    /// local memory: then the packed one, said once (an error where `tuning` demanded it).
+    /// The smallest work-group limit (CL_KERNEL_WORK_GROUP_SIZE) among `kernels` of `file`.
+    private func groupLimit(_ file: String, _ kernels: [String]) throws -> Int {
+        try kernels.map { cl.groupLimit(try cl.kernel(file, $0, options: options(for: file))) }.min() ?? device.maxWorkGroupSize
+    }
+
+    /// Fits the reductions' and the element-wise kernels' work-groups to what the device
+    /// allows each kernel; a reduction group smaller than the shape's is said once.
+    private func fitGroupSizes() throws {
+        // GPUs: 256 work-items per reduction; CPUs (PoCL turns a work-group into a loop and
+        // splits it at every barrier): 16, each summing a long strided slice.
+        let wanted = gpuShaped ? 256 : 16
+        let limit = min(device.maxWorkGroupSize,
+                        try groupLimit("instance_norm", ["instance_norm_forward", "instance_norm_backward",
+                                                         "instance_norm_chunk_stats_wg", "instance_norm_chunk_grad_sums_wg"]),
+                        try groupLimit("conv2d", ["channel_sum"]),
+                        try groupLimit("reduce", ["sum_partial", "mse_partial", "l1_partial", "bce_logits_partial", "reduce_final"]))
+        var g = 1
+        while g * 2 <= min(wanted, limit) { g *= 2 }
+        reduceGroup = g
+        if g < wanted && g < device.maxWorkGroupSize {
+            cl.warnOnce("note: reductions run in work-groups of \(g) work-items, not \(wanted): the most \(device.name) allows them")
+        }
+        let elementLimit = min(device.maxWorkGroupSize, try groupLimit("elementwise", ["add_scaled", "fill", "leaky_relu_forward"]))
+        let multiple = cl.preferredGroupMultiple(try cl.kernel("elementwise", "add_scaled", options: ""))
+        var e = gpuShaped ? 128 : 64
+        if e % multiple != 0 { e = (e + multiple - 1) / multiple * multiple }
+        if e > elementLimit { e = elementLimit >= multiple ? elementLimit / multiple * multiple : elementLimit }
+        elementGroup = max(1, e)
+    }
+
+    /// The tiled GEMM in the GPU shape, unless the device cannot give its kernels (gemm_tiled,
+    /// conv2d_s1_tiled, conv2d_s1_wgrad_tiled) their work-group or local memory: then the
+    /// packed one, said once (an error where `tuning` demanded it).
     private func chooseGEMMVersion() throws -> OpenCLTuning.GEMMVersion {
         let wanted = tuning.gemmVersion ?? (gpuShaped ? .tiled : .packed)
         guard wanted == .tiled else { return wanted }
         let items = gemmTile.wgm * gemmTile.wgn
-        let limit = cl.groupLimit(try cl.kernel("gemm", "gemm_tiled", options: options(for: "gemm")))
+        let limit = min(try groupLimit("gemm", ["gemm_tiled"]), try groupLimit("conv2d", ["conv2d_s1_tiled", "conv2d_s1_wgrad_tiled"]))
         guard items > limit || gemmTile.tiledLocalBytes > device.localMemory else { return .tiled }
-        let why = "gemm_tiled needs \(items) work-items and \(gemmTile.tiledLocalBytes) bytes of local memory; "
+        let why = "the tiled GEMM kernels need \(items) work-items and \(gemmTile.tiledLocalBytes) bytes of local memory; "
             + "\(device.name) allows \(limit) and has \(device.localMemory)"
         if tuning.gemmVersion == .tiled { throw OptionError(why) }
         FileHandle.standardError.write(Data("note: \(why): using gemm_packed\n".utf8))
@@ -134,10 +167,6 @@ public final class OpenCLBackend: Backend {
     func run(_ file: String, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) {
         cl.launch(kernel(file, name), name, global: global, local: local, args)
     }
-
-    /// Work-items per group of the element-wise kernels: 128 in the GPU shape (a multiple of
-    /// every GPU's warp or wavefront, and enough to hide latency), 64 in the CPU shape.
-    var elementGroup: Int { min(gpuShaped ? 128 : 64, device.maxWorkGroupSize) }
 
     /// A 1-D launch over `count` elements in groups of `elementGroup`.
     func run1D(_ file: String, _ name: String, count: Int, _ args: [KernelArg]) {

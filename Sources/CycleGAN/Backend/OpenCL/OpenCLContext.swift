@@ -51,6 +51,9 @@ final class OpenCLContext {
     private var eventNames: [String] = []
     /// CL_KERNEL_WORK_GROUP_SIZE of each kernel, queried once.
     private var kernelGroupLimits: [OpaquePointer: Int] = [:]
+    /// A lower limit on every kernel's work-group than the driver's (`OpenCLTuning.workGroupLimit`:
+    /// the tests run a large device's limits this way).
+    var groupLimitCap: Int? = nil
     /// CYCLEGAN_PROFILE_KERNELS=1: `deviceTime` also prints each kernel's time.
     private let printKernelTimes = ProcessInfo.processInfo.environment["CYCLEGAN_PROFILE_KERNELS"] == "1"
     private var programs: [String: cl_program] = [:]
@@ -164,13 +167,20 @@ final class OpenCLContext {
     /// A launch that reports exhausted memory frees the buffer cache and is retried once.
     func launch(_ kernel: cl_kernel?, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) {
         guard failure == nil, let kernel else { return }
-        if let local {
-            let limit = groupLimit(kernel)
-            guard local.reduce(1, *) <= limit else {
-                record(CL_INVALID_WORK_GROUP_SIZE, "launching \(name): a work-group of \(local.reduce(1, *)) items, "
+        var local = local
+        if let chosen = local, case let limit = groupLimit(kernel), chosen.reduce(1, *) > limit {
+            // Kernels that index by global id alone run in smaller groups, said once; the
+            // group-shaped ones had their sizes fitted at start-up, so this is a failure.
+            guard !Self.groupShapedKernels.contains(name) else {
+                record(CL_INVALID_WORK_GROUP_SIZE, "launching \(name): a work-group of \(chosen.reduce(1, *)) items, "
                     + "more than this kernel allows on \(device.name) (\(limit))")
                 return
             }
+            var fitted = chosen
+            while fitted.reduce(1, *) > limit, let d = fitted.indices.max(by: { fitted[$0] < fitted[$1] }) { fitted[d] = max(1, fitted[d] / 2) }
+            warnOnce("note: \(name) runs in work-groups of \(fitted.map(String.init).joined(separator: "x")) instead of "
+                + "\(chosen.map(String.init).joined(separator: "x")): \(device.name) allows it \(limit) work-items")
+            local = fitted
         }
         for (i, arg) in args.enumerated() {
             let idx = cl_uint(i)
@@ -237,7 +247,8 @@ final class OpenCLContext {
         return status
     }
 
-    /// The largest work-group `kernel` may be launched with on this device.
+    /// The largest work-group `kernel` may be launched with on this device
+    /// (CL_KERNEL_WORK_GROUP_SIZE, at most `groupLimitCap`).
     func groupLimit(_ kernel: cl_kernel) -> Int {
         let key = kernel
         if let n = kernelGroupLimits[key] { return n }
@@ -245,13 +256,31 @@ final class OpenCLContext {
         let status = clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
                                               MemoryLayout<Int>.size, &n, nil)
         if status != CL_SUCCESS || n <= 0 { n = device.maxWorkGroupSize }
+        n = min(n, groupLimitCap ?? n)
         kernelGroupLimits[key] = n
         return n
     }
 
+    /// CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE of `kernel` (1 where the driver does not say).
+    func preferredGroupMultiple(_ kernel: cl_kernel) -> Int {
+        var n = 0
+        let status = clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE),
+                                              MemoryLayout<Int>.size, &n, nil)
+        return status == CL_SUCCESS && n > 0 ? n : 1
+    }
+
+    /// Kernels whose work-group shape is part of their indexing (a tree reduction over the
+    /// group, a tile staged by the whole group): their local sizes are fitted to the
+    /// kernels' limits when the backend is made (OpenCLBackend.init), never shrunk at launch.
+    static let groupShapedKernels: Set<String> = [
+        "instance_norm_forward", "instance_norm_backward", "instance_norm_chunk_stats_wg", "instance_norm_chunk_grad_sums_wg",
+        "channel_sum", "sum_partial", "mse_partial", "l1_partial", "bce_logits_partial", "reduce_final",
+        "gemm_tiled", "conv2d_s1_tiled", "conv2d_s1_wgrad_tiled",
+    ]
+
     private var warned = Set<String>()
     /// Says `message` on stderr once per process.
-    private func warnOnce(_ message: String) {
+    func warnOnce(_ message: String) {
         guard warned.insert(message).inserted else { return }
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }

@@ -36,12 +36,17 @@ public struct OpenCLTuning: Sendable, Equatable {
     /// work-group and local memory, else `packed`.
     public var gemmVersion: GEMMVersion?
 
+    /// A lower work-group limit for every kernel than the driver reports (nil: the driver's
+    /// CL_KERNEL_WORK_GROUP_SIZE), for the tests of the fallbacks a device's limits cause.
+    public var workGroupLimit: Int?
+
     public init(kernelShape: KernelShape? = nil, reductionSplits: Int? = nil, normChunk: Int? = nil,
-                gemmVersion: GEMMVersion? = nil) {
+                gemmVersion: GEMMVersion? = nil, workGroupLimit: Int? = nil) {
         self.kernelShape = kernelShape
         self.reductionSplits = reductionSplits
         self.normChunk = normChunk
         self.gemmVersion = gemmVersion
+        self.workGroupLimit = workGroupLimit
     }
 
     /// The kernel shape on `device`: the override, else $CYCLEGAN_KERNEL_SHAPE, else the device type.
@@ -66,8 +71,8 @@ public struct GEMMTile: Sendable {
     /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
     var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
     var buildOptions: String { "-DTM=\(tm) -DTN=\(tn) -DWGM=\(wgm) -DWGN=\(wgn) -DKS=\(ks)" }
-    /// Bytes of local memory gemm_tiled needs.
-    var tiledLocalBytes: Int { 4 * ks * (wgm * tm + tm + wgn * tn + tn) }
+    /// Bytes of local memory the tiled kernels need: two slices of each tile (double-buffered).
+    var tiledLocalBytes: Int { 2 * 4 * ks * (wgm * tm + tm + wgn * tn + tn) }
     /// "TMxTN, local L0xL1" (the spelling of $CYCLEGAN_GEMM_TILE, "TMxTN:L0xL1").
     public var description: String { "\(tm)x\(tn), local " + (local.map { "\($0[0])x\($0[1])" } ?? "any") }
 
