@@ -77,3 +77,18 @@ inline float tree_sum(float v, __local float* scratch) {
             _Pragma("unroll") for (int j_ = 0; j_ < TN; j_++)                                \
                 acc[i_][j_] = fma(av_[i_], bv_[j_], acc[i_][j_]);                            \
     }
+
+// The double-buffered walk over slices [k0, k1) of the reduction: LOAD(k) fetches the slice
+// starting at k into the work-item's registers, STORE(buf) writes them into local buffer
+// buf; each slice is computed (TILE_SLICE_FMA) while the next one is in flight.
+#define TILE_DOUBLE_BUFFERED(k0, k1, LOAD, STORE, As, Bs, ty, tx, acc)                           \
+    LOAD(k0)                                                                                     \
+    STORE(0)                                                                                     \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                \
+    for (int ks_ = (k0), buf_ = 0; ks_ < (k1); ks_ += KS, buf_ ^= 1) {                           \
+        int more_ = ks_ + KS < (k1);                                                             \
+        if (more_) { LOAD(ks_ + KS) }                                                            \
+        TILE_SLICE_FMA((As) + buf_ * TILE_A_SIZE, TILE_LDA, (Bs) + buf_ * TILE_B_SIZE, TILE_LDB, ty, tx, acc); \
+        if (more_) { STORE(buf_ ^ 1) }                                                           \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                            \
+    }

@@ -331,16 +331,7 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global
             if (f < KS * WGN * TN) Bs[(buf) * TILE_B_SIZE + f / (WGN * TN) * TILE_LDB + f % (WGN * TN)] = rb[e]; \
         }
 
-    CONV_LOAD(0)
-    CONV_STORE(0)
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int rs = 0, buf = 0; rs < Rows; rs += KS, buf ^= 1) {
-        int more = rs + KS < Rows;
-        if (more) { CONV_LOAD(rs + KS) }
-        TILE_SLICE_FMA(As + buf * TILE_A_SIZE, TILE_LDA, Bs + buf * TILE_B_SIZE, TILE_LDB, ty, tx, acc);
-        if (more) { CONV_STORE(buf ^ 1) }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    TILE_DOUBLE_BUFFERED(0, Rows, CONV_LOAD, CONV_STORE, As, Bs, ty, tx, acc)
     #undef CONV_LOAD
     #undef CONV_STORE
 
@@ -537,16 +528,7 @@ void conv2d_s1_wgrad_tiled(__global const float* xp, __global const int* roff, _
             if (f < WGN * KS * TN) Bs[(buf) * TILE_B_SIZE + kq * TILE_LDB + panel * TN + lane] = rb[e]; \
         }
 
-    WGRAD_LOAD(q0)
-    WGRAD_STORE(0)
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int qs = q0, buf = 0; qs < q1; qs += KS, buf ^= 1) {
-        int more = qs + KS < q1;
-        if (more) { WGRAD_LOAD(qs + KS) }
-        TILE_SLICE_FMA(As + buf * TILE_A_SIZE, TILE_LDA, Bs + buf * TILE_B_SIZE, TILE_LDB, ty, tx, acc);
-        if (more) { WGRAD_STORE(buf ^ 1) }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    TILE_DOUBLE_BUFFERED(q0, q1, WGRAD_LOAD, WGRAD_STORE, As, Bs, ty, tx, acc)
     #undef WGRAD_LOAD
     #undef WGRAD_STORE
 

@@ -127,16 +127,7 @@ void gemm_tiled(__global const float* A, int a_batch, __global const float* B, i
             if (f < WGN * KS * TN) Bs[(buf) * TILE_B_SIZE + row * TILE_LDB + panel * TN + lane] = rb[e]; \
         }
 
-    GEMM_LOAD(r0)
-    GEMM_STORE(0)
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int rs = r0, buf = 0; rs < r1; rs += KS, buf ^= 1) {
-        int more = rs + KS < r1;
-        if (more) { GEMM_LOAD(rs + KS) }
-        TILE_SLICE_FMA(As + buf * TILE_A_SIZE, TILE_LDA, Bs + buf * TILE_B_SIZE, TILE_LDB, ty, tx, acc);
-        if (more) { GEMM_STORE(buf ^ 1) }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    TILE_DOUBLE_BUFFERED(r0, r1, GEMM_LOAD, GEMM_STORE, As, Bs, ty, tx, acc)
     #undef GEMM_LOAD
     #undef GEMM_STORE
 
