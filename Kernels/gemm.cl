@@ -70,14 +70,14 @@ __kernel void gemm_packed(__global const float* A, int a_batch, __global const f
 
 // gemm_tiled: the same product over the same panels, shaped for GPUs (version 2 of the
 // GEMM; gemm_packed above is version 1, the CPU shape). A work-group of WGN x WGM
-// work-items computes a (WGM*TM) x (WGN*TN) tile of C -- 64 x 64 with the GPU's 4 x 4 panels
+// work-items computes a (WGM*TM) x (WGN*TN) tile of C -- 64 x 128 with the GPU's 4 x 8 panels
 // and 16 x 16 work-items -- and walks r in slices of KS. Each slice of A (KS rows of WGM
 // panels) and of B is staged in local memory by all work-items together; a panel's KS
 // rows are KS*TM consecutive floats in global memory, so consecutive work-items load
 // consecutive addresses (coalesced). Each work-item then accumulates the TM x TN tile of
-// its own A panel (local y) and B panel (local x) from local memory. Per slice: 2 loads
-// of KS*64 floats from global memory for 64*64*KS multiply-adds (32 per float loaded,
-// where version 1 does TM*TN/(TM+TN) = 2 with 4 x 4 tiles).
+// its own A panel (local y) and B panel (local x) from local memory. Per slice: KS*(64 + 128)
+// floats loaded from global memory for 64*128*KS multiply-adds (43 per float loaded, where
+// version 1 does TM*TN/(TM+TN) = 2.7 with 4 x 8 tiles).
 //
 // Same arguments, global grid and z = (batch, split) decomposition as gemm_packed; the
 // local size must be (WGN, WGM, 1). Work-items past M or N load zeros and store nothing,

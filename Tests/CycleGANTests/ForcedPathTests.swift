@@ -5,7 +5,7 @@ import XCTest
 /// through `OpenCLTuning` and checked against the CPU reference (‖ocl − cpu‖/‖cpu‖ ≤ 1e-4):
 /// weight gradients whose reduction is split into several slices, the instance norm's merge
 /// of several chunks with a ragged last one, and the GPU-shaped kernels (work-group
-/// reductions, 4×4 GEMM tiles). Each configuration runs every op of `OpCases.parity` and
+/// reductions, 4×8 GEMM tiles). Each configuration runs every op of `OpCases.parity` and
 /// `OpCases.largePlanes`; each proves its path was taken twice: the backend's own plan
 /// (the split count, the chunk count, the shape) and bits that differ from the same
 /// shape without the forcing (a reduction summed in another order).
@@ -93,7 +93,7 @@ final class ForcedPathTests: XCTestCase {
     }
 
     /// GPU shape on this device: work-group tree reductions (instance norm, sums, losses,
-    /// bias gradients), the 4×4 GEMM tiles with local 16×4, Winograd and every conv pass on
+    /// bias gradients), the 4×8 GEMM tiles with local 16×4, Winograd and every conv pass on
     /// them; with one slice and with 5 slices per weight gradient.
     func testGPUShapeEndToEndWithAndWithoutSplits() throws {
         let device = try TestDevices.requireOpenCL().device
@@ -112,7 +112,7 @@ final class ForcedPathTests: XCTestCase {
         for b in [one, five] {
             XCTAssertTrue(b.gpuShaped)
             XCTAssertEqual(b.gemmVersion, .tiled)
-            XCTAssertEqual([b.gemmTile.tm, b.gemmTile.tn], [4, 4])
+            XCTAssertEqual([b.gemmTile.tm, b.gemmTile.tn], [4, 8])
             XCTAssertEqual(b.gemmTile.local, [16, 4, 1])
             XCTAssertEqual(b.reduceGroup, [256, 128, 64, 32, 16, 8, 4, 2, 1].first { $0 <= device.maxWorkGroupSize })
         }

@@ -112,7 +112,7 @@ public enum Benchmark {
     /// product (the residual conv's 256 × 256 × 2304 by default): checked against a
     /// Double-precision product, then timed. Versions other than the device's own run on a
     /// second backend of the same device with that version forced (v2 in the GPU shape,
-    /// whose 4 × 4 panels its 64 × 64 work-group tiles are made of).
+    /// whose 4 × 8 panels its 64 × 128 work-group tiles are made of).
     public static func gemmRows(_ b: OpenCLBackend, m: Int = 256, n: Int = 256, r: Int = 2304, repeats: Int,
                                 ceiling: Double, progress: (BenchRow) -> Void) throws -> [BenchRow] {
         let a = randomHostTensor([m, r], seed: 11).values, bm = randomHostTensor([r, n], seed: 12).values

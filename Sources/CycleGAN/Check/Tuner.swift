@@ -65,7 +65,7 @@ public enum Tuner {
             return t
         }
         let all: [GEMMTile] = gpuShaped
-            ? [tile(4, 4, [16, 4, 1]), tile(4, 4, [16, 4, 1], 16, 16, 32), tile(4, 4, [16, 4, 1], 8, 8, 16),
+            ? [tile(4, 8, [16, 4, 1]), tile(4, 8, [16, 4, 1], 16, 16, 8), tile(4, 4, [16, 4, 1]), tile(4, 4, [16, 4, 1], 8, 8, 16),
                tile(8, 8, [8, 8, 1]), tile(8, 8, [8, 8, 1], 8, 8, 16), tile(8, 4, [16, 4, 1])]
             : [GEMMTile.cpu(width: device.preferredFloatWidth), tile(16, 16, [1, 8, 1]), tile(16, 16, [1, 16, 1]),
                tile(6, 16, [1, 16, 1]), tile(8, 16, [1, 8, 1]), tile(16, 8, [1, 8, 1])]

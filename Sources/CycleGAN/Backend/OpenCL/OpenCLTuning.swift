@@ -66,7 +66,7 @@ public struct GEMMTile: Sendable {
     /// Local size of the 3-D GEMM grid (n-blocks, m-blocks, splits).
     public var local: [Int]?
     /// gemm_tiled's work-group: `wgn` × `wgm` work-items, each with one TM × TN tile, over
-    /// r slices of `ks` staged in local memory (64 × 64 tiles of C with the GPU's 4 × 4).
+    /// r slices of `ks` staged in local memory (64 × 128 tiles of C with the GPU's 4 × 8).
     public var wgm = 16, wgn = 16, ks = 16
     /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
     var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
@@ -97,7 +97,7 @@ public struct GEMMTile: Sendable {
     /// ("TMxTN" or "TMxTN:L0xL1", for tuning) overrides; a malformed one is an error, and a
     /// local size past the device's limit is dropped with a note.
     static func forDevice(_ d: OpenCLDeviceInfo, gpuShaped: Bool) throws -> GEMMTile {
-        var tile = gpuShaped ? GEMMTile(tm: 4, tn: 4, local: [16, 4, 1]) : cpu(width: d.preferredFloatWidth)
+        var tile = gpuShaped ? GEMMTile(tm: 4, tn: 8, local: [16, 4, 1]) : cpu(width: d.preferredFloatWidth)
         if let s = ProcessInfo.processInfo.environment["CYCLEGAN_GEMM_TILE"], !s.isEmpty {
             let parts = s.split(separator: ":", omittingEmptySubsequences: false)
             let mn = parts[0].split(separator: "x").map { Int($0) }
