@@ -116,7 +116,7 @@ extension OpenCLBackend {
                 [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
                  .int(reflect ? 1 : 0), .int(stride), .int(hq), .int(ldx)])
         } else {
-            run("conv2d", "pad_phases", global: [ldx, hq, stride * stride * c], local: [min(64, device.maxWorkGroupSize), 1, 1],
+            run("conv2d", "pad_phases", global: [ldx, hq, stride * stride * c], local: [elementGroup, 1, 1],
                 [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
                  .int(reflect ? 1 : 0), .int(stride), .int(hq), .int(ldx)])
         }
@@ -239,7 +239,7 @@ extension OpenCLBackend {
         let args: [KernelArg] = [.buffer(gxq), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w),
                                  .int(g.pad), .int(g.padding == .reflect ? 1 : 0), .int(g.stride), .int(hq), .int(ldq)]
         if gpuShaped {
-            run("conv2d", "unpad_fold_elem", global: [g.w, g.h, g.c], local: [min(64, device.maxWorkGroupSize), 1, 1], args)
+            run("conv2d", "unpad_fold_elem", global: [g.w, g.h, g.c], local: [elementGroup, 1, 1], args)
         } else {
             run("conv2d", "unpad_fold", global: [g.h, g.c], local: [min(4, device.maxWorkGroupSize), 1], args)
         }
@@ -344,7 +344,7 @@ extension OpenCLBackend {
             let packArgs: [KernelArg] = [.buffer(gy), .int(n * g.k * q), .buffer(gyp), .int(g.k), .int(g.oh), .int(g.ow), .int(ldx)]
             if gpuShaped {
                 run("conv2d", "pack_flat_cols_elem", global: [ldx * t.tn, g.oh, blocks(g.k, t.tn)],
-                    local: [min(64, device.maxWorkGroupSize), 1, 1], packArgs)
+                    local: [elementGroup, 1, 1], packArgs)
             } else {
                 run("conv2d", "pack_flat_cols", global: [g.oh, blocks(g.k, t.tn)], local: [min(4, device.maxWorkGroupSize), 1], packArgs)
             }

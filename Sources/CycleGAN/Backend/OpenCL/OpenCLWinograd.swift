@@ -36,7 +36,7 @@ extension OpenCLBackend {
                                       .int(reflect ? 1 : 0), .int(tilesX), .int(tiles)]
         let outputArgs: [KernelArg] = [.buffer(mo), .int(moStride), .buffer(y), .int(yOffset), .int(m), .int(tiles), .int(tilesX),
                                        .int(oh), .int(ow), .int(ldOut ?? ow), .buffer(bias ?? mo), .int(bias == nil ? 0 : 1)]
-        let group = min(64, device.maxWorkGroupSize)
+        let group = elementGroup
         if gpuShaped {
             run("winograd", "winograd_input_tile", global: [nCols, c], local: [group, 1], inputArgs)
         } else {
