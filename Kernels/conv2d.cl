@@ -179,14 +179,18 @@ inline float padded_value(__global const float* xc, int H, int W, int pad_y, int
     return (iy >= 0 && iy < H && ix >= 0 && ix < W) ? xc[iy * W + ix] : 0.0f;
 }
 
-// Stride 1, a row per work-item (the CPU shape): xp[c][py][px] = the padded input for py < Hq,
-// px < ldx (0 past it: the slack of each row and rows past Hp). Global (Hq, C).
+// A band of the padded input starts at padded row row0 (0: the whole input; a convolution
+// whose scratch would grow with the image runs in bands of output rows).
+
+// Stride 1, a row per work-item (the CPU shape): xp[c][i][px] = the padded input at row
+// row0 + i for i < Hq, px < ldx (0 past it: the slack of each row and rows past Hp).
+// Global (Hq, C).
 __kernel void pad_input(__global const float* x, int x_off, __global float* xp,
-                        int C, int H, int W, int pad_y, int pad_x, int reflect, int Hq, int ldx) {
-    int py = get_global_id(0), c = get_global_id(1);
-    if (py >= Hq || c >= C) return;
-    int Wp = W + 2 * pad_x;
-    __global float* dst = xp + ((size_t)c * Hq + py) * ldx;
+                        int C, int H, int W, int pad_y, int pad_x, int reflect, int row0, int Hq, int ldx) {
+    int i = get_global_id(0), c = get_global_id(1);
+    if (i >= Hq || c >= C) return;
+    int Wp = W + 2 * pad_x, py = row0 + i;
+    __global float* dst = xp + ((size_t)c * Hq + i) * ldx;
     int iy = py - pad_y;
     if (reflect && py < H + 2 * pad_y) iy = reflect_index(iy, H);
     if (iy < 0 || iy >= H) {  // a zero-padding row, or past the padded input
@@ -201,15 +205,15 @@ __kernel void pad_input(__global const float* x, int x_off, __global float* xp,
 }
 
 // Stride s > 1, a row per work-item (the CPU shape): row i of phase plane (a, b) of channel c,
-// xp[(a*s + b)*C + c][i][j] = the padded input at (s*i + a, s*j + b) for j < ldx: the
+// xp[(a*s + b)*C + c][i][j] = the padded input at (row0 + s*i + a, s*j + b) for j < ldx: the
 // interior a strided copy of one input row, the padding columns apart. Global (Hq, s*s*C).
 __kernel void pad_phases_rows(__global const float* x, int x_off, __global float* xp,
-                              int C, int H, int W, int pad_y, int pad_x, int reflect, int stride, int Hq, int ldx) {
+                              int C, int H, int W, int pad_y, int pad_x, int reflect, int stride, int row0, int Hq, int ldx) {
     int i = get_global_id(0), pc = get_global_id(1);
     if (i >= Hq || pc >= stride * stride * C) return;
     int ph = pc / C, c = pc % C, a = ph / stride, b = ph % stride;
     __global float* dst = xp + ((size_t)pc * Hq + i) * ldx;
-    int py = stride * i + a, iy = py - pad_y;
+    int py = row0 + stride * i + a, iy = py - pad_y;
     if (reflect && py < H + 2 * pad_y) iy = reflect_index(iy, H);
     if (iy < 0 || iy >= H) {  // a zero-padding row, or past the padded input
         for (int j = 0; j < ldx; j++) dst[j] = 0.0f;
@@ -225,15 +229,15 @@ __kernel void pad_phases_rows(__global const float* x, int x_off, __global float
 }
 
 // Any stride, an element per work-item (the GPU shape):
-// xp[(a*s + b)*C + c][i][j] = the padded input at (s*i + a, s*j + b), for i < Hq, j < ldx.
-// Global (ldx, Hq, s*s*C).
+// xp[(a*s + b)*C + c][i][j] = the padded input at (row0 + s*i + a, s*j + b), for i < Hq,
+// j < ldx. Global (ldx, Hq, s*s*C).
 __kernel void pad_phases(__global const float* x, int x_off, __global float* xp,
-                         int C, int H, int W, int pad_y, int pad_x, int reflect, int stride, int Hq, int ldx) {
+                         int C, int H, int W, int pad_y, int pad_x, int reflect, int stride, int row0, int Hq, int ldx) {
     int j = get_global_id(0), i = get_global_id(1), pc = get_global_id(2);
     if (j >= ldx || i >= Hq || pc >= stride * stride * C) return;
     int ph = pc / C, c = pc % C, a = ph / stride, b = ph % stride;
     xp[((size_t)pc * Hq + i) * ldx + j] =
-        padded_value(x + x_off + (size_t)c * H * W, H, W, pad_y, pad_x, reflect, stride * i + a, stride * j + b);
+        padded_value(x + x_off + (size_t)c * H * W, H, W, pad_y, pad_x, reflect, row0 + stride * i + a, stride * j + b);
 }
 
 // The slack after the last padded plane, read only for dropped positions: zero, so that
@@ -243,8 +247,8 @@ __kernel void zero_tail(__global float* xp, int offset, int n) {
     if (i < n) xp[offset + i] = 0.0f;
 }
 
-// y[m][oy][ox] = sum over r of A(m, r) * xp[roff[r] + oy*ldx + ox] (+ bias[m]), output rows
-// ld_out apart; A packed as in gemm.cl: [ceil(M/TM)][Rows][TM]. With q = oy*ldx + ox, TN
+// y[m][oy][ox] = sum over r of A(m, r) * xp[xp_off + roff[r] + oy*ldx + ox] (+ bias[m]), output
+// rows ld_out apart and planes ld_plane apart; A packed as in gemm.cl: [ceil(M/TM)][Rows][TM]. With q = oy*ldx + ox, TN
 // consecutive q are one vector load. One work-item computes TM output channels x TN
 // consecutive q starting at q0 = row*row_stride + tile*TN:
 // - row_stride = ldx: tiles within output rows (ldx holds the row's tiles plus the taps'
@@ -254,9 +258,9 @@ __kernel void zero_tail(__global float* xp, int offset, int n) {
 //   wastes less when OW is not a multiple of TN. The input then needs TN floats of slack
 //   past its last plane.
 // Global (tiles, rows, ceil(M/TM)).
-__kernel void conv2d_s1(__global const float* A, __global const float* xp, __global const int* roff,
+__kernel void conv2d_s1(__global const float* A, __global const float* xp, int xp_off, __global const int* roff,
                         __global float* y, int y_off, int M, int Rows, int OH, int OW, int ldx,
-                        __global const float* bias, int has_bias, int ld_out, int row_stride) {
+                        __global const float* bias, int has_bias, int ld_out, int ld_plane, int row_stride) {
     int tile = get_global_id(0), rowi = get_global_id(1), mb = get_global_id(2);
     int q0 = rowi * row_stride + tile * TN;
     if (q0 >= OH * ldx || mb * TM >= M) return;
@@ -265,7 +269,7 @@ __kernel void conv2d_s1(__global const float* A, __global const float* xp, __glo
     #pragma unroll
     for (int i = 0; i < TM; i++) acc[i] = (CVEC)(0.0f);
     for (int r = 0; r < Rows; r++) {
-        CVEC bv = CVLOAD(0, xp + roff[r] + q0);
+        CVEC bv = CVLOAD(0, xp + xp_off + roff[r] + q0);
         #pragma unroll
         for (int i = 0; i < TM; i++) acc[i] = fma((CVEC)(a[i]), bv, acc[i]);
         a += TM;
@@ -279,7 +283,7 @@ __kernel void conv2d_s1(__global const float* A, __global const float* xp, __glo
         if (has_bias) v += (CVEC)(bias[m]);
         float tmp[TN];
         CONV_CAT(vstore, TN)(v, 0, tmp);
-        __global float* out = y + y_off + (size_t)m * OH * ld_out;
+        __global float* out = y + y_off + (size_t)m * ld_plane;
         int oy = oy0, ox = ox0;
         for (int j = 0; j < TN; j++) {
             if (oy < OH && ox < OW) out[oy * ld_out + ox] = tmp[j];
@@ -297,9 +301,9 @@ __kernel void conv2d_s1(__global const float* A, __global const float* xp, __glo
 // (ceil(OH*ldx/TN), ceil(M/TM), 1), local (WGN, WGM, 1); WGM, WGN, KS and the tiles' row
 // lengths are common.cl's.
 __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
-void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global const int* roff,
+void conv2d_s1_tiled(__global const float* A, __global const float* xp, int xp_off, __global const int* roff,
                      __global float* y, int y_off, int M, int Rows, int OH, int OW, int ldx,
-                     __global const float* bias, int has_bias, int ld_out) {
+                     __global const float* bias, int has_bias, int ld_out, int ld_plane) {
     __local float As[2 * TILE_A_SIZE];
     __local float Bs[2 * TILE_B_SIZE];
     int tx = get_local_id(0), ty = get_local_id(1), lid = ty * WGN + tx;
@@ -319,7 +323,7 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global
         }                                                                                           \
         for (int e = 0; e < TILE_B_PER; e++) {                                                      \
             int f = lid + e * TILE_THREADS, r = (rs) + f / (WGN * TN), q = q0 + f % (WGN * TN);    \
-            rb[e] = (f < KS * WGN * TN && r < Rows && q < Q) ? xp[roff[r] + q] : 0.0f;             \
+            rb[e] = (f < KS * WGN * TN && r < Rows && q < Q) ? xp[xp_off + roff[r] + q] : 0.0f;    \
         }
     #define CONV_STORE(buf)                                                                         \
         for (int e = 0; e < TILE_A_PER; e++) {                                                      \
@@ -338,7 +342,7 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, __global
     for (int i = 0; i < TM; i++) {
         int m = (mb0 + ty) * TM + i;
         if (m >= M) break;
-        __global float* out = y + y_off + (size_t)m * OH * ld_out;
+        __global float* out = y + y_off + (size_t)m * ld_plane;
         for (int j = 0; j < TN; j++) {
             int q = q0 + tx * TN + j, oy = q / ldx, ox = q % ldx;
             if (oy < OH && ox < OW) out[oy * ld_out + ox] = has_bias ? acc[i][j] + bias[m] : acc[i][j];
@@ -370,17 +374,19 @@ __kernel void pack_flipped_weight(__global const float* w, __global float* dst, 
 
 // A row per work-item (the CPU shape). Global (H, C). Zero padding has one preimage per
 // element: its row of phase planes is read with a stride-s store per column phase, no
-// division per element.
+// division per element. With zero padding the planes may hold a band of phase rows from
+// prow0 on, folded into input rows iy0 ..< iy0 + nrows; with reflect
+// they hold every row (iy0 = prow0 = 0).
 __kernel void unpad_fold(__global const float* gxq, __global float* gx, int gx_off,
-                         int C, int H, int W, int pad, int reflect, int stride, int Hq, int ldq) {
-    int iy = get_global_id(0), c = get_global_id(1);
-    if (iy >= H || c >= C) return;
+                         int C, int H, int W, int pad, int reflect, int stride, int Hq, int ldq, int iy0, int prow0, int nrows) {
+    int iy = iy0 + get_global_id(0), c = get_global_id(1);
+    if (iy >= H || iy - iy0 >= nrows || c >= C) return;
     __global float* out = gx + gx_off + ((size_t)c * H + iy) * W;
     if (!reflect) {
         int py = iy + pad, a = py % stride;
         for (int b = 0; b < stride; b++) {
             // columns ix with (ix + pad) % stride == b read plane (a, b) at j = (ix + pad) / stride
-            __global const float* src = gxq + (((size_t)(a * stride + b) * C + c) * Hq + py / stride) * ldq;
+            __global const float* src = gxq + (((size_t)(a * stride + b) * C + c) * Hq + py / stride - prow0) * ldq;
             int ix = ((b - pad) % stride + stride) % stride;
             for (int j = (ix + pad) / stride; ix < W; ix += stride, j++) out[ix] = src[j];
         }
@@ -394,7 +400,7 @@ __kernel void unpad_fold(__global const float* gxq, __global float* gx, int gx_o
             int ncol = reflect_preimages(ix, W, pad, reflect, cols);
             float acc = 0.0f;
             for (int a = 0; a < nr; a++)
-                for (int b = 0; b < ncol; b++) acc += plane[rows[a] * ldq + cols[b]];
+                for (int b = 0; b < ncol; b++) acc += plane[(rows[a] - prow0) * ldq + cols[b]];
             out[ix] = acc;
         }
         return;
@@ -405,25 +411,25 @@ __kernel void unpad_fold(__global const float* gxq, __global float* gx, int gx_o
         for (int a = 0; a < nr; a++)
             for (int b = 0; b < ncol; b++) {
                 int ph = (rows[a] % stride) * stride + cols[b] % stride;
-                acc += gxq[(((size_t)ph * C + c) * Hq + rows[a] / stride) * ldq + cols[b] / stride];
+                acc += gxq[(((size_t)ph * C + c) * Hq + rows[a] / stride - prow0) * ldq + cols[b] / stride];
             }
         out[ix] = acc;
     }
 }
 
-// An element per work-item (the GPU shape; the same preimages, the same order of the sum).
-// Global (W, H, C).
+// An element per work-item (the GPU shape; the same preimages, the same order of the sum,
+// the same bands). Global (W, rows, C).
 __kernel void unpad_fold_elem(__global const float* gxq, __global float* gx, int gx_off,
-                              int C, int H, int W, int pad, int reflect, int stride, int Hq, int ldq) {
-    int ix = get_global_id(0), iy = get_global_id(1), c = get_global_id(2);
-    if (ix >= W || iy >= H || c >= C) return;
+                              int C, int H, int W, int pad, int reflect, int stride, int Hq, int ldq, int iy0, int prow0, int nrows) {
+    int ix = get_global_id(0), iy = iy0 + get_global_id(1), c = get_global_id(2);
+    if (ix >= W || iy >= H || iy - iy0 >= nrows || c >= C) return;
     int rows[3], cols[3];
     int nr = reflect_preimages(iy, H, pad, reflect, rows), ncol = reflect_preimages(ix, W, pad, reflect, cols);
     float acc = 0.0f;
     for (int a = 0; a < nr; a++)
         for (int b = 0; b < ncol; b++) {
             int ph = (rows[a] % stride) * stride + cols[b] % stride;
-            acc += gxq[(((size_t)ph * C + c) * Hq + rows[a] / stride) * ldq + cols[b] / stride];
+            acc += gxq[(((size_t)ph * C + c) * Hq + rows[a] / stride - prow0) * ldq + cols[b] / stride];
         }
     gx[gx_off + ((size_t)c * H + iy) * W + ix] = acc;
 }

@@ -82,15 +82,16 @@ inline void winograd_rows(int ty, int H, int W, int pad, int reflect, int row[4]
 // a ragged last tile). Written to v[p][n/TN][c][n%TN]; the last tile row also zeroes the
 // panel's padding columns n >= tiles. One work-item walks one tile row: the two right
 // columns of a patch are the two left ones of the next, so each tile loads two new columns.
-// Global (tiles / tiles_x, C).
+// The tiles may be a band: tile rows ty0 onwards, `tiles` of them in all (n counts from the
+// band's first tile). Global (tiles / tiles_x, C).
 __kernel void winograd_input(__global const float* x, int x_off, __global float* v, int v_stride,
-                             int C, int H, int W, int pad, int reflect, int tiles_x, int tiles) {
+                             int C, int H, int W, int pad, int reflect, int tiles_x, int tiles, int ty0) {
     int ty = get_global_id(0), c = get_global_id(1);
     int tiles_y = tiles / tiles_x, nblocks = (tiles + TN - 1) / TN;
     if (ty >= tiles_y || c >= C) return;
     __global const float* xc = x + x_off + (size_t)c * H * W;
     int row[4];
-    winograd_rows(ty, H, W, pad, reflect, row);
+    winograd_rows(ty0 + ty, H, W, pad, reflect, row);
     size_t panel = v_stride;  // floats from position p = i*4 + j to the next
     // t0..t3: the columns of Bᵀ d; component i is row i
     float4 t0 = winograd_column(xc, row, 0, W, pad, reflect), t1 = winograd_column(xc, row, 1, W, pad, reflect);
@@ -134,15 +135,15 @@ inline void winograd_store_tile(__global const float* s, size_t ps, __global flo
 
 // Y = Aᵀ Mo A (+ bias[m]) for output channel m and every tile n of tile row ty, from
 // mo[p][m][n] ([16][M][tiles], positions mo_stride apart); stores the outputs of each 2x2 tile that lie inside
-// OH x OW, rows ld_out apart (y[m][oy][ox] at y_off + (m*OH + oy)*ld_out + ox).
-// Global (tiles / tiles_x, M).
+// OH x OW, rows ld_out apart (y[m][oy][ox] at y_off + (m*OH + oy)*ld_out + ox); a band's
+// tiles from tile row ty0 on. Global (tiles / tiles_x, M).
 __kernel void winograd_output(__global const float* mo, int mo_stride, __global float* y, int y_off, int M, int tiles, int tiles_x,
-                              int OH, int OW, int ld_out, __global const float* bias, int has_bias) {
+                              int OH, int OW, int ld_out, __global const float* bias, int has_bias, int ty0) {
     int ty = get_global_id(0), m = get_global_id(1);
     if (ty >= tiles / tiles_x || m >= M) return;
     float b = has_bias ? bias[m] : 0.0f;
     size_t ps = mo_stride;  // floats from position p to the next
-    int oy = 2 * ty;
+    int oy = 2 * (ty0 + ty);
     __global float* out = y + y_off + ((size_t)m * OH + oy) * ld_out;
     for (int tx = 0; tx < tiles_x; tx++) {
         winograd_store_tile(mo + (size_t)m * tiles + ty * tiles_x + tx, ps, out, 2 * tx, oy, OH, OW, ld_out, b);
@@ -158,7 +159,7 @@ __kernel void winograd_output(__global const float* mo, int mo_stride, __global 
 // V for tile n and input channel c, as winograd_input computes it; work-items with
 // tiles <= n < ceil(tiles/TN)*TN zero the panel's padding columns. Global (ceil(tiles/TN)*TN, C).
 __kernel void winograd_input_tile(__global const float* x, int x_off, __global float* v, int v_stride,
-                                  int C, int H, int W, int pad, int reflect, int tiles_x, int tiles) {
+                                  int C, int H, int W, int pad, int reflect, int tiles_x, int tiles, int ty0) {
     int n = get_global_id(0), c = get_global_id(1);
     int nblocks = (tiles + TN - 1) / TN;
     if (n >= nblocks * TN || c >= C) return;
@@ -168,7 +169,7 @@ __kernel void winograd_input_tile(__global const float* x, int x_off, __global f
         for (int p = 0; p < 16; p++) out[p * panel] = 0.0f;
         return;
     }
-    int ty = n / tiles_x, tx = n % tiles_x;
+    int ty = ty0 + n / tiles_x, tx = n % tiles_x;
     __global const float* xc = x + x_off + (size_t)c * H * W;
     int row[4];
     winograd_rows(ty, H, W, pad, reflect, row);
@@ -183,11 +184,11 @@ __kernel void winograd_input_tile(__global const float* x, int x_off, __global f
 
 // Y for tile n and output channel m, as winograd_output computes it. Global (tiles, M).
 __kernel void winograd_output_tile(__global const float* mo, int mo_stride, __global float* y, int y_off, int M, int tiles,
-                                   int tiles_x, int OH, int OW, int ld_out, __global const float* bias, int has_bias) {
+                                   int tiles_x, int OH, int OW, int ld_out, __global const float* bias, int has_bias, int ty0) {
     int n = get_global_id(0), m = get_global_id(1);
     if (n >= tiles || m >= M) return;
     float b = has_bias ? bias[m] : 0.0f;
     size_t ps = mo_stride;
-    int oy = 2 * (n / tiles_x), ox = 2 * (n % tiles_x);
+    int oy = 2 * (ty0 + n / tiles_x), ox = 2 * (n % tiles_x);
     winograd_store_tile(mo + (size_t)m * tiles + n, ps, y + y_off + ((size_t)m * OH + oy) * ld_out, ox, oy, OH, OW, ld_out, b);
 }

@@ -170,6 +170,32 @@ final class ForcedPathTests: XCTestCase {
         XCTAssertEqual(small.gemmVersion, .packed)
     }
 
+    /// Scratch limited to 16 floats: every convolution's forward and (zero-padded) input
+    /// gradient runs in bands of one row (as a photograph's layers run at `test`), in
+    /// both shapes. The bands change nothing in any sum: the same bits as without them, and
+    /// the reference within 1e-4.
+    func testConvolutionsInBandsOfRowsGiveTheSameBits() throws {
+        let device = try TestDevices.requireOpenCL().device
+        for shape in [OpenCLTuning.KernelShape.cpu, .gpu] {
+            let (_, whole) = try runParity(Config(name: "\(shape), whole planes", tuning: OpenCLTuning(kernelShape: shape, reductionSplits: 1)),
+                                           on: device)
+            let (banded, bandOut) = try runParity(Config(name: "\(shape), bands", tuning: OpenCLTuning(kernelShape: shape, reductionSplits: 1,
+                                                                                                   scratchLimit: 16)), on: device)
+            for c in Self.convCases {
+                let g = c.geometry!, bands = banded.convolutionBands(g)
+                if banded.isWinograd(g) {
+                    XCTAssertEqual(banded.winogradBandRows(m: g.k, c: g.c, oh: g.oh, ow: g.ow), 1, c.shape)
+                } else {
+                    XCTAssertEqual(bands.forward, 1, c.shape)
+                }
+                if g.padding == .zeros && !banded.isWinograd(g) { XCTAssertEqual(bands.inputGradient, 1, c.shape) }
+            }
+            let d = differingCases(whole, bandOut, outputs: ["y", "grad_x", "grad_weight"]) { $0.geometry != nil }
+            XCTAssertGreaterThan(d.of, 10)
+            XCTAssertEqual(d.differ, 0, "\(shape): convolutions differ in bands of rows (\(d.differ) of \(d.of))")
+        }
+    }
+
     /// Both GEMM kernels against a Double-precision product on packed panels, at shapes that
     /// leave every tile ragged: M and N not multiples of the 4-wide panels nor of the 64-wide
     /// work-group tiles (several work-groups each way), r not a multiple of the 16-deep

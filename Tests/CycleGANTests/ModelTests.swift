@@ -217,6 +217,14 @@ final class ModelTests: XCTestCase {
                 return ([fake, patch, pixel].map { $0.toArray() }, modules.flatMap { $0.parameters() }.map { $0.grad!.toArray() })
             }
             let fused = run(fused: true), unfused = run(fused: false)
+            // Inference (no graph): the fused norms overwrite their inputs, with the same values.
+            let inferred = withNoGrad { () -> [[Float]] in
+                let fake = g(x, record: nil)
+                return [fake, d(fake, record: nil), p(fake, record: nil)].map { $0.toArray() }
+            }
+            for (a, b) in zip(inferred, fused.outputs) {
+                if be is CPUBackend { XCTAssertEqual(a, b, "\(name): in-place inference differs") } else { XCTAssertEqual(a, b) }
+            }
             XCTAssertEqual(fused.grads.count, unfused.grads.count)
             // (the bias gradients of convs followed by a norm are 0 up to rounding: measured
             // against the largest value of their kind, not their own)

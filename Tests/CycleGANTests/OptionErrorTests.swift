@@ -19,7 +19,7 @@ final class OptionErrorTests: CLITestCase {
         }
         // the environment's tuning knobs are checked too, and CYCLEGAN_DEVICE
         for (name, value) in [("CYCLEGAN_GEMM_TILE", "0x16"), ("CYCLEGAN_GEMM_TILE", "4x4:"), ("CYCLEGAN_KERNEL_SHAPE", "tpu"),
-                              ("CYCLEGAN_CONV", "fft"), ("CYCLEGAN_WINOGRAD", "no"), ("CYCLEGAN_DEVICE", "gpu:9")] {
+                              ("CYCLEGAN_CONV", "fft"), ("CYCLEGAN_WINOGRAD", "no"), ("CYCLEGAN_SCRATCH_LIMIT", "0"), ("CYCLEGAN_DEVICE", "gpu:9")] {
             assertOneLineError(try cyclegan(["check", "--small"], environment: [name: value]), contains: name == "CYCLEGAN_DEVICE" ? "gpu:9" : name)
         }
         // sizes, epochs and batches past any real run (their arithmetic overflowed)

@@ -33,7 +33,7 @@ public final class NLayerDiscriminator: Module {
             h = c.conv(h); record?("model.\(i)", h); i += 1
             if j == convs.count - 1 { break }
             if c.norm && record == nil {
-                h = h.instanceNorm2d(leakyReLUSlope: 0.2)
+                h = h.instanceNorm2d(leakyReLUSlope: 0.2, consumingInput: true)
                 continue
             }
             if c.norm { h = h.instanceNorm2d(); record?("model.\(i)", h); i += 1 }
@@ -63,7 +63,7 @@ public final class PixelDiscriminator: Module {
         func r(_ t: Tensor) -> Tensor { record?("net.\(i)", t); i += 1; return t }
         var h = r(c0(x)); h = r(h.leakyRelu(slope: 0.2))
         h = r(c2(h))
-        if record == nil { h = h.instanceNorm2d(leakyReLUSlope: 0.2); i += 2 } else { h = r(h.instanceNorm2d()); h = r(h.leakyRelu(slope: 0.2)) }
+        if record == nil { h = h.instanceNorm2d(leakyReLUSlope: 0.2, consumingInput: true); i += 2 } else { h = r(h.instanceNorm2d()); h = r(h.leakyRelu(slope: 0.2)) }
         return r(c5(h))
     }
 

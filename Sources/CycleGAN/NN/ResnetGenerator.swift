@@ -11,8 +11,8 @@ public final class ResnetBlock: Module {
 
     /// The norms run fused with the ReLU and the residual add (NormOps.swift): the same values.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = conv1(x).instanceNorm2d(leakyReLUSlope: 0)
-        return conv2(h).instanceNorm2d(adding: x)
+        let h = conv1(x).instanceNorm2d(leakyReLUSlope: 0, consumingInput: true)
+        return conv2(h).instanceNorm2d(adding: x, consumingInput: true)
     }
 
     public func namedParameters() -> [(String, Tensor)] {
@@ -53,7 +53,7 @@ public final class ResnetGenerator: Module {
         var i = 1
         func r(_ t: Tensor) -> Tensor { record?("model.\(i)", t); i += 1; return t }
         func normReLU(_ t: Tensor) -> Tensor {
-            if record == nil { i += 2; return t.instanceNorm2d(leakyReLUSlope: 0) }
+            if record == nil { i += 2; return t.instanceNorm2d(leakyReLUSlope: 0, consumingInput: true) }
             return r(r(t.instanceNorm2d()).relu())
         }
         var h = normReLU(r(convIn(x)))

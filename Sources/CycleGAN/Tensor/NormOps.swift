@@ -22,15 +22,26 @@ extension Tensor {
     /// (the output's sign alone does not give the normalised value), so it keeps as much
     /// memory as the two ops did and makes one tensor and two passes fewer.
     public func instanceNorm2d(eps: Float = 1e-5, leakyReLUSlope slope: Float) -> Tensor {
-        precondition(slope >= 0, "leaky_relu with a negative slope is not supported")
-        return fusedNorm(eps: eps, epilogue: .leakyReLU(slope: slope), skip: nil, slope: slope)
+        instanceNorm2d(eps: eps, leakyReLUSlope: slope, consumingInput: false)
     }
 
     /// `skip + instanceNorm2d(eps:)` (the residual block's output) in one pass forward and
     /// one backward, with the same values; the skip's gradient is the output's.
     public func instanceNorm2d(eps: Float = 1e-5, adding skip: Tensor) -> Tensor {
+        instanceNorm2d(eps: eps, adding: skip, consumingInput: false)
+    }
+
+    /// The fused norms as the networks run them: with `consumingInput` and no graph to record
+    /// (inference), the result overwrites `self`'s storage, one activation fewer in memory;
+    /// the caller must not read `self` again.
+    func instanceNorm2d(eps: Float = 1e-5, leakyReLUSlope slope: Float, consumingInput: Bool) -> Tensor {
+        precondition(slope >= 0, "leaky_relu with a negative slope is not supported")
+        return fusedNorm(eps: eps, epilogue: .leakyReLU(slope: slope), skip: nil, slope: slope, consume: consumingInput)
+    }
+
+    func instanceNorm2d(eps: Float = 1e-5, adding skip: Tensor, consumingInput: Bool) -> Tensor {
         precondition(skip.shape == shape, "instance_norm2d + skip: shapes \(shape) and \(skip.shape) differ")
-        return fusedNorm(eps: eps, epilogue: .residual(skip.buffer), skip: skip, slope: nil)
+        return fusedNorm(eps: eps, epilogue: .residual(skip.buffer), skip: skip, slope: nil, consume: consumingInput)
     }
 
     private func normPlanes() -> (planes: Int, hw: Int) {
@@ -38,9 +49,12 @@ extension Tensor {
         return (shape[0] * shape[1], shape[2] * shape[3])
     }
 
-    private func fusedNorm(eps: Float, epilogue: NormEpilogue, skip: Tensor?, slope: Float?) -> Tensor {
+    private func fusedNorm(eps: Float, epilogue: NormEpilogue, skip: Tensor?, slope: Float?, consume: Bool) -> Tensor {
         let (planes, hw) = normPlanes()
-        let y = Tensor(empty: shape, on: backend)
+        // In place only where no graph is recorded (the backward would read the input); the
+        // kernels read each element before they write it, at the same index.
+        let inPlace = consume && !(GradMode.enabled && (needsGrad || (skip?.needsGrad ?? false)))
+        let y = inPlace ? detach() : Tensor(empty: shape, on: backend)
         let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
         backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps,
                                     epilogue: epilogue)

@@ -38,6 +38,10 @@ public final class OpenCLBackend: Backend {
     /// The row-offset tables of the implicit-GEMM convolutions, made once per layout
     /// (OpenCLConv2d.swift).
     var offsetTables: [String: Buffer] = [:]
+    /// The most floats a convolution's scratch buffer holds before the pass runs in bands of
+    /// output rows: `tuning.scratchLimit`, else $CYCLEGAN_SCRATCH_LIMIT (for oclgrind's bounds
+    /// check of the bands), else 16M (64 MiB).
+    public let scratchLimit: Int
 
     public var name: String { "\(device.spec) \(device.name)" }
 
@@ -67,6 +71,16 @@ public final class OpenCLBackend: Backend {
         self.convAlgorithm = try convAlgorithm
             ?? Self.environmentChoice("CYCLEGAN_CONV", ConvAlgorithm.allCases.map(\.rawValue)).flatMap(ConvAlgorithm.init) ?? .gemm
         useWinograd = try Self.environmentChoice("CYCLEGAN_WINOGRAD", ["0", "1"]) != "0"
+        if let limit = tuning.scratchLimit {
+            scratchLimit = max(1, limit)
+        } else if let v = ProcessInfo.processInfo.environment["CYCLEGAN_SCRATCH_LIMIT"], !v.isEmpty {
+            guard let limit = Int(v), limit >= 1 else {
+                throw OptionError("CYCLEGAN_SCRATCH_LIMIT: expected a positive number of floats, got \"\(v)\"")
+            }
+            scratchLimit = limit
+        } else {
+            scratchLimit = 16 << 20
+        }
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
         try fitGroupSizes()
         gemmVersion = try chooseGEMMVersion()

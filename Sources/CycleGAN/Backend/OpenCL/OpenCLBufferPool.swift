@@ -18,8 +18,8 @@ public final class OpenCLBuffer: Buffer {
 
 /// Free device buffers by element count, bounded, and the memory statistics `bench` reports.
 ///
-/// The cache keeps at most `cacheLimit` bytes of free buffers and releases the least
-/// recently used ones past it, so a loop that repeats its shapes allocates nothing once
+/// The cache keeps at most `cacheLimit` bytes of free buffers, none over `largestCached`,
+/// and releases the least recently used ones past it, so a loop that repeats its shapes allocates nothing once
 /// warm, while a run over many shapes (`test` over images of many sizes) holds about twice
 /// its largest need rather than the sum over sizes. An allocation that fails releases the
 /// whole cache and tries once more.
@@ -86,10 +86,19 @@ final class OpenCLBufferPool {
         return (err == CL_SUCCESS ? mem : nil, err)
     }
 
+    /// Freed buffers larger than this go back to the driver at once: the work on a buffer that
+    /// size dwarfs its allocation, and caching it would hold a large photograph's activations
+    /// twice over.
+    static let largestCached = 256 << 20
+
     func recycle(_ mem: cl_mem?, count: Int) {
         let bytes = max(count, 1) * 4
         liveBytes -= bytes
         guard let mem else { return }
+        guard bytes <= Self.largestCached else {
+            clReleaseMemObject(mem)
+            return
+        }
         tick += 1
         free[count, default: []].append((mem, tick))
         cachedBytes += bytes

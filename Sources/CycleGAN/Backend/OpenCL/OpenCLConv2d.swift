@@ -101,24 +101,37 @@ extension OpenCLBackend {
     /// ceil(k / s): the taps of phase 0 along an axis of a k-tap kernel with stride s.
     private func phaseTaps(_ k: Int, _ s: Int, phase: Int = 0) -> Int { max(0, blocks(k - phase, s)) }
 
+
+    /// The output rows per band of `g`'s forward, and the phase rows per band of its input
+    /// gradient (all of them where one band holds the whole image). The 3×3 stride-1 passes
+    /// band their Winograd tile rows instead (`winogradBandRows`).
+    public func convolutionBands(_ g: Conv2dGeometry) -> (forward: Int, inputGradient: Int) {
+        let s = g.stride, kqy = phaseTaps(g.kh, s), kqx = phaseTaps(g.kw, s)
+        let fwdLdx = stride1Layout(ow: g.ow, kw: kqx).ldx
+        let forward = max(1, min(g.oh, scratchLimit / (s * s * g.c * fwdLdx) - (kqy - 1)))
+        let hq = blocks(g.h + 2 * g.pad, s), wq = blocks(g.w + 2 * g.pad, s)
+        let perRow = max(s * s * g.c * wq, g.k * stride1Layout(ow: wq, kw: kqx).ldx)
+        let inputGradient = g.padding == .reflect ? hq : max(1, min(hq, scratchLimit / perRow - (kqy - 1)))
+        return (forward, inputGradient)
+    }
+
     /// Writes image `offset` of `x` ([c][h][w]) padded by (`padY`, `padX`) into `xp`: for
-    /// stride 1 planes of `hq` rows of `ldx` floats; for stride s the s·s phase planes of that
-    /// size (conv2d.cl's pad_phases). Rows and columns past the padded input, and any slack
-    /// after the planes in `xp`, are zero.
+    /// stride 1 planes of `hq` rows of `ldx` floats, from padded row `row0` on; for stride s
+    /// the s·s phase planes of that size (conv2d.cl's pad_phases). Rows and columns past the
+    /// padded input, and any slack after the planes in `xp`, are zero.
     func padInput(_ x: Buffer, offset: Int, into xp: Buffer, c: Int, h: Int, w: Int, padY: Int, padX: Int, reflect: Bool,
-                  stride: Int = 1, hq: Int, ldx: Int) {
+                  stride: Int = 1, row0: Int = 0, hq: Int, ldx: Int) {
+        let common: [KernelArg] = [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
+                                   .int(reflect ? 1 : 0)]
         if stride == 1 && !gpuShaped {
             run("conv2d", "pad_input", global: [hq, c], local: [min(4, device.maxWorkGroupSize), 1],
-                [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
-                 .int(reflect ? 1 : 0), .int(hq), .int(ldx)])
+                common + [.int(row0), .int(hq), .int(ldx)])
         } else if !gpuShaped {
             run("conv2d", "pad_phases_rows", global: [hq, stride * stride * c], local: [min(4, device.maxWorkGroupSize), 1],
-                [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
-                 .int(reflect ? 1 : 0), .int(stride), .int(hq), .int(ldx)])
+                common + [.int(stride), .int(row0), .int(hq), .int(ldx)])
         } else {
             run("conv2d", "pad_phases", global: [ldx, hq, stride * stride * c], local: [elementGroup, 1, 1],
-                [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
-                 .int(reflect ? 1 : 0), .int(stride), .int(hq), .int(ldx)])
+                common + [.int(stride), .int(row0), .int(hq), .int(ldx)])
         }
         let used = stride * stride * c * hq * ldx
         if xp.count > used {
@@ -182,13 +195,13 @@ extension OpenCLBackend {
     }
 
     /// y = A · X for packed weights `a` ([ceil(m/TM)][rows][TM]) and the implicit X[r][q] =
-    /// xp[roff[r] + oy·ldx + ox] (conv2d_s1): an oh × ow output per channel, its rows `ldOut`
-    /// floats apart (default: `ow`).
-    func convStride1(_ a: Buffer, _ xp: Buffer, _ roff: Buffer, _ y: Buffer, yOffset: Int, m: Int, rows: Int,
-                     oh: Int, ow: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil) {
-        let args: [KernelArg] = [.buffer(a), .buffer(xp), .buffer(roff), .buffer(y), .int(yOffset), .int(m), .int(rows),
+    /// xp[xpOffset + roff[r] + oy·ldx + ox] (conv2d_s1): an oh × ow output per channel, its rows
+    /// `ldOut` floats apart (default: `ow`), its planes `ldPlane` apart (default: oh·ldOut).
+    func convStride1(_ a: Buffer, _ xp: Buffer, xpOffset: Int = 0, _ roff: Buffer, _ y: Buffer, yOffset: Int, m: Int, rows: Int,
+                     oh: Int, ow: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil, ldPlane: Int? = nil) {
+        let args: [KernelArg] = [.buffer(a), .buffer(xp), .int(xpOffset), .buffer(roff), .buffer(y), .int(yOffset), .int(m), .int(rows),
                                  .int(oh), .int(ow), .int(layout.ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1),
-                                 .int(ldOut ?? ow), .int(layout.flat ? 0 : layout.ldx)]
+                                 .int(ldOut ?? ow), .int(ldPlane ?? oh * (ldOut ?? ow)), .int(layout.flat ? 0 : layout.ldx)]
         if gemmVersion == .tiled {
             run("conv2d", "conv2d_s1_tiled", global: [blocks(oh * layout.ldx, gemmTile.tn), blocks(m, gemmTile.tm), 1],
                 local: [gemmTile.wgn, gemmTile.wgm, 1], Array(args.dropLast()))
@@ -220,28 +233,36 @@ extension OpenCLBackend {
             }
             return
         }
-        // Pad once into (phase) planes, then read them in place: a stride-1 implicit GEMM.
-        let s = g.stride, rows = g.c * g.kh * g.kw
+        // Pad once into (phase) planes, then read them in place: a stride-1 implicit GEMM, in
+        // bands of output rows where the planes of the whole image would pass `scratchLimit`.
+        let s = g.stride, rows = g.c * g.kh * g.kw, kqy = phaseTaps(g.kh, s)
         let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: t.tm)
-        let layout = stride1Layout(ow: g.ow, kw: phaseTaps(g.kw, s)), hq = g.oh + phaseTaps(g.kh, s) - 1
-        let xp = makeBuffer(count: s * s * g.c * hq * layout.ldx + t.tn + g.kw)
-        let roff = forwardOffsets(g, hq: hq, ldx: layout.ldx)
+        let layout = stride1Layout(ow: g.ow, kw: phaseTaps(g.kw, s)), band = convolutionBands(g).forward
+        let xp = makeBuffer(count: s * s * g.c * (band + kqy - 1) * layout.ldx + t.tn + g.kw)
         for n in 0..<g.n {
-            padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, padY: g.pad, padX: g.pad,
-                     reflect: g.padding == .reflect, stride: s, hq: hq, ldx: layout.ldx)
-            convStride1(a, xp, roff, y, yOffset: n * g.k * q, m: g.k, rows: rows, oh: g.oh, ow: g.ow, layout: layout, bias: bias)
+            for o0 in stride(from: 0, to: g.oh, by: band) {
+                let rowsOut = min(band, g.oh - o0), hq = rowsOut + kqy - 1
+                padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, padY: g.pad, padX: g.pad,
+                         reflect: g.padding == .reflect, stride: s, row0: s * o0, hq: hq, ldx: layout.ldx)
+                convStride1(a, xp, forwardOffsets(g, hq: hq, ldx: layout.ldx), y, yOffset: n * g.k * q + o0 * g.ow, m: g.k, rows: rows,
+                            oh: rowsOut, ow: g.ow, layout: layout, bias: bias, ldPlane: q)
+            }
         }
     }
 
-    /// Folds the gradient of the padded input (phase planes of `hq` × `ldq`) back onto image
-    /// `n` of `gx`.
-    private func unpadFold(_ gxq: Buffer, _ gx: Buffer, n: Int, _ g: Conv2dGeometry, hq: Int, ldq: Int) {
+    /// Folds the gradient of the padded input (phase planes of `hq` × `ldq`, holding phase rows
+    /// from `prow0` on) back onto rows `iy0 ..< iy0 + rowCount` of image `n` of `gx`.
+    private func unpadFold(_ gxq: Buffer, _ gx: Buffer, n: Int, _ g: Conv2dGeometry, hq: Int, ldq: Int,
+                           iy0: Int = 0, prow0: Int = 0, rowCount: Int? = nil) {
+        let count = rowCount ?? g.h
+        guard count > 0 else { return }
         let args: [KernelArg] = [.buffer(gxq), .buffer(gx), .int(n * g.c * g.h * g.w), .int(g.c), .int(g.h), .int(g.w),
-                                 .int(g.pad), .int(g.padding == .reflect ? 1 : 0), .int(g.stride), .int(hq), .int(ldq)]
+                                 .int(g.pad), .int(g.padding == .reflect ? 1 : 0), .int(g.stride), .int(hq), .int(ldq),
+                                 .int(iy0), .int(prow0), .int(count)]
         if gpuShaped {
-            run("conv2d", "unpad_fold_elem", global: [g.w, g.h, g.c], local: [elementGroup, 1, 1], args)
+            run("conv2d", "unpad_fold_elem", global: [g.w, count, g.c], local: [elementGroup, 1, 1], args)
         } else {
-            run("conv2d", "unpad_fold", global: [g.h, g.c], local: [min(4, device.maxWorkGroupSize), 1], args)
+            run("conv2d", "unpad_fold", global: [count, g.c], local: [min(4, device.maxWorkGroupSize), 1], args)
         }
     }
 
@@ -256,8 +277,8 @@ extension OpenCLBackend {
         // (a, b) is a stride-1 correlation of gY, zero-padded by the phase-0 taps − 1, with
         // that phase's flipped taps. Then fold the padding back.
         let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad, hq = blocks(hp, s), wq = blocks(wp, s)
-        let gxq = makeBuffer(count: s * s * g.c * hq * wq)
         if isWinograd(g) {
+            let gxq = makeBuffer(count: hq * g.c * wq)
             let u = winogradWeight(weight, m: g.c, c: g.k, flip: true)
             for n in 0..<g.n {
                 winogradConv3x3(u, gy, xOffset: n * g.k * q, gxq, yOffset: 0, m: g.c, c: g.k, h: g.oh, w: g.ow,
@@ -267,9 +288,13 @@ extension OpenCLBackend {
             return
         }
         let kqy = phaseTaps(g.kh, s), kqx = phaseTaps(g.kw, s)
-        let layout = stride1Layout(ow: wq, kw: kqx), hg = hq + kqy - 1
-        let gyp = makeBuffer(count: g.k * hg * layout.ldx + t.tn + kqx)
-        struct Phase { var index: Int, ku: Int, kv: Int, a: Buffer, roff: Buffer }
+        let layout = stride1Layout(ow: wq, kw: kqx)
+        // Bands of phase rows where the planes of the whole image would pass `scratchLimit`
+        // (zero padding only: a reflected row's preimages may lie in another band).
+        let band = convolutionBands(g).inputGradient
+        let gxq = makeBuffer(count: s * s * g.c * band * wq)
+        let gyp = makeBuffer(count: g.k * (band + kqy - 1) * layout.ldx + t.tn + kqx)
+        struct Phase { var index: Int, ku: Int, kv: Int, a: Buffer }
         var phases: [Phase] = []
         for pa in 0..<s {
             for pb in 0..<s {
@@ -279,26 +304,34 @@ extension OpenCLBackend {
                 run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k],
                     local: [t.tm, max(1, min(16, device.maxWorkGroupSize / t.tm))],
                     [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw), .int(s), .int(pa), .int(pb)])
-                // row (k, u, v) reads gyp[k] shifted by the taps this phase lacks
-                let roff = offsetTable("input-gradient k\(g.k) taps \(ku)x\(kv) of \(kqy)x\(kqx) hg\(hg) ldx\(layout.ldx)") {
-                    var t: [Int] = []
-                    for k in 0..<g.k {
-                        for u in 0..<ku { for v in 0..<kv { t.append((k * hg + kqy - ku + u) * layout.ldx + kqx - kv + v) } }
-                    }
-                    return t
-                }
-                phases.append(Phase(index: pa * s + pb, ku: ku, kv: kv, a: a, roff: roff))
+                phases.append(Phase(index: pa * s + pb, ku: ku, kv: kv, a: a))
             }
         }
-        if phases.count < s * s { fill(gxq, value: 0) }
-        for n in 0..<g.n {
-            padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, padY: kqy - 1, padX: kqx - 1,
-                     reflect: false, hq: hg, ldx: layout.ldx)
-            for p in phases {
-                convStride1(p.a, gyp, p.roff, gxq, yOffset: p.index * g.c * hq * wq, m: g.c, rows: g.k * p.ku * p.kv,
-                            oh: hq, ow: wq, layout: layout, bias: nil)
+        /// Row (k, u, v) of a phase reads gyp[k] (`hg` rows) shifted by the taps the phase lacks.
+        func offsets(_ p: Phase, hg: Int) -> Buffer {
+            offsetTable("input-gradient k\(g.k) taps \(p.ku)x\(p.kv) of \(kqy)x\(kqx) hg\(hg) ldx\(layout.ldx)") {
+                var t: [Int] = []
+                for k in 0..<g.k {
+                    for u in 0..<p.ku { for v in 0..<p.kv { t.append((k * hg + kqy - p.ku + u) * layout.ldx + kqx - p.kv + v) } }
+                }
+                return t
             }
-            unpadFold(gxq, gx, n: n, g, hq: hq, ldq: wq)
+        }
+        for n in 0..<g.n {
+            for i0 in stride(from: 0, to: hq, by: band) {
+                let rowsQ = min(band, hq - i0), hg = rowsQ + kqy - 1
+                // the planes of phases no tap reaches are 0 (refilled: a ragged last band lays the planes out anew)
+                if phases.count < s * s && (i0 == 0 || rowsQ != band) { fill(gxq, value: 0) }
+                padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, padY: kqy - 1, padX: kqx - 1,
+                         reflect: false, row0: i0, hq: hg, ldx: layout.ldx)
+                for p in phases {
+                    convStride1(p.a, gyp, offsets(p, hg: hg), gxq, yOffset: p.index * g.c * rowsQ * wq, m: g.c, rows: g.k * p.ku * p.kv,
+                                oh: rowsQ, ow: wq, layout: layout, bias: nil)
+                }
+                // the input rows whose padded row falls in phase rows i0 ..< i0 + rowsQ
+                let iy0 = i0 == 0 ? 0 : s * i0 - g.pad, iy1 = i0 + rowsQ == hq ? g.h : s * (i0 + rowsQ) - g.pad
+                unpadFold(gxq, gx, n: n, g, hq: rowsQ, ldq: wq, iy0: max(0, iy0), prow0: i0, rowCount: min(g.h, iy1) - max(0, iy0))
+            }
         }
     }
 

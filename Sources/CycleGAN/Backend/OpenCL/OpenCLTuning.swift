@@ -39,14 +39,19 @@ public struct OpenCLTuning: Sendable, Equatable {
     /// A lower work-group limit for every kernel than the driver reports (nil: the driver's
     /// CL_KERNEL_WORK_GROUP_SIZE), for the tests of the fallbacks a device's limits cause.
     public var workGroupLimit: Int?
+    /// The most floats a convolution's scratch buffer (padded input, phase planes, Winograd
+    /// transforms) may hold before the pass runs in bands of output rows; nil: 16M (64 MiB).
+    /// Images at training sizes never reach it; large photographs at `test` do.
+    public var scratchLimit: Int?
 
     public init(kernelShape: KernelShape? = nil, reductionSplits: Int? = nil, normChunk: Int? = nil,
-                gemmVersion: GEMMVersion? = nil, workGroupLimit: Int? = nil) {
+                gemmVersion: GEMMVersion? = nil, workGroupLimit: Int? = nil, scratchLimit: Int? = nil) {
         self.kernelShape = kernelShape
         self.reductionSplits = reductionSplits
         self.normChunk = normChunk
         self.gemmVersion = gemmVersion
         self.workGroupLimit = workGroupLimit
+        self.scratchLimit = scratchLimit
     }
 
     /// The kernel shape on `device`: the override, else $CYCLEGAN_KERNEL_SHAPE, else the device type.
