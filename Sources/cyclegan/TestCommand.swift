@@ -13,6 +13,8 @@ struct TestCommand: ParsableCommand {
     @Option(name: .customLong("model_suffix"), help: "With --model test, load <epoch>_net_G<suffix> (use _A for our own runs).") var modelSuffix: String?
     @Option(name: .customLong("phase"), help: "Dataset phase folder prefix (default test).") var phase: String?
     @Option(name: .customLong("aspect_ratio"), help: "Accepted for compatibility; outputs keep the input's aspect.") var aspectRatio: Double?
+    @Option(name: .customLong("max_memory"), help: "Memory a translation may hold, device and host (e.g. 1G, 512M; default: half of the device's). Larger images are translated exactly, layer by layer in bands of rows.") var maxMemory: String?
+    @Option(name: .customLong("spill_dir"), help: "Where a tiled translation keeps the activations past half of --max_memory (default: the temporary folder).") var spillDir: String?
 
     func run() {
         runReportingErrors {
@@ -55,6 +57,13 @@ struct TestCommand: ParsableCommand {
             if let v = modelKind { o.model = v }
             if let v = modelSuffix { o.modelSuffix = v }
             if let v = phase { o.phase = v }
+            if let v = maxMemory {
+                guard let bytes = parseMemorySize(v) else {
+                    throw OptionError("--max_memory: expected a size such as 1G, 512M or a number of bytes, got \"\(v)\"")
+                }
+                o.maxMemory = bytes
+            }
+            if let v = spillDir { o.spillDir = v }
             let backend = try model.device.backend()
             try Translator(options: o, backend: backend).run()
         }

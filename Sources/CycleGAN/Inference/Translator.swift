@@ -23,7 +23,16 @@ public struct TestOptions: Sendable {
     public var seed: UInt64 = 2017
     /// `--max_pixels`: the most pixels an image may have, as read or as fed to the generator.
     public var maxPixels = ImageIO.defaultMaxPixels
+    /// `--max_memory`: the bytes a translation may hold (device and host, spill files apart);
+    /// nil: half of the device's memory. An image that needs more is translated in tiles.
+    public var maxMemory: Int? = nil
+    /// `--spill_dir`: where a tiled translation keeps the activations beyond half of
+    /// `maxMemory`; nil: the system's temporary folder.
+    public var spillDir: String? = nil
     public init() {}
+
+    /// The smallest --max_memory: a band of rows of the widest layer must fit.
+    static let minMaxMemory = 64 << 20
 
     var nBlocks: Int { netG == "resnet_6blocks" ? 6 : 9 }
 
@@ -47,6 +56,13 @@ public struct TestOptions: Sendable {
         guard (1...TrainOptions.maxSide).contains(cropSize) else { throw bad("crop_size", "expected 1 to \(TrainOptions.maxSide), got \(cropSize)") }
         if preprocess == .resize_and_crop && pixelCount(loadSize, loadSize) > maxPixels {
             throw bad("load_size", "images resized to \(loadSize)x\(loadSize) would have more than --max_pixels \(maxPixels)")
+        }
+        if let m = maxMemory, m < Self.minMaxMemory { throw bad("max_memory", "expected at least 64M, got \(m) bytes") }
+        if let d = spillDir {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: d, isDirectory: &isDir), isDir.boolValue else {
+                throw bad("spill_dir", "\(d) is not a folder")
+            }
         }
     }
 
@@ -103,10 +119,20 @@ public final class Translator {
     let backend: Backend
     public let outputDirectory: String
 
+    /// The bytes a translation may hold: `--max_memory`, else half of the device's memory
+    /// (the host's for the CPU reference and for CPU devices).
+    public let memoryBudget: Int
+    /// Where a tiled translation may spill, and the folder made there for this run (removed at the end).
+    private var spillFolder: String? = nil
+    private var saidTiled = false
+
     public init(options: TestOptions, backend: Backend) throws {
         try options.validate()
         self.options = options
         self.backend = backend
+        let host = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let device = (backend as? OpenCLBackend).map { $0.device.isGPU ? $0.device.globalMemory : min(host, $0.device.globalMemory) } ?? host
+        memoryBudget = options.maxMemory ?? max(TestOptions.minMaxMemory, device / 2)
         outputDirectory = ((options.resultsDir as NSString).appendingPathComponent(options.name) as NSString).appendingPathComponent("test_\(options.epoch)")
     }
 
@@ -155,10 +181,12 @@ public final class Translator {
                          + "\(size.width)x\(size.height), more than --max_pixels \(options.maxPixels)")
     }
 
-    /// An image as a [1, c, h, w] tensor in [-1, 1]: at native size, or as `--preprocess`
-    /// makes it, then edge-padded for the generator (`padEdges`: reflected as far as the
-    /// image allows, the edge repeated beyond). Returns the tensor and the size to crop back to.
-    func input(_ path: String, channels: Int) throws -> (Tensor, h: Int, w: Int) {
+    /// An image as [c][H][W] values in [-1, 1]: at native size, or as `--preprocess` makes it,
+    /// then edge-padded for the generator (`padEdges`: reflected as far as the image allows,
+    /// the edge repeated beyond); with the size to crop back to.
+    struct HostImage { var values: [Float], c: Int, H: Int, W: Int, h: Int, w: Int }
+
+    func input(_ path: String, channels: Int) throws -> HostImage {
         var image = try ImageIO.load(path, maxPixels: options.maxPixels)
         let original = (image.width, image.height)
         _ = try inputSize(path, width: image.width, height: image.height, channels: channels)
@@ -170,17 +198,57 @@ public final class Translator {
         }
         let padded = try paddedSize(path, (image.width, image.height), original: original)
         let x = padEdges(image, width: padded.width, height: padded.height)
-        return (Tensor(shape: [1, x.channels, x.height, x.width], values: chwValues(x), on: backend), image.height, image.width)
+        return HostImage(values: chwValues(x), c: x.channels, H: x.height, W: x.width, h: image.height, w: image.width)
     }
 
-    /// Writes a [1, c, H, W] tensor cropped to h×w as a PNG; nothing after a device failure.
-    func save(_ t: Tensor, h: Int, w: Int, to path: String) throws {
-        let c = t.shape[1], H = t.shape[2], W = t.shape[3]
-        let v = t.toArray()
-        try backend.throwIfFailed()
-        var out = [Float](repeating: 0, count: c * h * w)
-        for ch in 0..<c { for y in 0..<h { for x in 0..<w { out[(ch * h + y) * w + x] = v[(ch * H + y) * W + x] } } }
-        try ImageIO.savePNG(imageFromCHW(out, shape: [c, h, w]), to: path)
+    /// Writes an image cropped to h×w as a PNG.
+    func save(_ t: HostImage, to path: String) throws {
+        var out = [Float](repeating: 0, count: t.c * t.h * t.w)
+        for ch in 0..<t.c { for y in 0..<t.h { for x in 0..<t.w { out[(ch * t.h + y) * t.w + x] = t.values[(ch * t.H + y) * t.W + x] } } }
+        try ImageIO.savePNG(imageFromCHW(out, shape: [t.c, t.h, t.w]), to: path)
+    }
+
+    /// The bytes an untiled translation of an H×W image holds at its peak, about: two
+    /// full-resolution activations of ngf channels, and room for the rest.
+    func untiledNeed(height: Int, width: Int) -> Int { 8 * options.ngf * height * width + (256 << 20) }
+
+    /// `g`'s output for `x`: at once where it fits `memoryBudget`, else in tiles (said once).
+    func translate(_ g: ResnetGenerator, _ x: HostImage, label: String, outputNC: Int,
+                   progress: TranslationProgress) throws -> HostImage {
+        var out = x
+        out.c = outputNC
+        let need = untiledNeed(height: x.H, width: x.W)
+        if need <= memoryBudget {
+            let y = g(Tensor(shape: [1, x.c, x.H, x.W], values: x.values, on: backend))
+            out.values = y.toArray()
+            try backend.throwIfFailed()
+            return out
+        }
+        let folder = try spillFolderForRun()
+        if !saidTiled {
+            saidTiled = true
+            FileHandle.standardError.write(Data(("note: \(label) (\(x.w)x\(x.h)) needs about \(gib(need)) untiled, more than "
+                + "--max_memory \(gib(memoryBudget)): translating it layer by layer in bands of rows, activations past "
+                + "\(gib(memoryBudget / 2)) spilled to \(folder) (so are any larger images of this run)\n").utf8))
+        }
+        let tiled = TiledTranslation(backend: backend, budget: memoryBudget, spillDirectory: folder)
+        tiled.progress = { layer, layers, band, bands in progress.tile(layer: layer, of: layers, band: band, of: bands) }
+        out.values = try tiled.run(g, image: x.values, channels: x.c, height: x.H, width: x.W)
+        return out
+    }
+
+    private func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
+
+    /// The run's folder under `--spill_dir` (or the temporary folder), made on first use.
+    private func spillFolderForRun() throws -> String {
+        if let spillFolder { return spillFolder }
+        let base = options.spillDir ?? NSTemporaryDirectory()
+        var template = Array(((base as NSString).appendingPathComponent("cyclegan-spill-XXXXXX")).utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw OptionError("--spill_dir \(base): cannot make a folder there (\(String(cString: strerror(errno))))")
+        }
+        spillFolder = String(cString: template)
+        return spillFolder!
     }
 
     static func stem(_ path: String) -> String { ((path as NSString).lastPathComponent as NSString).deletingPathExtension }
@@ -204,9 +272,13 @@ public final class Translator {
         let o = options
         var written: [String] = []
         let madeFolders = Self.missingFolders(imagesDir)
-        func save(_ t: Tensor, h: Int, w: Int, to path: String) throws {
-            try self.save(t, h: h, w: w, to: path)
+        func save(_ t: HostImage, to path: String) throws {
+            try self.save(t, to: path)
             written.append(path)
+        }
+        defer {
+            if let spillFolder { rmdir(spillFolder) }  // its files were unlinked when made
+            spillFolder = nil
         }
         do {
             try withNoGrad {
@@ -215,12 +287,15 @@ public final class Translator {
                     try preflight(files, channels: o.inputNC)
                     let g = try generator("G\(o.modelSuffix)", inputNC: o.inputNC, outputNC: o.outputNC)
                     try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
+                    let progress = TranslationProgress(images: files.count)
                     for path in files {
                         let s = Self.stem(path)
-                        let (x, h, w) = try input(path, channels: o.inputNC)
-                        try save(x, h: h, w: w, to: "\(imagesDir)/\(s)_real.png")
-                        try save(g(x), h: h, w: w, to: "\(imagesDir)/\(s)_fake.png")
+                        progress.begin(s)
+                        let x = try input(path, channels: o.inputNC)
+                        try save(x, to: "\(imagesDir)/\(s)_real.png")
+                        try save(translate(g, x, label: path, outputNC: o.outputNC, progress: progress), to: "\(imagesDir)/\(s)_fake.png")
                         rows.append((s, ["real", "fake"]))
+                        progress.end()
                     }
                 } else {
                     let aToB = o.direction == "AtoB"
@@ -232,19 +307,22 @@ public final class Translator {
                     let gA = try generator("G_A", inputNC: o.inputNC, outputNC: o.outputNC)
                     let gB = try generator("G_B", inputNC: o.outputNC, outputNC: o.inputNC)
                     try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
+                    let progress = TranslationProgress(images: count)
                     for i in 0..<count {
                         let pa = filesA[i % filesA.count], pb = filesB[i % filesB.count]
                         let s = Self.stem(pa)
-                        let (a, ha, wa) = try input(pa, channels: o.inputNC)
-                        let (b, hb, wb) = try input(pb, channels: o.outputNC)
-                        let fakeB = gA(a), fakeA = gB(b)
-                        try save(a, h: ha, w: wa, to: "\(imagesDir)/\(s)_real_A.png")
-                        try save(fakeB, h: ha, w: wa, to: "\(imagesDir)/\(s)_fake_B.png")
-                        try save(gB(fakeB), h: ha, w: wa, to: "\(imagesDir)/\(s)_rec_A.png")
-                        try save(b, h: hb, w: wb, to: "\(imagesDir)/\(s)_real_B.png")
-                        try save(fakeA, h: hb, w: wb, to: "\(imagesDir)/\(s)_fake_A.png")
-                        try save(gA(fakeA), h: hb, w: wb, to: "\(imagesDir)/\(s)_rec_B.png")
+                        progress.begin(s)
+                        let a = try input(pa, channels: o.inputNC), b = try input(pb, channels: o.outputNC)
+                        let fakeB = try translate(gA, a, label: pa, outputNC: o.outputNC, progress: progress)
+                        let fakeA = try translate(gB, b, label: pb, outputNC: o.inputNC, progress: progress)
+                        try save(a, to: "\(imagesDir)/\(s)_real_A.png")
+                        try save(fakeB, to: "\(imagesDir)/\(s)_fake_B.png")
+                        try save(translate(gB, fakeB, label: pa, outputNC: o.inputNC, progress: progress), to: "\(imagesDir)/\(s)_rec_A.png")
+                        try save(b, to: "\(imagesDir)/\(s)_real_B.png")
+                        try save(fakeA, to: "\(imagesDir)/\(s)_fake_A.png")
+                        try save(translate(gA, fakeA, label: pb, outputNC: o.outputNC, progress: progress), to: "\(imagesDir)/\(s)_rec_B.png")
                         rows.append((s, ["real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"]))
+                        progress.end()
                     }
                 }
             }
