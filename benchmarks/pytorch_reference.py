@@ -7,6 +7,8 @@ norm, reflect padding) in plain torch.nn, runs the official training iteration
   - the 3x3 256->256 conv at 64x64 (forward, backward-data, backward-weight) in GFLOP/s.
 Usage: python benchmarks/pytorch_reference.py --sizes 128,256 --repeats 5 [--threads 2]
        python benchmarks/pytorch_reference.py --device cuda --tf32 off|on|default [--batch 4]
+       /usr/bin/time -f %M python benchmarks/pytorch_reference.py --translate 3000x2000
+         (the generator's no_grad forward on one image, as `cyclegan test` runs it)
 On CUDA every timing synchronises, and the peak of torch.cuda.max_memory_allocated is
 reported. --tf32 off is strict FP32 (cudnn.allow_tf32 and cuda.matmul.allow_tf32 False);
 default leaves PyTorch's settings (convolutions in TF32 on Ampere and later).
@@ -126,9 +128,24 @@ if __name__ == "__main__":
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--tf32", default="default", choices=["off", "on", "default"])
+    ap.add_argument("--translate", default="", help="WxH: only time the generator's no_grad forward on one WxH "
+                    "image (what `cyclegan test` does; measure memory with /usr/bin/time -f %%M)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.translate:
+        w, h = (int(v) for v in args.translate.split("x"))
+        g = resnet_generator(args.ngf, args.n_blocks).to(args.device).eval()
+        x = torch.rand(1, 3, h, w, device=args.device) * 2 - 1
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            y = g(x)
+            if args.device == "cuda":
+                torch.cuda.synchronize()
+            seconds = time.perf_counter() - t0
+        print(json.dumps({"torch": torch.__version__, "translate": args.translate, "seconds": seconds,
+                          "threads": torch.get_num_threads(), "mean": float(y.mean())}))
+        raise SystemExit(0)
     DEVICE = torch.device(args.device)
     if args.tf32 != "default":
         torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
