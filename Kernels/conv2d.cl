@@ -323,7 +323,7 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, int xp_o
         }                                                                                           \
         for (int e = 0; e < TILE_B_PER; e++) {                                                      \
             int f = lid + e * TILE_THREADS, r = (rs) + f / (WGN * TN), q = q0 + f % (WGN * TN);    \
-            rb[e] = (f < KS * WGN * TN && r < Rows && q < Q) ? xp[xp_off + roff[r] + q] : 0.0f;    \
+            rb[e] = (f < KS * WGN * TN && r < Rows && q < Q) ? (xp + xp_off + roff[r])[q] : 0.0f; \
         }
     #define CONV_STORE(buf)                                                                         \
         for (int e = 0; e < TILE_A_PER; e++) {                                                      \
@@ -475,7 +475,7 @@ __kernel void conv2d_s1_wgrad(__global const float* xp, __global const int* roff
     for (int q = q0; q < q1; q++) {
         CVEC bv = CVLOAD(0, b + (size_t)q * TN);
         #pragma unroll
-        for (int i = 0; i < TM; i++) acc[i] = fma((CVEC)(xp[off[i] + q]), bv, acc[i]);
+        for (int i = 0; i < TM; i++) acc[i] = fma((CVEC)((xp + off[i])[q]), bv, acc[i]);
     }
     __global float* out = partial + (size_t)split * Rows * M;
     int m0 = mb * TN;
@@ -517,7 +517,7 @@ void conv2d_s1_wgrad_tiled(__global const float* xp, __global const int* roff, _
     #define WGRAD_LOAD(qs)                                                                          \
         for (int e = 0; e < TILE_A_PER; e++) {                                                      \
             int f = lid + e * TILE_THREADS, r = rb0 * TM + f / KS, q = (qs) + f % KS;              \
-            ra[e] = (f < WGM * TM * KS && r < Rows && q < q1) ? xp[roff[r] + q] : 0.0f;            \
+            ra[e] = (f < WGM * TM * KS && r < Rows && q < q1) ? (xp + roff[r])[q] : 0.0f;          \
         }                                                                                           \
         for (int e = 0; e < TILE_B_PER; e++) {                                                      \
             int f = lid + e * TILE_THREADS, panel = f / (KS * TN), kq = (f / TN) % KS, lane = f % TN; \

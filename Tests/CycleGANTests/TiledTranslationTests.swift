@@ -38,6 +38,10 @@ final class TiledTranslationTests: CLITestCase {
         XCTAssertEqual(parseMemorySize("4096"), 4096)
         XCTAssertEqual(parseMemorySize("64MB"), nil)
         for bad in ["", "G", "-1G", "0", "1X", "nan", "1e30G"] { XCTAssertNil(parseMemorySize(bad), bad) }
+        // a band of one row must fit: a quarter of the budget, and 32-bit offsets
+        XCTAssertNil(TiledTranslation.problem(width: 6000, ngf: 64, budget: 1 << 30))
+        XCTAssertTrue(TiledTranslation.problem(width: 10000, ngf: 64, budget: 64 << 20)?.contains("raise --max_memory") ?? false)
+        XCTAssertTrue(TiledTranslation.problem(width: 5_000_000, ngf: 64, budget: 1 << 50)?.contains("too wide") ?? false)
     }
 
     /// `cyclegan test --max_memory 64M`: tiled (said once), the same images as untiled within

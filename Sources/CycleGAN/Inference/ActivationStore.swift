@@ -26,7 +26,6 @@ final class ActivationStore {
 
     /// In a new file in `directory`.
     init(channels: Int, height: Int, width: Int, spillingTo directory: String) throws {
-        self.channels = channels; self.height = height; self.width = width
         var template = Array((directory + "/activation-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
@@ -34,14 +33,16 @@ final class ActivationStore {
         }
         let name = String(cString: template)
         unlink(name)
+        let bytes = channels * height * width * 4
+        guard ftruncate(fd, off_t(bytes)) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)  // before any property is set: no deinit runs
+            throw OptionError("--spill_dir \(directory): cannot make a spill file of \(bytes >> 20) MiB (\(reason))")
+        }
+        self.channels = channels; self.height = height; self.width = width
         self.fd = fd
         path = name
         memory = nil
-        guard ftruncate(fd, off_t(channels * height * width * 4)) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw OptionError("--spill_dir \(directory): cannot make a spill file of \(channels * height * width * 4 >> 20) MiB (\(reason))")
-        }
     }
 
     deinit { if fd >= 0 { close(fd) } }
@@ -66,9 +67,12 @@ final class ActivationStore {
         try transfer(UnsafeMutableRawPointer(mutating: values), bytes: count * 4, offset: start * 4, write: true)
     }
 
-    /// The whole activation, [c][h][w].
-    func all() throws -> [Float] {
-        if let memory { return memory }
+    /// The whole activation, [c][h][w]; an in-memory store gives its array away (and is empty after).
+    func takeAll() throws -> [Float] {
+        if let values = memory {
+            memory = []
+            return values
+        }
         var out = [Float](repeating: 0, count: channels * height * width)
         try out.withUnsafeMutableBufferPointer { p in
             for c in 0..<channels { try read(channel: c, rows: 0..<height, into: p.baseAddress! + c * height * width) }

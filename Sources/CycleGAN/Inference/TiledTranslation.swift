@@ -83,6 +83,19 @@ final class TiledTranslation {
         }
     }
 
+    /// Why an image `width` wide cannot be translated in bands within `budget` bytes with a
+    /// generator of width `ngf`, or nil: a band of one output row of its widest layers (the
+    /// 7×7 convolutions over ngf channels) must fit a quarter of the budget, and its padded
+    /// planes the kernels' 32-bit offsets.
+    static func problem(width: Int, ngf: Int, budget: Int) -> String? {
+        let rowBytes = 4 * (2 * ngf * 7 * (width + 6) + 2 * ngf * width)
+        if ngf * 7 * (width + 6) >= Int(Int32.max) / 2 { return "an image \(width) pixels wide is too wide to translate in bands of rows" }
+        if rowBytes > budget / 4 {
+            return "an image \(width) pixels wide needs at least \(4 * rowBytes >> 20) MiB to translate in bands of rows; raise --max_memory"
+        }
+        return nil
+    }
+
     /// The generator's output for `image` ([c][h][w] in [-1, 1]), [outputNC][h][w].
     func run(_ g: ResnetGenerator, image: [Float], channels: Int, height: Int, width: Int) throws -> [Float] {
         layers = 3 + 3 * g.blocks.count + 3
@@ -114,8 +127,8 @@ final class TiledTranslation {
         }
         let (out, _) = try convolve(x, g.convOut, statistics: false)
         release(x.store)
-        var values = try out.all()
         release(out)
+        var values = try out.takeAll()
         for i in values.indices { values[i] = Foundation.tanh(values[i]) }
         return values
     }
@@ -178,6 +191,10 @@ final class TiledTranslation {
         layer += 1
         let k = conv.weight.shape[2], cout = conv.weight.shape[1], cin = x.channels
         let s = conv.stride, p = conv.padding, (h, w) = (x.height, x.width)
+        // (every output row then has an input row, and lies within the uncropped output or its padding)
+        guard k >= s && conv.outputPadding <= p else {
+            throw OptionError("tiled translation supports transposed convolutions with kernel >= stride and output_padding <= padding")
+        }
         let oh = (h - 1) * s - 2 * p + k + conv.outputPadding, ow = (w - 1) * s - 2 * p + k + conv.outputPadding
         let fullW = (w - 1) * s + k
         let out = try makeStore(cout, oh, ow)

@@ -218,11 +218,16 @@ public final class Translator {
         var out = x
         out.c = outputNC
         let need = untiledNeed(height: x.H, width: x.W)
-        if need <= memoryBudget {
+        // (a full-resolution activation must also fit the device's largest buffer)
+        let largest = (backend as? OpenCLBackend)?.device.maxMemAllocSize ?? Int.max
+        if need <= memoryBudget && 4 * options.ngf * x.H * x.W <= largest {
             let y = g(Tensor(shape: [1, x.c, x.H, x.W], values: x.values, on: backend))
             out.values = y.toArray()
             try backend.throwIfFailed()
             return out
+        }
+        if let why = TiledTranslation.problem(width: x.W, ngf: options.ngf, budget: memoryBudget) {
+            throw ImageError(path: label, reason: why)
         }
         let folder = try spillFolderForRun()
         if !saidTiled {
