@@ -109,6 +109,12 @@ final class ForcedPathTests: XCTestCase {
                                                          tuning: OpenCLTuning(kernelShape: .gpu, reductionSplits: 1, normChunk: 40)), on: device)
         XCTAssertFalse(cpuShaped.gpuShaped)
         XCTAssertEqual(cpuShaped.gemmVersion, .packed)
+        // the passes with at most 4 output channels (several cases above) run on the narrow tile
+        for b in [cpuShaped, one, packed] {
+            XCTAssertEqual(b.convTile(m: 3).tm, 4)
+            XCTAssertEqual(b.convTile(m: 5).tm, b.gemmTile.tm)
+        }
+        XCTAssertEqual([one.narrowTile?.wgn, one.narrowTile?.wgm], [64, 1])
         for b in [one, five] {
             XCTAssertTrue(b.gpuShaped)
             XCTAssertEqual(b.gemmVersion, .tiled)

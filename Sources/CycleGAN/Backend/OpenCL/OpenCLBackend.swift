@@ -26,6 +26,13 @@ public final class OpenCLBackend: Backend {
     let tile2D: [Int]
     /// The GEMM tiling compiled into gemm.cl for this device.
     public let gemmTile: GEMMTile
+    /// The tiling of the convolutions with at most 4 output channels (the generator's 64→3
+    /// output, the discriminator's 512→1, the input gradients of the 3-channel input convs):
+    /// 4 rows of M per register tile, and in GEMM version 2 work-groups of 64 × 1 work-items,
+    /// where `gemmTile` would leave 13/16 (v1) or 61/64 (v2) of each tile's rows unused.
+    /// conv2d.cl is built a second time with it; nil where `gemmTile` is that narrow already
+    /// or the device cannot run it.
+    public private(set) var narrowTile: GEMMTile? = nil
     /// How convolutions run (CYCLEGAN_CONV=direct selects the baseline kernels).
     public let convAlgorithm: ConvAlgorithm
     /// Whether 3×3 stride-1 convolutions run as Winograd F(2×2, 3×3) (default) or as the
@@ -84,11 +91,28 @@ public final class OpenCLBackend: Backend {
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
         try fitGroupSizes()
         gemmVersion = try chooseGEMMVersion()
+        narrowTile = try chooseNarrowTile()
         cl.onOutOfMemory = { [unowned pool] in
             let freed = pool.cachedBytes
             pool.releaseFree()
             return freed
         }
+    }
+
+    /// `narrowTile` for this device: 4 × TN register tiles, in version 2 work-groups of 64 × 1
+    /// with slices of 4 (a quarter of the wide tile's local memory), if conv2d.cl builds with
+    /// it and the device allows its work-group.
+    private func chooseNarrowTile() throws -> GEMMTile? {
+        guard gemmTile.tm > 4 || (gemmVersion == .tiled && gemmTile.wgm > 1) else { return nil }
+        var t = GEMMTile(tm: 4, tn: gemmTile.tn, local: gemmTile.local)
+        if gemmVersion == .tiled {
+            t.wgm = 1; t.wgn = 64; t.ks = 4
+            let limit = cl.groupLimit(try cl.kernel("conv2d", "conv2d_s1_tiled", options: t.buildOptions))
+            guard t.wgn <= limit, t.tiledLocalBytes <= device.localMemory else { return nil }
+        } else {
+            _ = try cl.program("conv2d", options: t.buildOptions)
+        }
+        return t
     }
 
     /// The smallest work-group limit (CL_KERNEL_WORK_GROUP_SIZE) among `kernels` of `file`.
@@ -180,6 +204,17 @@ public final class OpenCLBackend: Backend {
     /// Launches `name` from `file`.
     func run(_ file: String, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) {
         cl.launch(kernel(file, name), name, global: global, local: local, args)
+    }
+
+    /// Launches `name` from conv2d.cl built with `tile` (the device's own or `narrowTile`).
+    func runConv(_ name: String, tile: GEMMTile, global: [Int], local: [Int]?, _ args: [KernelArg]) {
+        guard tile.buildOptions != gemmTile.buildOptions else { return run("conv2d", name, global: global, local: local, args) }
+        let k: cl_kernel?
+        do { k = try cl.kernel("conv2d", name, options: tile.buildOptions) } catch {
+            cl.record(CL_INVALID_KERNEL, "creating kernel \(name) of conv2d.cl for the narrow tile: \(error)")
+            k = nil
+        }
+        cl.launch(k, name, global: global, local: local, args)
     }
 
     /// A 1-D launch over `count` elements in groups of `elementGroup`.

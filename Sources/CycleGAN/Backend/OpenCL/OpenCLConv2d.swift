@@ -198,18 +198,28 @@ extension OpenCLBackend {
     /// xp[xpOffset + roff[r] + oy·ldx + ox] (conv2d_s1): an oh × ow output per channel, its rows
     /// `ldOut` floats apart (default: `ow`), its planes `ldPlane` apart (default: oh·ldOut).
     func convStride1(_ a: Buffer, _ xp: Buffer, xpOffset: Int = 0, _ roff: Buffer, _ y: Buffer, yOffset: Int, m: Int, rows: Int,
-                     oh: Int, ow: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil, ldPlane: Int? = nil) {
+                     oh: Int, ow: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil, ldPlane: Int? = nil, tile: GEMMTile? = nil) {
+        let t = tile ?? gemmTile
         let args: [KernelArg] = [.buffer(a), .buffer(xp), .int(xpOffset), .buffer(roff), .buffer(y), .int(yOffset), .int(m), .int(rows),
                                  .int(oh), .int(ow), .int(layout.ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1),
                                  .int(ldOut ?? ow), .int(ldPlane ?? oh * (ldOut ?? ow)), .int(layout.flat ? 0 : layout.ldx)]
         if gemmVersion == .tiled {
-            run("conv2d", "conv2d_s1_tiled", global: [blocks(oh * layout.ldx, gemmTile.tn), blocks(m, gemmTile.tm), 1],
-                local: [gemmTile.wgn, gemmTile.wgm, 1], Array(args.dropLast()))
+            runConv("conv2d_s1_tiled", tile: t, global: [blocks(oh * layout.ldx, t.tn), blocks(m, t.tm), 1],
+                    local: [t.wgn, t.wgm, 1], Array(args.dropLast()))
             return
         }
-        let grid = layout.flat ? [blocks(oh * layout.ldx, gemmTile.tn), 1, blocks(m, gemmTile.tm)]
-            : [blocks(ow, gemmTile.tn), oh, blocks(m, gemmTile.tm)]
-        run("conv2d", "conv2d_s1", global: grid, local: gemmTile.convLocal, args)
+        let grid = layout.flat ? [blocks(oh * layout.ldx, t.tn), 1, blocks(m, t.tm)] : [blocks(ow, t.tn), oh, blocks(m, t.tm)]
+        // one m-block (few output channels): a work-group takes neighbouring tiles or rows instead
+        let local = t.convLocal.map { l in
+            grid[2] > 1 ? l : (layout.flat ? [min(8, grid[0]), 1, 1] : [1, min(8, oh), 1])
+        }
+        runConv("conv2d_s1", tile: t, global: grid, local: local, args)
+    }
+
+    /// The tiling of a pass with `m` output channels: `narrowTile` for at most its rows.
+    func convTile(m: Int) -> GEMMTile {
+        if let n = narrowTile, m <= n.tm { return n }
+        return gemmTile
     }
 
     /// 3×3 stride-1 convolutions (the residual blocks') run as Winograd F(2×2, 3×3)
@@ -235,8 +245,8 @@ extension OpenCLBackend {
         }
         // Pad once into (phase) planes, then read them in place: a stride-1 implicit GEMM, in
         // bands of output rows where the planes of the whole image would pass `scratchLimit`.
-        let s = g.stride, rows = g.c * g.kh * g.kw, kqy = phaseTaps(g.kh, s)
-        let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: t.tm)
+        let s = g.stride, rows = g.c * g.kh * g.kw, kqy = phaseTaps(g.kh, s), mt = convTile(m: g.k)
+        let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: mt.tm)
         let layout = stride1Layout(ow: g.ow, kw: phaseTaps(g.kw, s)), band = convolutionBands(g).forward
         let xp = makeBuffer(count: s * s * g.c * (band + kqy - 1) * layout.ldx + t.tn + g.kw)
         for n in 0..<g.n {
@@ -245,7 +255,7 @@ extension OpenCLBackend {
                 padInput(x, offset: n * g.c * g.h * g.w, into: xp, c: g.c, h: g.h, w: g.w, padY: g.pad, padX: g.pad,
                          reflect: g.padding == .reflect, stride: s, row0: s * o0, hq: hq, ldx: layout.ldx)
                 convStride1(a, xp, forwardOffsets(g, hq: hq, ldx: layout.ldx), y, yOffset: n * g.k * q + o0 * g.ow, m: g.k, rows: rows,
-                            oh: rowsOut, ow: g.ow, layout: layout, bias: bias, ldPlane: q)
+                            oh: rowsOut, ow: g.ow, layout: layout, bias: bias, ldPlane: q, tile: mt)
             }
         }
     }
@@ -291,7 +301,7 @@ extension OpenCLBackend {
         let layout = stride1Layout(ow: wq, kw: kqx)
         // Bands of phase rows where the planes of the whole image would pass `scratchLimit`
         // (zero padding only: a reflected row's preimages may lie in another band).
-        let band = convolutionBands(g).inputGradient
+        let band = convolutionBands(g).inputGradient, mt = convTile(m: g.c)
         let gxq = makeBuffer(count: s * s * g.c * band * wq)
         let gyp = makeBuffer(count: g.k * (band + kqy - 1) * layout.ldx + t.tn + kqx)
         struct Phase { var index: Int, ku: Int, kv: Int, a: Buffer }
@@ -300,10 +310,10 @@ extension OpenCLBackend {
             for pb in 0..<s {
                 let ku = phaseTaps(g.kh, s, phase: pa), kv = phaseTaps(g.kw, s, phase: pb)
                 guard ku > 0 && kv > 0 else { continue }  // a phase no tap reaches (kernel smaller than the stride)
-                let a = makeBuffer(count: blocks(g.c, t.tm) * g.k * ku * kv * t.tm)
-                run("conv2d", "pack_flipped_weight", global: [blocks(g.c, t.tm) * t.tm, g.k],
-                    local: [t.tm, max(1, min(16, device.maxWorkGroupSize / t.tm))],
-                    [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw), .int(s), .int(pa), .int(pb)])
+                let a = makeBuffer(count: blocks(g.c, mt.tm) * g.k * ku * kv * mt.tm)
+                runConv("pack_flipped_weight", tile: mt, global: [blocks(g.c, mt.tm) * mt.tm, g.k],
+                        local: [mt.tm, max(1, min(16, device.maxWorkGroupSize / mt.tm))],
+                        [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw), .int(s), .int(pa), .int(pb)])
                 phases.append(Phase(index: pa * s + pb, ku: ku, kv: kv, a: a))
             }
         }
@@ -326,7 +336,7 @@ extension OpenCLBackend {
                          reflect: false, row0: i0, hq: hg, ldx: layout.ldx)
                 for p in phases {
                     convStride1(p.a, gyp, offsets(p, hg: hg), gxq, yOffset: p.index * g.c * rowsQ * wq, m: g.c, rows: g.k * p.ku * p.kv,
-                                oh: rowsQ, ow: wq, layout: layout, bias: nil)
+                                oh: rowsQ, ow: wq, layout: layout, bias: nil, tile: mt)
                 }
                 // the input rows whose padded row falls in phase rows i0 ..< i0 + rowsQ
                 let iy0 = i0 == 0 ? 0 : s * i0 - g.pad, iy1 = i0 + rowsQ == hq ? g.h : s * (i0 + rowsQ) - g.pad
