@@ -13,7 +13,7 @@
 // output y[N][K][OH][OW], OH = (H + 2*pad - KH)/stride + 1.
 // reflect != 0 pads by mirroring (PyTorch ReflectionPad2d, edge not repeated). The direct
 // kernels fold the padding into their index arithmetic; the GEMM paths read a padded copy
-// of the input (pad_input, pad_phases), and the input gradient, computed on the padded grid,
+// of the input (pad_phases_rows, pad_phases), and the input gradient, computed on the padded grid,
 // is folded back onto the input by unpad_fold.
 
 // reflect_index and reflect_preimages are in common.cl, prepended to every program.
@@ -182,29 +182,7 @@ inline float padded_value(__global const float* xc, int H, int W, int pad_y, int
 // A band of the padded input starts at padded row row0 (0: the whole input; a convolution
 // whose scratch would grow with the image runs in bands of output rows).
 
-// Stride 1, a row per work-item (the CPU shape): xp[c][i][px] = the padded input at row
-// row0 + i for i < Hq, px < ldx (0 past it: the slack of each row and rows past Hp).
-// Global (Hq, C).
-__kernel void pad_input(__global const float* x, int x_off, __global float* xp,
-                        int C, int H, int W, int pad_y, int pad_x, int reflect, int row0, int Hq, int ldx) {
-    int i = get_global_id(0), c = get_global_id(1);
-    if (i >= Hq || c >= C) return;
-    int Wp = W + 2 * pad_x, py = row0 + i;
-    __global float* dst = xp + ((size_t)c * Hq + i) * ldx;
-    int iy = py - pad_y;
-    if (reflect && py < H + 2 * pad_y) iy = reflect_index(iy, H);
-    if (iy < 0 || iy >= H) {  // a zero-padding row, or past the padded input
-        for (int px = 0; px < ldx; px++) dst[px] = 0.0f;
-        return;
-    }
-    __global const float* src = x + x_off + ((size_t)c * H + iy) * W;
-    for (int px = 0; px < pad_x; px++) dst[px] = reflect ? src[reflect_index(px - pad_x, W)] : 0.0f;
-    for (int ix = 0; ix < W; ix++) dst[pad_x + ix] = src[ix];
-    for (int px = pad_x + W; px < Wp; px++) dst[px] = reflect ? src[reflect_index(px - pad_x, W)] : 0.0f;
-    for (int px = Wp; px < ldx; px++) dst[px] = 0.0f;
-}
-
-// Stride s > 1, a row per work-item (the CPU shape): row i of phase plane (a, b) of channel c,
+// A row per work-item (the CPU shape; stride 1 is one phase): row i of phase plane (a, b) of channel c,
 // xp[(a*s + b)*C + c][i][j] = the padded input at (row0 + s*i + a, s*j + b) for j < ldx: the
 // interior a strided copy of one input row, the padding columns apart. Global (Hq, s*s*C).
 __kernel void pad_phases_rows(__global const float* x, int x_off, __global float* xp,

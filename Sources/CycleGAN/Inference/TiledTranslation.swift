@@ -149,7 +149,7 @@ final class TiledTranslation {
             // the padded rows s·o0 ..< s·o0 + rows, each an input row (reflected) or zeros
             let sources = (0..<rows).map { i -> Int? in
                 let iy = s * o0 + i - p
-                if reflect { return reflectIndex(iy, h) }
+                if reflect { return CPUBackend.reflectIndex(iy, h) }
                 return iy >= 0 && iy < h ? iy : nil
             }
             let used = sources.compactMap { $0 }
@@ -163,7 +163,7 @@ final class TiledTranslation {
                         let rowBase = (c * rows + i) * wp, srcBase = (src - lo) * w
                         for px in 0..<wp {
                             let ix = px - p
-                            if reflect { padded[rowBase + px] = plane[srcBase + reflectIndex(ix, w)] }
+                            if reflect { padded[rowBase + px] = plane[srcBase + CPUBackend.reflectIndex(ix, w)] }
                             else if ix >= 0 && ix < w { padded[rowBase + px] = plane[srcBase + ix] }
                         }
                     }
@@ -256,9 +256,6 @@ final class TiledTranslation {
         return out
     }
 }
-
-/// PyTorch's ReflectionPad2d index map (the edge not repeated), for |i| < n.
-func reflectIndex(_ i: Int, _ n: Int) -> Int { i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i) }
 
 extension Int {
     /// ⌊self / d⌋ for d > 0, rounding toward −∞.

@@ -7,8 +7,9 @@ import Foundation
 /// Two algorithms: `gemm` (default) runs each convolution as packed matrix products
 /// (implicit GEMM: every pass a stride-1 product read in place from a padded copy of its
 /// input, strided convolutions split into phases, the weight gradient's long reduction
-/// split and reduced in a fixed order); `direct` runs one work-item per output element (the first version, kept as the
-/// baseline that `cyclegan bench` compares against). CYCLEGAN_CONV=direct selects it.
+/// split and reduced in a fixed order); `direct` runs one work-item per output element
+/// (the first version, kept as the baseline that `cyclegan bench` compares against).
+/// CYCLEGAN_CONV=direct selects it.
 extension OpenCLBackend {
     public enum ConvAlgorithm: String, CaseIterable, Sendable { case gemm, direct }
 
@@ -101,7 +102,6 @@ extension OpenCLBackend {
     /// ceil(k / s): the taps of phase 0 along an axis of a k-tap kernel with stride s.
     private func phaseTaps(_ k: Int, _ s: Int, phase: Int = 0) -> Int { max(0, blocks(k - phase, s)) }
 
-
     /// The output rows per band of `g`'s forward, and the phase rows per band of its input
     /// gradient (all of them where one band holds the whole image). The 3×3 stride-1 passes
     /// band their Winograd tile rows instead (`winogradBandRows`).
@@ -123,10 +123,7 @@ extension OpenCLBackend {
                   stride: Int = 1, row0: Int = 0, hq: Int, ldx: Int) {
         let common: [KernelArg] = [.buffer(x), .int(offset), .buffer(xp), .int(c), .int(h), .int(w), .int(padY), .int(padX),
                                    .int(reflect ? 1 : 0)]
-        if stride == 1 && !gpuShaped {
-            run("conv2d", "pad_input", global: [hq, c], local: [min(4, device.maxWorkGroupSize), 1],
-                common + [.int(row0), .int(hq), .int(ldx)])
-        } else if !gpuShaped {
+        if !gpuShaped {
             run("conv2d", "pad_phases_rows", global: [hq, stride * stride * c], local: [min(4, device.maxWorkGroupSize), 1],
                 common + [.int(stride), .int(row0), .int(hq), .int(ldx)])
         } else {
