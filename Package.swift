@@ -31,6 +31,7 @@ let package = Package(
                 .embedInCode("conv2d.cl"),
                 .embedInCode("gemm.cl"),
                 .embedInCode("instance_norm.cl"),
+                .embedInCode("batch_norm.cl"),
                 .embedInCode("elementwise.cl"),
                 .embedInCode("reduce.cl"),
                 .embedInCode("loss.cl"),

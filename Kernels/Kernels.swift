@@ -16,6 +16,7 @@ public let embeddedKernelSources: [String: KernelSource] = {
         ("conv2d", PackageResources.conv2d_cl),
         ("gemm", PackageResources.gemm_cl),
         ("instance_norm", PackageResources.instance_norm_cl),
+        ("batch_norm", PackageResources.batch_norm_cl),
         ("elementwise", PackageResources.elementwise_cl),
         ("reduce", PackageResources.reduce_cl),
         ("loss", PackageResources.loss_cl),

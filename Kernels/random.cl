@@ -29,3 +29,15 @@ __kernel void random_normal(__global float* y, ulong seed, float mean, float std
     float r = sqrt(-2.0f * log(u1));
     y[i] = mean + std * r * cos(6.283185307179586f * u2);
 }
+
+// Dropout: element i is kept iff uniform01(seed, i) >= p (so with probability 1 - p) and
+// scaled by `scale` = 1/(1 - p); the backward draws the same mask from the same seed.
+__kernel void dropout_forward(__global const float* x, __global float* y, ulong seed, float p, float scale, int n) {
+    int i = get_global_id(0);
+    if (i < n) y[i] = uniform01(seed, (ulong)i) >= p ? x[i] * scale : 0.0f;
+}
+
+__kernel void dropout_backward(__global const float* gy, __global float* gx, ulong seed, float p, float scale, int n) {
+    int i = get_global_id(0);
+    if (i < n) gx[i] = uniform01(seed, (ulong)i) >= p ? gy[i] * scale : 0.0f;
+}

@@ -52,6 +52,21 @@ public protocol Backend: AnyObject {
     func instanceNormBackward(x: Buffer, mean: Buffer, rstd: Buffer, gy: Buffer, gx: Buffer, planes: Int, hw: Int,
                               slope: Float?)
 
+    // MARK: batch norm (per channel of x[n][c][hw], over its n planes)
+    /// The batch's mean and 1/σ per channel (biased variance); with `running`, the running
+    /// statistics move by `momentum` toward the batch's (the variance unbiased).
+    func batchNormStatistics(x: Buffer, mean: Buffer, rstd: Buffer, running: (mean: Buffer, var: Buffer)?,
+                             n: Int, c: Int, hw: Int, eps: Float, momentum: Float)
+    /// mean = running mean, rstd = 1/√(running var + eps): evaluation mode's statistics.
+    func batchNormEvalStatistics(runningMean: Buffer, runningVar: Buffer, mean: Buffer, rstd: Buffer, c: Int, eps: Float)
+    /// y = (x − mean[c])·rstd[c]·weight[c] + bias[c].
+    func batchNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer, weight: Buffer, bias: Buffer,
+                          n: Int, c: Int, hw: Int)
+    /// gbias = Σ gy, gweight = Σ gy·x̂ per channel; gx through the batch statistics when
+    /// `training`, through constant (running) ones otherwise.
+    func batchNormBackward(x: Buffer, gy: Buffer, mean: Buffer, rstd: Buffer, weight: Buffer,
+                           gx: Buffer, gweight: Buffer, gbias: Buffer, n: Int, c: Int, hw: Int, training: Bool)
+
     // MARK: elementwise
     func leakyReLUForward(x: Buffer, y: Buffer, slope: Float, count: Int)
     func leakyReLUBackward(x: Buffer, gy: Buffer, gx: Buffer, slope: Float, count: Int)
@@ -79,6 +94,10 @@ public protocol Backend: AnyObject {
     func adamStep(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, count: Int, _ s: AdamScalars)
     func randomUniform(_ y: Buffer, count: Int, seed: UInt64, low: Float, high: Float)
     func randomNormal(_ y: Buffer, count: Int, seed: UInt64, mean: Float, std: Float)
+    /// y = x·mask/(1 − p), element i kept iff uniform01(seed, i) ≥ p (the same mask on every backend).
+    func dropoutForward(x: Buffer, y: Buffer, p: Float, seed: UInt64, count: Int)
+    /// gx = gy·mask/(1 − p) with the forward's mask, drawn again from `seed`.
+    func dropoutBackward(gy: Buffer, gx: Buffer, p: Float, seed: UInt64, count: Int)
 }
 
 /// What an instance norm's forward does after normalising: the layer that follows it in

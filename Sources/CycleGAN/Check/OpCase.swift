@@ -93,6 +93,39 @@ public enum OpRunner {
         }
     }
 
+    /// Batch norm over the channels of x[n][c][hw] with affine `weight` and `bias`: in
+    /// training from the batch's statistics (the running ones updated), else from the
+    /// running statistics; outputs y, every gradient and the running statistics after.
+    public static func batchNorm(n: Int, c: Int, hw: Int, training: Bool) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
+        return { b, t in
+            let x = b.upload(t["x"]!), gy = b.upload(t["gy"]!), w = b.upload(t["weight"]!), bias = b.upload(t["bias"]!)
+            let rm = b.upload(t["running_mean"]!), rv = b.upload(t["running_var"]!)
+            let y = b.makeBuffer(count: n * c * hw), gx = b.makeBuffer(count: n * c * hw)
+            let mean = b.makeBuffer(count: c), rstd = b.makeBuffer(count: c), gw = b.makeBuffer(count: c), gb = b.makeBuffer(count: c)
+            if training {
+                b.batchNormStatistics(x: x, mean: mean, rstd: rstd, running: (rm, rv), n: n, c: c, hw: hw, eps: 1e-5, momentum: 0.1)
+            } else {
+                b.batchNormEvalStatistics(runningMean: rm, runningVar: rv, mean: mean, rstd: rstd, c: c, eps: 1e-5)
+            }
+            b.batchNormForward(x: x, y: y, mean: mean, rstd: rstd, weight: w, bias: bias, n: n, c: c, hw: hw)
+            b.batchNormBackward(x: x, gy: gy, mean: mean, rstd: rstd, weight: w, gx: gx, gweight: gw, gbias: gb,
+                                n: n, c: c, hw: hw, training: training)
+            return ["y": b.download(y), "grad_x": b.download(gx), "grad_weight": b.download(gw), "grad_bias": b.download(gb),
+                    "running_mean": b.download(rm), "running_var": b.download(rv)]
+        }
+    }
+
+    /// Dropout(p) with the mask of `seed`, forward and backward.
+    public static func dropout(p: Float, seed: UInt64) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
+        return { b, t in
+            let n = t["x"]!.values.count
+            let x = b.upload(t["x"]!), gy = b.upload(t["gy"]!), y = b.makeBuffer(count: n), gx = b.makeBuffer(count: n)
+            b.dropoutForward(x: x, y: y, p: p, seed: seed, count: n)
+            b.dropoutBackward(gy: gy, gx: gx, p: p, seed: seed, count: n)
+            return ["y": b.download(y), "grad_x": b.download(gx)]
+        }
+    }
+
     public static func leakyReLU(slope: Float) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
             let n = t["x"]!.values.count

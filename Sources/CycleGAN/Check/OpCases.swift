@@ -44,6 +44,17 @@ public enum OpCases {
                       run: OpRunner.instanceNorm(planes: shape[0] * shape[1], hw: shape[2] * shape[3], fusion: fusion))
     }
 
+    /// Batch norm of x[shape] (inputs in [lo, hi)), affine parameters and running statistics
+    /// random, in training or evaluation mode.
+    public static func batchNorm(_ shape: [Int], seed: UInt64, _ lo: Float = -2, _ hi: Float = 3, training: Bool = true) -> OpCase {
+        let c = shape[1]
+        let inputs = ["x": randomHostTensor(shape, seed: seed, lo, hi), "gy": randomHostTensor(shape, seed: seed + 1),
+                      "weight": randomHostTensor([c], seed: seed + 2, 0.5, 1.5), "bias": randomHostTensor([c], seed: seed + 3),
+                      "running_mean": randomHostTensor([c], seed: seed + 4), "running_var": randomHostTensor([c], seed: seed + 5, 0.5, 2)]
+        return OpCase(op: training ? "batch_norm2d" : "batch_norm2d(eval)", shape: shape.map(String.init).joined(separator: "x"),
+                      inputs: inputs, run: OpRunner.batchNorm(n: shape[0], c: c, hw: shape[2] * shape[3], training: training))
+    }
+
     static func unary(_ op: String, _ shape: [Int], seed: UInt64, scale: Float = 1,
                       _ run: @escaping (Backend, [String: HostTensor]) -> [String: [Float]]) -> OpCase {
         OpCase(op: op, shape: shape.map(String.init).joined(separator: "x"),
@@ -93,6 +104,13 @@ public enum OpCases {
             instanceNorm([2, 5, 9, 7], seed: 112, -3, 5, fusion: .leakyReLU(slope: 0)),
             instanceNorm([1, 3, 37, 41], seed: 114, 2, 3, fusion: .leakyReLU(slope: 0.2)),
             instanceNorm([2, 3, 11, 13], seed: 116, fusion: .residual),
+            // batch norm over odd planes of a batch of 2 and of 3, channels of 5 single values, and eval mode
+            batchNorm([2, 5, 9, 7], seed: 230, -3, 5),
+            batchNorm([3, 4, 13, 1], seed: 240, 2, 3),
+            batchNorm([5, 3, 1, 1], seed: 250),
+            batchNorm([2, 5, 9, 7], seed: 260, -3, 5, training: false),
+            unary("dropout(0.5)", [2, 3, 17, 19], seed: 270, OpRunner.dropout(p: 0.5, seed: 271)),
+            unary("dropout(0.2)", [1, 1, 1, 1001], seed: 280, OpRunner.dropout(p: 0.2, seed: 281)),
             unary("leaky_relu(0.2)", [2, 3, 5, 7], seed: 120, OpRunner.leakyReLU(slope: 0.2)),
             unary("relu", [2, 3, 5, 7], seed: 130, OpRunner.leakyReLU(slope: 0)),
             unary("tanh", [2, 3, 5, 7], seed: 140, scale: 3, OpRunner.tanh()),
@@ -128,6 +146,7 @@ public enum OpCases {
             instanceNorm([2, 3, 53, 71], seed: 352, -3, 5, fusion: .leakyReLU(slope: 0)),
             instanceNorm([1, 2, 97, 101], seed: 354, 2, 3, fusion: .leakyReLU(slope: 0.2)),
             instanceNorm([1, 3, 53, 71], seed: 356, fusion: .residual),
+            batchNorm([2, 3, 53, 71], seed: 358, -3, 5),
         ]
     }
 
@@ -149,6 +168,9 @@ public enum OpCases {
             conv2d(Conv2dGeometry(n: 1, c: 8 * f, h: s / 8 - 1, w: s / 8 - 1, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 12),
             instanceNorm([1, f, s, s], seed: 13),
             instanceNorm([1, 4 * f, s / 4, s / 4], seed: 15),
+            batchNorm([1, f, s, s], seed: 14),
+            batchNorm([1, 8 * f, 2, 2], seed: 16),
+            unary("dropout(0.5)", [1, 8 * f, 2, 2], seed: 26, OpRunner.dropout(p: 0.5, seed: 27)),
             unary("relu", [1, f, s, s], seed: 17, OpRunner.leakyReLU(slope: 0)),
             unary("leaky_relu(0.2)", [1, f, s / 2, s / 2], seed: 18, OpRunner.leakyReLU(slope: 0.2)),
             unary("tanh", [1, 3, s, s], seed: 19, scale: 3, OpRunner.tanh()),

@@ -30,3 +30,21 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// Dropout with probability `p` (PyTorch's F.dropout in training): element i is kept,
+    /// scaled by 1/(1 − p), iff uniform01(seed, i) ≥ p; the backward draws the same mask.
+    public func dropout(p: Float = 0.5, seed: UInt64) -> Tensor {
+        precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1), got \(p)")
+        let y = Tensor(empty: shape, on: backend)
+        backend.dropoutForward(x: buffer, y: y.buffer, p: p, seed: seed, count: count)
+        return Tensor.record(y, inputs: [self]) {
+            let be = backend, shape = shape
+            return { gy in
+                let gx = Tensor(empty: shape, on: be)
+                be.dropoutBackward(gy: gy.buffer, gx: gx.buffer, p: p, seed: seed, count: gx.count)
+                return [gx]
+            }
+        }
+    }
+}

@@ -31,3 +31,16 @@ extension CPUBackend {
         }
     }
 }
+
+/// Dropout on the CPU reference; the twin of dropout_forward / dropout_backward in
+/// Kernels/random.cl: element i kept iff uniform01(seed, i) ≥ p, scaled by 1/(1 − p).
+extension CPUBackend {
+    public func dropoutForward(x: Buffer, y: Buffer, p: Float, seed: UInt64, count: Int) {
+        let xp = ptr(x), yp = ptr(y), scale = 1 / (1 - p)
+        for i in 0..<count { yp[i] = Self.uniform01(seed, UInt64(i)) >= p ? xp[i] * scale : 0 }
+    }
+
+    public func dropoutBackward(gy: Buffer, gx: Buffer, p: Float, seed: UInt64, count: Int) {
+        dropoutForward(x: gy, y: gx, p: p, seed: seed, count: count)
+    }
+}

@@ -60,7 +60,7 @@ public final class OpenCLBackend: Backend {
     }
 
     /// The kernel files compiled at start-up.
-    static let kernelFiles = ["bench", "conv2d", "gemm", "winograd", "instance_norm", "elementwise", "reduce", "loss", "adam", "random"]
+    static let kernelFiles = ["bench", "conv2d", "gemm", "winograd", "instance_norm", "batch_norm", "elementwise", "reduce", "loss", "adam", "random"]
 
     /// `gemmTile` overrides the tiling chosen for the device type (tests run the GPU
     /// tiling on PoCL this way); `convAlgorithm` overrides $CYCLEGAN_CONV; `tuning` overrides
@@ -129,6 +129,7 @@ public final class OpenCLBackend: Backend {
         let limit = min(device.maxWorkGroupSize,
                         try groupLimit("instance_norm", ["instance_norm_forward", "instance_norm_backward",
                                                          "instance_norm_chunk_stats_wg", "instance_norm_chunk_grad_sums_wg"]),
+                        try groupLimit("batch_norm", ["batch_norm_stats", "batch_norm_backward_sums"]),
                         try groupLimit("conv2d", ["channel_sum"]),
                         try groupLimit("reduce", ["sum_partial", "mse_partial", "l1_partial", "bce_logits_partial", "reduce_final"]))
         var g = 1
