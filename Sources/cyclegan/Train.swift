@@ -18,12 +18,13 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("ngf"), help: "Generator width (default 64).") var ngf: Int?
     @Option(name: .customLong("ndf"), help: "Discriminator width (default 64).") var ndf: Int?
     @Option(name: .customLong("netD"), help: "basic | n_layers | pixel (default basic).") var netD: String?
-    @Option(name: .customLong("netG"), help: "resnet_9blocks | resnet_6blocks (default resnet_9blocks).") var netG: String?
+    @Option(name: .customLong("netG"), help: "resnet_9blocks | resnet_6blocks | unet_256 | unet_128 (default resnet_9blocks; pix2pix: unet_256).") var netG: String?
     @Option(name: .customLong("n_layers_D"), help: "Layers of the n_layers discriminator (default 3).") var nLayersD: Int?
-    @Option(name: .customLong("norm"), help: "instance (the only normalisation implemented).") var norm: String?
+    @Option(name: .customLong("norm"), help: "instance | batch | none (default instance; pix2pix: batch). Batch norm keeps its running statistics in the checkpoints; with several images per batch its statistics are the batch's.") var norm: String?
+    @Option(name: .customLong("dataset_mode"), help: "unaligned (trainA/trainB) | aligned (A|B pairs in <phase>/, pix2pix's default) | single (test: a folder of images).") var datasetMode: String?
     @Option(name: .customLong("init_type"), help: "normal | xavier | kaiming | orthogonal (default normal).") var initType: InitType?
     @Option(name: .customLong("init_gain"), help: "Scale of the initialisation (default 0.02).") var initGain: Float?
-    @Flag(name: .customLong("no_dropout"), help: "Accepted for compatibility: CycleGAN never uses dropout.") var noDropout = false
+    @Flag(name: .customLong("no_dropout"), help: "No dropout in the generator (pix2pix has Dropout(0.5) otherwise; CycleGAN never has it).") var noDropout = false
     @Option(name: .customLong("direction"), help: "AtoB or BtoA (default AtoB).") var direction: String?
     @Flag(name: .customLong("serial_batches"), help: "Take images in order instead of randomly.") var serialBatches = false
     @Option(name: .customLong("batch_size"), help: "Images per batch (default 1).") var batchSize: Int?
@@ -50,6 +51,8 @@ struct ModelOptions: ParsableArguments {
         if let v = netG { o.netG = v }
         if let v = nLayersD { o.nLayersD = v }
         if let v = norm { o.norm = v }
+        if let v = datasetMode { o.datasetMode = v }
+        if noDropout { o.noDropout = true }
         if let v = initType { o.initType = v }
         if let v = initGain { o.initGain = v }
         if let v = direction { o.direction = v }
@@ -77,11 +80,13 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// `cyclegan train`: trains a CycleGAN; without --dataroot, on the built-in demo.
+/// `cyclegan train`: trains a CycleGAN or a pix2pix model; without --dataroot, on the built-in demo.
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a CycleGAN (without --dataroot: the built-in day/night demo).")
+    static let configuration = CommandConfiguration(abstract: "Train a CycleGAN or pix2pix model (without --dataroot: the built-in day/night demo).")
 
     @OptionGroup var model: ModelOptions
+    @Option(name: .customLong("model"), help: "cycle_gan | pix2pix (default cycle_gan). pix2pix changes the defaults as the official code does: --netG unet_256 --norm batch --dataset_mode aligned --pool_size 0 --gan_mode vanilla, dropout on.") var modelKind: String?
+    @Option(name: .customLong("lambda_L1"), help: "pix2pix: weight of the L1 loss (default 100).") var lambdaL1: Float?
     @Option(name: .customLong("print_freq"), help: "Print losses every N images (default 100).") var printFreq: Int?
     @Option(name: .customLong("display_freq"), help: "Save visuals to the web page every N images (default 400).") var displayFreq: Int?
     @Option(name: .customLong("update_html_freq"), help: "Accepted; the page is rewritten at every display.") var updateHTMLFreq: Int?
@@ -108,7 +113,9 @@ struct Train: ParsableCommand {
 
     func options() throws -> TrainOptions {
         var o = model.dataroot == nil ? TrainOptions.demoDefaults : TrainOptions()
+        if let m = modelKind { o = m == "pix2pix" ? o.withPix2PixDefaults() : { var c = o; c.model = m; return c }() }
         try model.apply(to: &o)
+        if let v = lambdaL1 { o.lambdaL1 = v }
         if let v = printFreq { o.printFreq = v }
         if let v = displayFreq { o.displayFreq = v }
         if let v = updateHTMLFreq { o.updateHTMLFreq = v }

@@ -177,8 +177,9 @@ public struct PyTorchFixture {
 
         // Per-layer activations (no grad), G_A on real_A and D_A on real_B.
         var acts: [String: Tensor] = [:]
+        guard let gA = model.netG_A as? ResnetGenerator else { throw malformed("the fixture's generators are ResNets") }
         withNoGrad {
-            _ = model.netG_A(realA) { k, t in acts["G_A/" + k] = t }
+            _ = gA(realA) { k, t in acts["G_A/" + k] = t }
             _ = model.netD_A(realB) { k, t in acts["D_A/" + k] = t }
         }
         for (key, ref) in tensors.tensors.sorted(by: { $0.key < $1.key }) where key.hasPrefix("act/") {

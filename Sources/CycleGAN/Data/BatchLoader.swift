@@ -29,7 +29,7 @@ public final class BatchLoader {
     private let queue: BatchQueue
 
     /// Starts preparing batches `startBatch..<batchCount` of `epoch`.
-    public init(dataset: UnalignedDataset, batchSize: Int, epoch: Int, seed: UInt64,
+    public init(dataset: any TrainingDataset, batchSize: Int, epoch: Int, seed: UInt64,
                 startBatch: Int = 0, prefetch: Int = 2) {
         precondition(batchSize > 0, "batch size must be positive")
         let order = dataset.epochOrder(epoch: epoch, seed: seed)
@@ -68,7 +68,7 @@ public final class BatchLoader {
     deinit { queue.stop() }
 
     /// Loads `items` of the epoch and stacks them, refusing images of different sizes.
-    private static func makeBatch(_ dataset: UnalignedDataset, items: [Int], index: Int,
+    private static func makeBatch(_ dataset: any TrainingDataset, items: [Int], index: Int,
                                   epoch: Int, seed: UInt64) throws -> Batch {
         var batch = Batch(a: [], b: [], shapeA: [], shapeB: [], pathsA: [], pathsB: [], index: index, waitSeconds: 0)
         for i in items {
@@ -91,7 +91,7 @@ public final class BatchLoader {
     }
 
     private static func checkSameShape(_ expected: ArraySlice<Int>, _ shape: [Int], _ firstPath: String,
-                                       _ path: String, _ dataset: UnalignedDataset) throws {
+                                       _ path: String, _ dataset: any TrainingDataset) throws {
         guard Array(expected) != shape else { return }
         func size(_ s: [Int]) -> String { s.map(String.init).joined(separator: "x") }
         throw DatasetError("images in one batch differ in size: \(firstPath) gives \(size(Array(expected))) "

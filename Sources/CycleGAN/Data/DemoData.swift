@@ -43,6 +43,49 @@ public enum DemoData {
         return true
     }
 
+    /// Writes the paired demo for pix2pix (`--dataset_mode aligned`): `<folder>/train`
+    /// (`trainCount` PNGs) and `<folder>/test` (`testCount`), each a `size`×`size` landscape by
+    /// day (left, A) beside the same landscape by night (right, B). The same files for the
+    /// same arguments; each written atomically.
+    public static func writePairs(to folder: String, trainCount: Int = 200, testCount: Int = 8,
+                                  size: Int = 128, seed: UInt64 = 1) throws {
+        precondition(size >= 8, "demo images need at least 8x8 pixels")
+        for (split, folderName, count) in pairSplits(trainCount, testCount) {
+            let dir = (folder as NSString).appendingPathComponent(folderName)
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw FileError.cannotWrite(dir, "cannot create the folder (\(error.localizedDescription))")
+            }
+            for i in 0..<count {
+                var rng = RandomStream(seed: CPUBackend.mix64(CPUBackend.mix64(seed, split), UInt64(i)))
+                let day = Scene(random: &rng, night: false)
+                let left = day.render(size: size), right = day.atNight(&rng).render(size: size)
+                var pixels = [UInt8](repeating: 0, count: 2 * size * size * 3)
+                for y in 0..<size {
+                    for (k, half) in [left, right].enumerated() {
+                        let row = half.pixels[(y * size * 3)..<((y + 1) * size * 3)]
+                        pixels.replaceSubrange(((y * 2 + k) * size * 3)..<((y * 2 + k + 1) * size * 3), with: row)
+                    }
+                }
+                try ImageIO.savePNG(Image(width: 2 * size, height: size, channels: 3, pixels: pixels),
+                                    to: (dir as NSString).appendingPathComponent(fileName(i)))
+            }
+        }
+    }
+
+    /// Whether every file `writePairs` would create with these counts exists.
+    public static func isCompletePairs(_ folder: String, trainCount: Int = 200, testCount: Int = 8) -> Bool {
+        pairSplits(trainCount, testCount).allSatisfy { _, folderName, count in
+            let dir = (folder as NSString).appendingPathComponent(folderName)
+            return (0..<count).allSatisfy { FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(fileName($0))) }
+        }
+    }
+
+    private static func pairSplits(_ train: Int, _ test: Int) -> [(UInt64, String, Int)] {
+        [(4, "train", train), (5, "test", test)]
+    }
+
     /// (stream id, folder, file count) of the four folders.
     private static func splits(_ train: Int, _ test: Int) -> [(UInt64, String, Int)] {
         [(0, "trainA", train), (1, "trainB", train), (2, "testA", test), (3, "testB", test)]
@@ -110,6 +153,22 @@ private struct Scene {
         let front = hills[hills.count - 1]
         for i in houses.indices { houses[i].foot = ridge(front, houses[i].x) + 0.03 }
         for i in trees.indices { trees[i].foot = ridge(front, trees[i].x) + 0.02 }
+    }
+
+    /// The same landscape by night: night sky, stars drawn from `rng`, the hills recoloured
+    /// by depth as a night scene colours them; the moon where the sun was, lit windows.
+    func atNight(_ rng: inout RandomStream) -> Scene {
+        var s = self
+        func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * rng.uniform() }
+        s.night = true
+        s.skyTop = RGB(0.02, 0.03, 0.12).jittered(&rng, 0.04)
+        s.skyBottom = RGB(0.08, 0.10, 0.26).jittered(&rng, 0.04)
+        s.stars = (0..<(15 + rng.int(below: 25))).map { _ in (uniform(0, 1), uniform(0, 0.6), uniform(0.006, 0.012), uniform(0.6, 1.0)) }
+        for k in s.hills.indices {
+            let depth = s.hills.count > 1 ? Double(k) / Double(s.hills.count - 1) : 1
+            s.hills[k].color = RGB.mix(RGB(0.22, 0.26, 0.38), RGB(0.08, 0.10, 0.17), depth).jittered(&rng, 0.03)
+        }
+        return s
     }
 
     /// The top edge of hill `h` at u.

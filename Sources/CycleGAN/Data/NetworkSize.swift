@@ -29,14 +29,33 @@ public enum NetworkSize {
     /// The smallest side a training image may reach the networks with (both networks see
     /// it: the discriminators judge the generators' outputs, of the same size), a multiple
     /// of `generatorMultiple`.
-    public static func trainingMinimum(netD: String, nLayers: Int) -> Int {
-        let side = max(generatorMinimum, discriminatorMinimum(netD: netD, nLayers: nLayers))
-        return (side + generatorMultiple - 1) / generatorMultiple * generatorMultiple
+    public static func trainingMinimum(netG: String = "resnet_9blocks", netD: String, nLayers: Int) -> Int {
+        let m = multiple(netG: netG)
+        let side = max(minimum(netG: netG), discriminatorMinimum(netD: netD, nLayers: nLayers))
+        return (side + m - 1) / m * m
     }
 
     /// The side an image of `side` pixels is padded to for the generator at test time: the
-    /// next multiple of 4, at least the generator's minimum.
-    public static func generatorInput(_ side: Int) -> Int {
-        max(generatorMinimum, (side + generatorMultiple - 1) / generatorMultiple * generatorMultiple)
+    /// next multiple of the generator's multiple, at least its minimum.
+    public static func generatorInput(_ side: Int, netG: String = "resnet_9blocks") -> Int {
+        let m = multiple(netG: netG)
+        return max(minimum(netG: netG), (side + m - 1) / m * m)
     }
+
+    /// The U-Net's downsamplings (`unet_256`: 8, `unet_128`: 7), nil for the ResNets.
+    public static func unetDowns(_ netG: String) -> Int? {
+        switch netG {
+        case "unet_256": return 8
+        case "unet_128": return 7
+        default: return nil
+        }
+    }
+
+    /// What the sides of `netG`'s input must be multiples of: 4 for the ResNets; 2^num_downs
+    /// for a U-Net, whose stride-2 4×4 convolutions (padding 1) halve exactly only even sides
+    /// and whose innermost level is then 1×1 at the least.
+    public static func multiple(netG: String) -> Int { unetDowns(netG).map { 1 << $0 } ?? generatorMultiple }
+
+    /// `netG`'s smallest side: 8 for the ResNets, 2^num_downs for a U-Net.
+    public static func minimum(netG: String) -> Int { unetDowns(netG).map { 1 << $0 } ?? generatorMinimum }
 }

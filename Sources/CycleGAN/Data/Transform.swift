@@ -31,6 +31,8 @@ public struct TransformOptions: Sendable {
     /// The smallest side the networks take (`NetworkSize.trainingMinimum`); by default that
     /// of the default networks (ResNet generator, basic PatchGAN). See `sizeProblem`.
     public var minimumSide = NetworkSize.trainingMinimum(netD: "basic", nLayers: 3)
+    /// What the sides must be multiples of (`NetworkSize.multiple`: 4 for the ResNets).
+    public var multiple = NetworkSize.generatorMultiple
     /// `--max_pixels`: the most pixels an image may have, as read or on the way.
     public var maxPixels = ImageIO.defaultMaxPixels
 
@@ -57,7 +59,7 @@ public struct TransformOptions: Sendable {
     /// Why a w×h image cannot be made into a training input with these options (naming the
     /// option to change), or nil if it can: every image the transform makes on the way must
     /// stay within `maxPixels`, and what reaches the networks must have sides that are
-    /// multiples of 4 and at least `minimumSide`.
+    /// multiples of `multiple` and at least `minimumSide`.
     public func sizeProblem(width w: Int, height h: Int) -> String? {
         let (resized, out) = sizes(width: w, height: h)
         let made = "--preprocess \(preprocess.rawValue) makes it"
@@ -69,7 +71,6 @@ public struct TransformOptions: Sendable {
                 ? "smaller than --crop_size \(cropSize): lower --crop_size, or use --preprocess resize_and_crop"
                 : "\(made) \(resized.width)x\(resized.height), smaller than --crop_size \(cropSize): raise --load_size"
         }
-        let multiple = NetworkSize.generatorMultiple
         let fits = out.width % multiple == 0 && out.height % multiple == 0
             && min(out.width, out.height) >= minimumSide
         if fits { return nil }
@@ -79,8 +80,8 @@ public struct TransformOptions: Sendable {
             return "\(made) \(out.width)x\(out.height), but \(need): use --preprocess scale_width_and_crop, "
                 + "or another --load_size (and --crop_size, the least height)"
         case .none:
-            return "\(made) \(out.width)x\(out.height) (each side to the nearest multiple of \(multiple)), but \(need): "
-                + "use --preprocess resize_and_crop, or a --netD that takes smaller images"
+            return "\(made) \(out.width)x\(out.height) (each side to the nearest multiple of 4), but \(need): "
+                + "use --preprocess resize_and_crop" + (multiple > 4 ? ", or a resnet --netG" : ", or a --netD that takes smaller images")
         case .resize_and_crop, .crop, .scale_width_and_crop:
             return "\(made) \(out.width)x\(out.height), but \(need): change --crop_size"
         }

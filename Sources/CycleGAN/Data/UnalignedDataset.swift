@@ -33,7 +33,7 @@ public struct DatasetItem: Sendable {
 /// open as an image, or whose size the transform cannot make into a network input
 /// (`TransformOptions.sizeProblem`), stops the run before its first step, or is left out
 /// with a warning with `skipBadImages`.
-public final class UnalignedDataset: @unchecked Sendable {
+public final class UnalignedDataset: TrainingDataset, @unchecked Sendable {
     /// The A files, sorted by path, at most `maxDatasetSize` of them.
     public let pathsA: [String]
     /// The B files, sorted by path, at most `maxDatasetSize` of them.
@@ -52,8 +52,7 @@ public final class UnalignedDataset: @unchecked Sendable {
     /// Items per epoch: max(|A|, |B|).
     public var count: Int { max(pathsA.count, pathsB.count) }
 
-    private let lock = NSLock()
-    private var badFiles = Set<String>()  // undecodable files already warned about
+    private let loader: SkippingLoader
 
     /// Lists the files of `<dataroot>/<phase>A` and `<dataroot>/<phase>B` recursively and
     /// checks their headers. Throws `DatasetError` if a folder is missing or holds no image
@@ -94,25 +93,34 @@ public final class UnalignedDataset: @unchecked Sendable {
         self.optionsB = optionsB
         self.serialBatches = serialBatches
         self.skipBadImages = skipBadImages
+        loader = SkippingLoader(skipBadImages: skipBadImages)
     }
 
     /// The dataset a training run with `options` reads from `dataroot`: its transforms (A
     /// and B swap with `--direction BtoA`, one side gray when its channel count is 1), the
     /// networks' minimum side, `--max_pixels`, and the other dataset options.
     public convenience init(training options: TrainOptions, dataroot: String) throws {
+        let (a, b) = Self.transforms(training: options)
+        try self.init(dataroot: dataroot, phase: options.phase, options: a, optionsB: b,
+                      maxDatasetSize: options.maxDatasetSize, serialBatches: options.serialBatches,
+                      skipBadImages: options.skipBadImages)
+    }
+
+    /// The transforms of the dataset's A and B images in a run with `options`. With BtoA the
+    /// sides swap roles (A of the model is the dataset's B; `modelConfig` swaps the channel
+    /// counts to match).
+    static func transforms(training options: TrainOptions) -> (a: TransformOptions, b: TransformOptions) {
         var a = TransformOptions()
         a.preprocess = options.preprocess; a.loadSize = options.loadSize; a.cropSize = options.cropSize
         a.flip = !options.noFlip
         a.minimumSide = options.minimumImageSide
+        a.multiple = NetworkSize.multiple(netG: options.netG)
         a.maxPixels = options.maxPixels
         var b = a
         let aToB = options.direction == "AtoB"
         a.grayscale = (aToB ? options.inputNC : options.outputNC) == 1
         b.grayscale = (aToB ? options.outputNC : options.inputNC) == 1
-        // With BtoA the folders swap roles: A of the model is the dataset's B.
-        try self.init(dataroot: dataroot, phase: options.phase, options: aToB ? a : b, optionsB: aToB ? b : a,
-                      maxDatasetSize: options.maxDatasetSize, serialBatches: options.serialBatches,
-                      skipBadImages: options.skipBadImages)
+        return aToB ? (a, b) : (b, a)
     }
 
     /// Throws `ImageSizeError` if the transform cannot make a w×h image into a network input.
@@ -129,8 +137,8 @@ public final class UnalignedDataset: @unchecked Sendable {
                                                       UInt64(truncatingIfNeeded: index)))
         let indexA = index % pathsA.count
         let indexB = serialBatches ? index % pathsB.count : rng.int(below: pathsB.count)
-        let (pathA, imageA) = try load(pathsA, from: indexA, optionsA)
-        let (pathB, imageB) = try load(pathsB, from: indexB, optionsB)
+        let (pathA, imageA) = try loader.load(pathsA, from: indexA) { try Self.decode($0, optionsA) }
+        let (pathB, imageB) = try loader.load(pathsB, from: indexB) { try Self.decode($0, optionsB) }
         let a = applyTransform(imageA, optionsA, rng: &rng)
         let b = applyTransform(imageB, optionsB, rng: &rng)
         return DatasetItem(a: a.values, b: b.values, shapeA: a.shape, shapeB: b.shape, pathA: pathA, pathB: pathB)
@@ -138,26 +146,52 @@ public final class UnalignedDataset: @unchecked Sendable {
 
     /// The order items are visited in during `epoch`: 0..<count, shuffled (Fisher-Yates)
     /// from a stream of (seed, epoch) unless serial.
-    public func epochOrder(epoch: Int, seed: UInt64) -> [Int] {
-        var order = Array(0..<count)
-        if serialBatches { return order }
-        let shuffleSalt: UInt64 = 0x5348_5546_464C_4531  // keeps this stream apart from the items'
-        var rng = RandomStream(seed: CPUBackend.mix64(seed ^ shuffleSalt, UInt64(truncatingIfNeeded: epoch)))
-        for i in stride(from: order.count - 1, to: 0, by: -1) {
-            order.swapAt(i, rng.int(below: i + 1))
-        }
-        return order
-    }
+    public func epochOrder(epoch: Int, seed: UInt64) -> [Int] { shuffledOrder(count: count, serial: serialBatches, epoch: epoch, seed: seed) }
 
-    /// Decodes `paths[start]`; with `skipBadImages`, the first decodable file from there on
-    /// (wrapping around), warning once on stderr about each file skipped. The decoded size is
-    /// checked again (the file may have changed since its header was read).
-    private func load(_ paths: [String], from start: Int, _ options: TransformOptions) throws -> (String, Image) {
-        func decode(_ path: String) throws -> Image {
-            let image = try ImageIO.load(path, maxPixels: options.maxPixels)
-            try Self.checkSize(path, width: image.width, height: image.height, options)
-            return image
-        }
+    /// Decodes `path` and checks its decoded size (the file may have changed since its header was read).
+    static func decode(_ path: String, _ options: TransformOptions) throws -> Image {
+        let image = try ImageIO.load(path, maxPixels: options.maxPixels)
+        try checkSize(path, width: image.width, height: image.height, options)
+        return image
+    }
+}
+
+/// A dataset of training items, as the batch loader reads it.
+public protocol TrainingDataset: AnyObject, Sendable {
+    /// Items per epoch.
+    var count: Int { get }
+    /// The transform of the A side (named in errors about batch shapes).
+    var optionsA: TransformOptions { get }
+    /// Item `index` of `epoch`, deterministic in (seed, epoch, index).
+    func item(_ index: Int, epoch: Int, seed: UInt64) throws -> DatasetItem
+    /// The order items are visited in during `epoch`.
+    func epochOrder(epoch: Int, seed: UInt64) -> [Int]
+}
+
+/// 0..<count, shuffled (Fisher-Yates) from a stream of (seed, epoch) unless `serial`.
+func shuffledOrder(count: Int, serial: Bool, epoch: Int, seed: UInt64) -> [Int] {
+    var order = Array(0..<count)
+    if serial { return order }
+    let shuffleSalt: UInt64 = 0x5348_5546_464C_4531  // keeps this stream apart from the items'
+    var rng = RandomStream(seed: CPUBackend.mix64(seed ^ shuffleSalt, UInt64(truncatingIfNeeded: epoch)))
+    for i in stride(from: order.count - 1, to: 0, by: -1) {
+        order.swapAt(i, rng.int(below: i + 1))
+    }
+    return order
+}
+
+/// Decodes dataset files; with `skipBadImages`, a file that fails is replaced by the next
+/// one that decodes (wrapping around), with one warning per file on stderr. Safe to use
+/// from several threads.
+final class SkippingLoader: @unchecked Sendable {
+    let skipBadImages: Bool
+    private let lock = NSLock()
+    private var badFiles = Set<String>()  // undecodable files already warned about
+
+    init(skipBadImages: Bool) { self.skipBadImages = skipBadImages }
+
+    /// `decode(paths[start])`, or with `skipBadImages` the first file from there on that decodes.
+    func load(_ paths: [String], from start: Int, _ decode: (String) throws -> Image) throws -> (String, Image) {
         guard skipBadImages else { return (paths[start], try decode(paths[start])) }
         for k in 0..<paths.count {
             let path = paths[(start + k) % paths.count]

@@ -1,17 +1,21 @@
 import Foundation
 
 /// The official `init_weights`: every conv and transposed-conv weight drawn by `type`
-/// with `gain`, every bias zero. Seeded: parameter j of the network draws from stream
+/// with `gain`, every batch-norm weight from N(1, gain) (whatever the type), every bias zero. Seeded: parameter j of the network draws from stream
 /// (seed, j), so the numbers do not depend on the backend.
 public enum InitType: String, CaseIterable, Sendable {
     case normal, xavier, kaiming, orthogonal
 }
 
 public func initWeights(_ module: Module, type: InitType = .normal, gain: Float = 0.02, seed: UInt64) {
-    for (j, (_, p)) in module.namedParameters().enumerated() {
+    for (j, (key, p)) in module.namedParameters().enumerated() {
         let b = p.backend
-        if p.shape.count < 2 { b.fill(p.buffer, value: 0); continue }  // biases
         let s = CPUBackend.mix64(seed, UInt64(j))
+        if p.shape.count < 2 {
+            // a one-dimensional weight is a batch norm's; the rest are biases
+            if key.hasSuffix("weight") { b.randomNormal(p.buffer, count: p.count, seed: s, mean: 1, std: gain) } else { b.fill(p.buffer, value: 0) }
+            continue
+        }
         // PyTorch's fans: dim 1 is fan-in, dim 0 fan-out (also for [in, out, k, k] transposed weights).
         let receptive = p.shape.dropFirst(2).reduce(1, *)
         let fanIn = p.shape[1] * receptive, fanOut = p.shape[0] * receptive

@@ -58,3 +58,8 @@ func makeParameters(_ shape: [Int], bias: Int?, on backend: Backend) -> (Tensor,
 func prefixed(_ prefix: String, _ m: Module) -> [(String, Tensor)] {
     m.namedParameters().map { ("\(prefix).\($0.0)", $0.1) }
 }
+
+/// Prefixes child buffer names, as `prefixed` does parameter names.
+func prefixedBuffers(_ prefix: String, _ m: Module) -> [(String, Tensor)] {
+    m.namedBuffers().map { ("\(prefix).\($0.0)", $0.1) }
+}

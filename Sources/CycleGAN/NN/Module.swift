@@ -3,6 +3,9 @@ public protocol Module: AnyObject {
     /// Every parameter with its state-dict key (`model.10.conv_block.5.weight`, …), in
     /// registration order.
     func namedParameters() -> [(String, Tensor)]
+    /// State that is saved and loaded but not trained (batch norm's running statistics), by
+    /// state-dict key.
+    func namedBuffers() -> [(String, Tensor)]
 }
 
 /// A mismatch between a state dict and a model: every problem, by key.
@@ -27,6 +30,8 @@ public struct StateDictError: Error, CustomStringConvertible {
 }
 
 extension Module {
+    public func namedBuffers() -> [(String, Tensor)] { [] }
+
     public func parameters() -> [Tensor] { namedParameters().map { $0.1 } }
 
     /// Clears every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
@@ -37,20 +42,21 @@ extension Module {
 
     public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
 
-    /// The weights by official key name, copied to the host.
+    /// The weights and buffers by official key name, copied to the host.
     public func stateDict() -> [String: HostTensor] {
         var d: [String: HostTensor] = [:]
-        for (k, p) in namedParameters() { d[k] = p.toHost() }
+        for (k, p) in namedParameters() + namedBuffers() { d[k] = p.toHost() }
         return d
     }
 
-    /// Loads weights by key. Keys `ignoring` (e.g. instance-norm running stats) are skipped;
+    /// Loads weights and buffers by key. Unknown keys `ignoring` accepts (e.g. running
+    /// statistics at instance-norm positions) are skipped;
     /// any other missing, unexpected or mis-shaped key is reported, all at once, and
     /// nothing is loaded.
     /// With `apply` false, only checks that the dict matches (what a caller does for several
     /// modules before changing any).
     public func loadStateDict(_ dict: [String: HostTensor], ignoring: (String) -> Bool = { _ in false }, apply: Bool = true) throws {
-        let params = namedParameters()
+        let params = namedParameters() + namedBuffers()
         var err = StateDictError()
         let known = Set(params.map { $0.0 })
         for (k, p) in params {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Where training stands, saved beside the network weights so that a resumed run is the
 /// uninterrupted one: epoch and iteration counters, the learning rate, both Adam states,
-/// both image pools and the pools' random stream.
+/// the image pools and the random streams (the pools', each network's dropout stream).
 public struct TrainProgress: Equatable, Sendable {
     /// The epoch in progress (1-based, as the official `epoch`).
     public var epoch: Int
@@ -17,15 +17,19 @@ public struct TrainProgress: Equatable, Sendable {
     }
 }
 
-/// A checkpoint set under `<checkpoints_dir>/<name>/`: `<label>_net_{G_A,G_B,D_A,D_B}.safetensors`
-/// with the official key names, and `<label>_train_state.safetensors`. Every file carries
-/// the same `step_id` in its metadata; the train state is renamed into place last, so a
-/// set whose files disagree was interrupted while saving.
+/// A checkpoint set under `<checkpoints_dir>/<name>/`: `<label>_net_<network>.safetensors`
+/// (CycleGAN: G_A, G_B, D_A, D_B; pix2pix: G, D) with the official key names, and
+/// `<label>_train_state.safetensors`. Every file carries the same `step_id` in its metadata;
+/// the train state is renamed into place last, so a set whose files disagree was
+/// interrupted while saving.
 public struct CheckpointStore {
     public let directory: String
-    public init(directory: String) { self.directory = directory }
-
-    public static let networkNames = ["G_A", "G_B", "D_A", "D_B"]
+    /// The networks of a set (the model's `networks` names).
+    public let networkNames: [String]
+    public init(directory: String, networkNames: [String] = ["G_A", "G_B", "D_A", "D_B"]) {
+        self.directory = directory
+        self.networkNames = networkNames
+    }
 
     public func networkPath(_ label: String, _ net: String, ext: String = "safetensors") -> String {
         "\(directory)/\(label)_net_\(net).\(ext)"
@@ -34,12 +38,10 @@ public struct CheckpointStore {
 
     /// Each optimiser with its parameters in optimiser order, keyed "<net>/<state-dict key>":
     /// the names its state is saved and restored under.
-    static func optimizerParameters(_ model: CycleGANModel) -> [(String, Adam, [(String, Tensor)])] {
-        func keyed(_ nets: [(String, Module)]) -> [(String, Tensor)] {
-            nets.flatMap { net in net.1.namedParameters().map { ("\(net.0)/\($0.0)", $0.1) } }
+    static func optimizerParameters(_ model: any GANModel) -> [(String, Adam, [(String, Tensor)])] {
+        model.optimizers.map { name, opt, nets in
+            (name, opt, nets.flatMap { net in net.1.namedParameters().map { ("\(net.0)/\($0.0)", $0.1) } })
         }
-        return [("optimizer_G", model.optimizerG, keyed([("G_A", model.netG_A), ("G_B", model.netG_B)])),
-                ("optimizer_D", model.optimizerD, keyed([("D_A", model.netD_A), ("D_B", model.netD_B)]))]
     }
 
     // MARK: saving
@@ -56,7 +58,7 @@ public struct CheckpointStore {
     /// Saves the four networks and the train state under `label` (atomically, file by file,
     /// the train state last). Everything is read back from the device first, and nothing is
     /// written if the device has failed. `beforeRename` lets tests simulate a crash.
-    public func save(_ model: CycleGANModel, progress: TrainProgress, label: String,
+    public func save(_ model: any GANModel, progress: TrainProgress, label: String,
                      beforeRename: ((String) throws -> Void)? = nil) throws {
         let stepId = "\(progress.totalIters)"
         let files = model.networks.map { (name, net) in
@@ -69,7 +71,7 @@ public struct CheckpointStore {
         }
     }
 
-    func trainState(_ model: CycleGANModel, progress: TrainProgress, stepId: String) -> SafeTensorsFile {
+    func trainState(_ model: any GANModel, progress: TrainProgress, stepId: String) -> SafeTensorsFile {
         var t: [String: HostTensor] = [:]
         var meta: [String: String] = [:]
         for (optName, opt, params) in Self.optimizerParameters(model) {
@@ -81,16 +83,17 @@ public struct CheckpointStore {
                 }
             }
         }
-        for (poolName, pool) in [("pool_A", model.poolA), ("pool_B", model.poolB)] {
+        for (poolName, pool, _) in model.pools {
             for (i, image) in pool.images.enumerated() { t["\(poolName)/\(i)"] = image.toHost() }
+            meta["\(poolName)_count"] = "\(pool.images.count)"
         }
+        for (name, mode) in model.modes { meta["dropout_random_state_\(name)"] = "\(mode.dropoutRandom.state)" }
         meta.merge([
             "format_version": "\(Self.trainStateFormatVersion)",
             "kernel_config": model.backend.kernelConfiguration,
             "step_id": stepId, "epoch": "\(progress.epoch)", "epoch_iter": "\(progress.epochIter)",
             "total_iters": "\(progress.totalIters)", "lr": "\(progress.lr)",
             "pool_random_state": "\(model.poolRandom.state)", "seed": "\(model.config.seed)",
-            "pool_A_count": "\(model.poolA.images.count)", "pool_B_count": "\(model.poolB.images.count)",
         ]) { $1 }
         return SafeTensorsFile(tensors: t, metadata: meta)
     }
@@ -98,7 +101,8 @@ public struct CheckpointStore {
     // MARK: loading
 
     /// Network weights of `label`: the safetensors file, else an official `.pth` (read
-    /// natively). Instance-norm running statistics are dropped, as the official loader does.
+    /// natively). Running statistics at instance-norm positions are dropped, as the official
+    /// loader does (batch norms load theirs); `num_batches_tracked` is always dropped.
     public func loadNetwork(_ net: Module, name: String, label: String) throws -> String? {
         let (dict, source, stepId) = try readNetwork(name: name, label: label)
         try loadChecked(net, dict, source: source)
@@ -131,13 +135,13 @@ public struct CheckpointStore {
 
     /// The step id of each file of a set, nil where a file is missing or has none.
     func stepIds(_ label: String) -> [String?] {
-        (Self.networkNames.map { networkPath(label, $0) } + [trainStatePath(label)]).map { path in
+        (networkNames.map { networkPath(label, $0) } + [trainStatePath(label)]).map { path in
             guard FileManager.default.fileExists(atPath: path), let f = try? SafeTensorsFile(contentsOf: path) else { return nil }
             return f.metadata["step_id"]
         }
     }
 
-    /// Whether all five files of `label` exist and carry the same step id.
+    /// Whether all files of `label` (each network's and the train state) exist and carry the same step id.
     public func isComplete(_ label: String) -> Bool {
         let ids = stepIds(label)
         return ids.allSatisfy { $0 != nil } && Set(ids.compactMap { $0 }).count == 1
@@ -149,14 +153,14 @@ public struct CheckpointStore {
         let labels = files.filter { $0.hasSuffix("_train_state.safetensors") }.map { String($0.dropLast("_train_state.safetensors".count)) }
         // each set's step ids read once (a comparator would parse five files per comparison)
         let steps = labels.map { ($0, stepIds($0)) }.filter { $0.1.allSatisfy { $0 != nil } && Set($0.1).count == 1 }
-        return steps.sorted { Int($0.1[4] ?? "") ?? 0 > Int($1.1[4] ?? "") ?? 0 }.map { $0.0 }
+        return steps.sorted { Int($0.1.last! ?? "") ?? 0 > Int($1.1.last! ?? "") ?? 0 }.map { $0.0 }
     }
 
-    /// Restores model weights, optimiser states, pools and the pool stream from a complete
+    /// Restores model weights, optimiser states, pools and the random streams from a complete
     /// set, and returns where training stood. Every value is checked before it is used; an
     /// error names the file, the key and what was expected. Nothing of the model changes
     /// unless the whole set is valid.
-    public func restore(_ model: CycleGANModel, label: String) throws -> TrainProgress {
+    public func restore(_ model: any GANModel, label: String) throws -> TrainProgress {
         let path = trainStatePath(label)
         let state = try TrainStateReader(file: try SafeTensorsFile(contentsOf: path), path: path)
         let version = try state.integer("format_version", in: 1...Int.max, default: 1)
@@ -191,7 +195,7 @@ public struct CheckpointStore {
         // Pools: at most pool_size images each, all [1, c, h, w] of one shape, c the
         // channels of the domain the pool holds fakes of.
         var pools: [(ImagePool, [HostTensor])] = []
-        for (poolName, pool, channels) in [("pool_A", model.poolA, model.config.inputNC), ("pool_B", model.poolB, model.config.outputNC)] {
+        for (poolName, pool, channels) in model.pools {
             let n = try state.integer("\(poolName)_count", in: 0...pool.size)
             var images: [HostTensor] = []
             for i in 0..<n {
@@ -208,6 +212,14 @@ public struct CheckpointStore {
 
         guard let poolState = UInt64(try state.string("pool_random_state")) else {
             throw FileError.malformed(path, "pool_random_state is not an unsigned 64-bit integer")
+        }
+        // each network's dropout stream (absent in train states written before dropout existed)
+        var dropoutStates: [(NetworkMode, UInt64)] = []
+        for (name, mode) in model.modes {
+            let key = "dropout_random_state_\(name)"
+            guard let text = state.file.metadata[key] else { continue }
+            guard let v = UInt64(text) else { throw FileError.malformed(path, "\(key) is not an unsigned 64-bit integer") }
+            dropoutStates.append((mode, v))
         }
         let epoch = try state.integer("epoch", in: 1...Self.epochLimit)
         let total = try state.integer("total_iters", in: 0...Self.counterLimit)
@@ -234,6 +246,7 @@ public struct CheckpointStore {
             pool.restore(images.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) })
         }
         model.poolRandom.state = poolState
+        for (mode, v) in dropoutStates { mode.dropoutRandom.state = v }
         model.setLearningRate(lr)
         return TrainProgress(epoch: epoch, epochIter: epochIter, totalIters: total, lr: lr)
     }

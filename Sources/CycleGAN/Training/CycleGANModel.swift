@@ -1,8 +1,17 @@
-/// The CycleGAN configuration the trainer needs (a subset of the command-line options).
+/// The model configuration the trainer needs (a subset of the command-line options), for
+/// CycleGAN and pix2pix alike.
 public struct CycleGANConfig: Sendable {
     public var inputNC = 3, outputNC = 3
     public var ngf = 64, ndf = 64
+    /// `--netG`: resnet_9blocks, resnet_6blocks (`nBlocks` blocks), unet_256 or unet_128.
+    public var netG = "resnet_9blocks"
     public var nBlocks = 9
+    /// `--norm` of every network.
+    public var norm: NormKind = .instance
+    /// Dropout in the generators (`--no_dropout` off; CycleGAN never has it).
+    public var dropout = false
+    /// pix2pix's `--lambda_L1`.
+    public var lambdaL1: Float = 100
     public var netD = "basic"
     public var nLayersD = 3
     public var ganMode: GANMode = .lsgan
@@ -33,10 +42,10 @@ public struct CycleGANVisuals {
 
 /// The CycleGAN model and its training iteration, exactly as the official
 /// `CycleGANModel.optimize_parameters` (models/cycle_gan_model.py; docs/semantics.md, §4).
-public final class CycleGANModel {
+public final class CycleGANModel: GANModel {
     public let config: CycleGANConfig
     public let backend: Backend
-    public let netG_A: ResnetGenerator, netG_B: ResnetGenerator
+    public let netG_A: any Generator, netG_B: any Generator
     public let netD_A: any Discriminator, netD_B: any Discriminator
     public let optimizerG: Adam, optimizerD: Adam
     public let poolA: ImagePool, poolB: ImagePool
@@ -48,19 +57,11 @@ public final class CycleGANModel {
     public init(_ config: CycleGANConfig, on backend: Backend) {
         self.config = config
         self.backend = backend
-        netG_A = ResnetGenerator(inputNC: config.inputNC, outputNC: config.outputNC, ngf: config.ngf, nBlocks: config.nBlocks, on: backend)
-        netG_B = ResnetGenerator(inputNC: config.outputNC, outputNC: config.inputNC, ngf: config.ngf, nBlocks: config.nBlocks, on: backend)
-        func discriminator(_ nc: Int) -> any Discriminator {
-            config.netD == "pixel" ? PixelDiscriminator(inputNC: nc, ndf: config.ndf, on: backend)
-                : NLayerDiscriminator(inputNC: nc, ndf: config.ndf, nLayers: config.netD == "basic" ? 3 : config.nLayersD, on: backend)
-        }
-        netD_A = discriminator(config.outputNC)
-        netD_B = discriminator(config.inputNC)
-        // Initialisation stream: one sub-seed per network.
-        let initSeed = CPUBackend.mix64(config.seed, 0x1417)
-        for (k, net) in ([netG_A, netG_B, netD_A, netD_B] as [Module]).enumerated() {
-            initWeights(net, type: config.initType, gain: config.initGain, seed: CPUBackend.mix64(initSeed, UInt64(k)))
-        }
+        netG_A = makeGenerator(config, inputNC: config.inputNC, outputNC: config.outputNC, on: backend)
+        netG_B = makeGenerator(config, inputNC: config.outputNC, outputNC: config.inputNC, on: backend)
+        netD_A = makeDiscriminator(config, inputNC: config.outputNC, on: backend)
+        netD_B = makeDiscriminator(config, inputNC: config.inputNC, on: backend)
+        initNetworks([netG_A, netG_B, netD_A, netD_B], modes: [netG_A.mode, netG_B.mode, netD_A.mode, netD_B.mode], config)
         optimizerG = Adam(netG_A.parameters() + netG_B.parameters(), lr: config.lr, betas: (config.beta1, 0.999))
         optimizerD = Adam(netD_A.parameters() + netD_B.parameters(), lr: config.lr, betas: (config.beta1, 0.999))
         poolA = ImagePool(size: config.poolSize)
@@ -72,6 +73,30 @@ public final class CycleGANModel {
     /// The four networks by the official names.
     public var networks: [(String, Module)] {
         [("G_A", netG_A), ("G_B", netG_B), ("D_A", netD_A), ("D_B", netD_B)]
+    }
+
+    public var optimizers: [(String, Adam, [(String, Module)])] {
+        [("optimizer_G", optimizerG, [("G_A", netG_A), ("G_B", netG_B)]),
+         ("optimizer_D", optimizerD, [("D_A", netD_A), ("D_B", netD_B)])]
+    }
+
+    /// pool_A holds fakes of A (input_nc channels), pool_B fakes of B.
+    public var pools: [(String, ImagePool, Int)] { [("pool_A", poolA, config.inputNC), ("pool_B", poolB, config.outputNC)] }
+
+    public var lossNames: [String] { CycleGANLosses.names }
+
+    public func trainingStep(realA: Tensor, realB: Tensor) throws -> Losses {
+        Losses(names: CycleGANLosses.names, values: try step(realA: realA, realB: realB).values)
+    }
+
+    /// The official visuals: real_A fake_B rec_A (idt_B) real_B fake_A rec_B (idt_A).
+    public var currentVisuals: [(String, Tensor)] {
+        guard let v = visuals else { return [] }
+        var list: [(String, Tensor)] = [("real_A", v.realA), ("fake_B", v.fakeB), ("rec_A", v.recA)]
+        if let t = v.idtB { list.append(("idt_B", t)) }
+        list += [("real_B", v.realB), ("fake_A", v.fakeA), ("rec_B", v.recB)]
+        if let t = v.idtA { list.append(("idt_A", t)) }
+        return list
     }
 
     /// Sets the learning rate of both optimisers.

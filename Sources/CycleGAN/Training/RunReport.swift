@@ -9,15 +9,19 @@ public final class RunReport {
     let webDirectory: String
     let writeHTML: Bool
     private let queue = DispatchQueue(label: "cyclegan.report")
-    /// (total images, the eight losses) of every logged iteration, for the plot.
+    /// (total images, the losses) of every logged iteration, for the plot.
     private var history: [(Int, [Float])] = []
     /// Display steps shown on the page: (label, visual names).
     private var displays: [(String, [String])] = []
     private let name: String
+    /// The model's loss names, in logging order.
+    let lossNames: [String]
 
-    public init(runDirectory: String, name: String, writeHTML: Bool, resumed: Bool) throws {
+    public init(runDirectory: String, name: String, lossNames: [String] = CycleGANLosses.names, writeHTML: Bool,
+                resumed: Bool) throws {
         self.runDirectory = runDirectory
         self.name = name
+        self.lossNames = lossNames
         webDirectory = runDirectory + "/web"
         self.writeHTML = writeHTML
         try FileManager.default.createDirectory(atPath: webDirectory + "/images", withIntermediateDirectories: true)
@@ -48,23 +52,23 @@ public final class RunReport {
         for line in text.split(separator: "\n") {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let total = obj["total_iters"] as? Int else { continue }
-            history.append((total, CycleGANLosses.names.map { Float(obj[$0] as? Double ?? 0) }))
+            history.append((total, lossNames.map { Float(obj[$0] as? Double ?? 0) }))
         }
     }
 
     /// The console/log line of the official `print_current_losses`.
-    public static func lossLine(epoch: Int, iter: Int, time: Double, data: Double, losses: CycleGANLosses) -> String {
+    public static func lossLine(epoch: Int, iter: Int, time: Double, data: Double, losses: Losses) -> String {
         var s = String(format: "(epoch: %d, iters: %d, time: %.3f, data: %.3f) ", epoch, iter, time, data)
-        for (k, v) in zip(CycleGANLosses.names, losses.values) { s += String(format: "%@: %.3f ", k, v) }
+        for (k, v) in zip(losses.names, losses.values) { s += String(format: "%@: %.3f ", k, v) }
         return s
     }
 
     /// Logs one iteration's losses to both logs, written before this returns (the next
     /// step does not start with a line still in memory).
-    public func logLosses(epoch: Int, iter: Int, totalIters: Int, time: Double, data: Double, lr: Double, losses: CycleGANLosses) {
+    public func logLosses(epoch: Int, iter: Int, totalIters: Int, time: Double, data: Double, lr: Double, losses: Losses) {
         let line = Self.lossLine(epoch: epoch, iter: iter, time: time, data: data, losses: losses)
         var obj: [String: Any] = ["epoch": epoch, "iter": iter, "total_iters": totalIters, "lr": lr, "time": time, "data": data]
-        for (k, v) in zip(CycleGANLosses.names, losses.values) { obj[k] = Double(v) }
+        for (k, v) in zip(losses.names, losses.values) { obj[k] = Double(v) }
         let json = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         append(line + "\n", to: "loss_log.txt")
         append(json + "\n", to: "loss_log.jsonl")
@@ -108,7 +112,7 @@ public final class RunReport {
         try? writeAtomically(Data(html.utf8), to: webDirectory + "/index.html")
     }
 
-    /// A line chart of the eight losses against images trained.
+    /// A line chart of the losses against images trained.
     func plotSVG() -> String {
         let w = 720.0, h = 300.0, left = 40.0, bottom = 20.0
         let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -124,7 +128,7 @@ public final class RunReport {
         svg += "<line x1=\"\(left)\" y1=\"10\" x2=\"\(left)\" y2=\"\(h - bottom)\" stroke=\"black\"/>"
         svg += "<text x=\"2\" y=\"14\">\(String(format: "%.2f", maxY))</text><text x=\"2\" y=\"\(h - bottom)\">0</text>"
         svg += "<text x=\"\(left)\" y=\"\(h - 4)\">\(Int(x0))</text><text x=\"\(w - 80)\" y=\"\(h - 4)\">\(Int(x1)) images</text>"
-        for (k, name) in CycleGANLosses.names.enumerated() {
+        for (k, name) in lossNames.enumerated() {
             let pts = history.map { String(format: "%.1f,%.1f", px(Double($0.0)), py(Double($0.1[k].isFinite ? $0.1[k] : 0))) }
             svg += "<polyline fill=\"none\" stroke=\"\(colors[k])\" stroke-width=\"1.2\" points=\"\(pts.joined(separator: " "))\"/>"
             svg += "<text x=\"\(left + Double(k) * 85)\" y=\"\(h + 30)\" fill=\"\(colors[k])\">\(name)</text>"

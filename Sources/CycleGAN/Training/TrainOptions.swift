@@ -2,8 +2,13 @@ import Foundation
 
 /// Every option of `cyclegan train`, with the official names and defaults (the official
 /// options/base_options.py and train_options.py; docs/semantics.md §8), plus ours: device,
-/// seed, skip_bad_images, stop_after, max_pixels.
+/// seed, skip_bad_images, stop_after, max_pixels. `--model pix2pix` changes the defaults as
+/// the official model does (`withPix2PixDefaults`).
 public struct TrainOptions: Sendable {
+    /// `--model`: cycle_gan or pix2pix.
+    public var model = "cycle_gan"
+    /// `--dataset_mode`: unaligned (CycleGAN's) or aligned (pix2pix's A|B pairs).
+    public var datasetMode = "unaligned"
     public var dataroot: String? = nil
     public var name = "experiment_name"
     public var checkpointsDir = "./checkpoints"
@@ -12,6 +17,8 @@ public struct TrainOptions: Sendable {
     public var netD = "basic", netG = "resnet_9blocks"
     public var nLayersD = 3
     public var norm = "instance"
+    /// `--no_dropout`: CycleGAN forces it; pix2pix's generator has dropout unless it is given.
+    public var noDropout = true
     public var initType: InitType = .normal
     public var initGain: Float = 0.02
     public var direction = "AtoB"
@@ -35,6 +42,8 @@ public struct TrainOptions: Sendable {
     public var lrPolicy: LRPolicy = .linear
     public var lrDecayIters = 50
     public var lambdaA: Float = 10, lambdaB: Float = 10, lambdaIdentity: Float = 0.5
+    /// pix2pix's `--lambda_L1`.
+    public var lambdaL1: Float = 100
     public var noHTML = false
     // ours
     public var device = "auto"
@@ -65,11 +74,27 @@ public struct TrainOptions: Sendable {
         return o
     }
 
+    /// The official pix2pix defaults (models/pix2pix_model.py): a U-Net with batch norm and
+    /// dropout on aligned pairs, no image pool, the vanilla GAN loss. Options the user gives
+    /// are applied after these.
+    public func withPix2PixDefaults() -> TrainOptions {
+        var o = self
+        o.model = "pix2pix"
+        o.netG = "unet_256"; o.norm = "batch"; o.datasetMode = "aligned"; o.noDropout = false
+        o.poolSize = 0; o.ganMode = .vanilla
+        if demo {
+            // the demo's pairs at 128x128 (unet_128 needs multiples of 128)
+            o.name = "demo_pix2pix"
+            o.netG = "unet_128"; o.loadSize = 142; o.cropSize = 128
+        }
+        return o
+    }
+
     public var nBlocks: Int { netG == "resnet_6blocks" ? 6 : 9 }
     public var lastEpoch: Int { nEpochs + nEpochsDecay }
 
     /// The smallest side a training image may reach the networks with (`NetworkSize`).
-    public var minimumImageSide: Int { NetworkSize.trainingMinimum(netD: netD, nLayers: nLayersD) }
+    public var minimumImageSide: Int { NetworkSize.trainingMinimum(netG: netG, netD: netD, nLayers: nLayersD) }
 
     /// The widest networks accepted (`--ngf`, `--ndf`): 512 makes a 9-block generator of
     /// 180 M parameters; wider ones would only exhaust memory.
@@ -86,11 +111,19 @@ public struct TrainOptions: Sendable {
     /// Checks values the official code would reject or mis-handle; the error names the option.
     public func validate() throws {
         func bad(_ option: String, _ what: String) -> OptionError { OptionError("--\(option): \(what)") }
-        guard ["resnet_9blocks", "resnet_6blocks"].contains(netG) else {
-            throw bad("netG", "\"\(netG)\" is not supported (expected resnet_9blocks or resnet_6blocks; unet_256/unet_128 are not implemented)")
+        guard model == "cycle_gan" || model == "pix2pix" else {
+            throw bad("model", "\"\(model)\" is not supported for training (expected cycle_gan or pix2pix; colorization and template are not implemented)")
         }
+        let modes = model == "pix2pix" ? ["aligned"] : ["unaligned"]
+        guard modes.contains(datasetMode) else {
+            throw bad("dataset_mode", "\"\(datasetMode)\" does not train --model \(model) (expected \(modes.joined(separator: " or ")))")
+        }
+        if let p = Self.netGProblem(netG) { throw bad("netG", p) }
         guard ["basic", "n_layers", "pixel"].contains(netD) else { throw bad("netD", "\"\(netD)\" is not one of basic, n_layers, pixel") }
-        guard norm == "instance" else { throw bad("norm", "\"\(norm)\" is not supported (only instance)") }
+        if let p = Self.normProblem(norm) { throw bad("norm", p) }
+        if model == "cycle_gan" && !noDropout {
+            throw bad("no_dropout", "CycleGAN has no dropout (the official cycle_gan model forces --no_dropout)")
+        }
         guard direction == "AtoB" || direction == "BtoA" else { throw bad("direction", "expected AtoB or BtoA, got \"\(direction)\"") }
         guard inputNC == 1 || inputNC == 3 else { throw bad("input_nc", "expected 1 or 3, got \(inputNC)") }
         guard outputNC == 1 || outputNC == 3 else { throw bad("output_nc", "expected 1 or 3, got \(outputNC)") }
@@ -119,11 +152,12 @@ public struct TrainOptions: Sendable {
             throw bad(option, "must be at least 1, got \(value)")
         }
         guard lr.isFinite else { throw bad("lr", "expected a finite number, got \(lr)") }
-        for (option, value) in [("lambda_A", lambdaA), ("lambda_B", lambdaB), ("lambda_identity", lambdaIdentity), ("init_gain", initGain)]
+        for (option, value) in [("lambda_A", lambdaA), ("lambda_B", lambdaB), ("lambda_identity", lambdaIdentity),
+                                ("lambda_L1", lambdaL1), ("init_gain", initGain)]
         where !(value.isFinite && value >= 0) {
             throw bad(option, "expected a finite number ≥ 0, got \(value)")
         }
-        if lambdaIdentity > 0 && inputNC != outputNC {
+        if model == "cycle_gan" && lambdaIdentity > 0 && inputNC != outputNC {
             throw bad("lambda_identity", "the identity loss needs --input_nc equal to --output_nc (or --lambda_identity 0)")
         }
         if let s = stopAfter, s < 1 { throw bad("stop_after", "must be positive, got \(s)") }
@@ -135,8 +169,8 @@ public struct TrainOptions: Sendable {
     /// image, from its header, when the dataset is made (`TransformOptions.sizeProblem`).
     func validateImageSizes() throws {
         func bad(_ option: String, _ what: String) -> OptionError { OptionError("--\(option): \(what)") }
-        let minimum = minimumImageSide, multiple = NetworkSize.generatorMultiple
-        let networks = "the generator needs \(NetworkSize.generatorMinimum) and the \(netD) discriminator "
+        let minimum = minimumImageSide, multiple = NetworkSize.multiple(netG: netG)
+        let networks = "the \(netG) generator needs \(NetworkSize.minimum(netG: netG)) and the \(netD) discriminator "
             + "\(NetworkSize.discriminatorMinimum(netD: netD, nLayers: nLayersD))"
         func checkSide(_ option: String, _ side: Int, _ role: String) throws {
             guard side % multiple == 0 else {
@@ -162,12 +196,26 @@ public struct TrainOptions: Sendable {
         }
     }
 
+    /// The generators `--netG` names.
+    public static let generators = ["resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128"]
+
+    static func netGProblem(_ v: String) -> String? {
+        generators.contains(v) ? nil : "\"\(v)\" is not one of \(generators.joined(separator: ", "))"
+    }
+
+    static func normProblem(_ v: String) -> String? {
+        NormKind(rawValue: v) == nil ? "\"\(v)\" is not one of instance, batch, none" : nil
+    }
+
     /// The trainer's model configuration.
     public var modelConfig: CycleGANConfig {
         var c = CycleGANConfig()
         c.inputNC = direction == "AtoB" ? inputNC : outputNC
         c.outputNC = direction == "AtoB" ? outputNC : inputNC
-        c.ngf = ngf; c.ndf = ndf; c.nBlocks = nBlocks
+        c.ngf = ngf; c.ndf = ndf; c.nBlocks = nBlocks; c.netG = netG
+        c.norm = NormKind(rawValue: norm) ?? .instance
+        c.dropout = !noDropout
+        c.lambdaL1 = lambdaL1
         c.netD = netD; c.nLayersD = nLayersD
         c.ganMode = ganMode
         c.lambdaA = lambdaA; c.lambdaB = lambdaB; c.lambdaIdentity = lambdaIdentity
@@ -192,18 +240,18 @@ public struct TrainOptions: Sendable {
             ("batch_size", s(batchSize), s(d.batchSize)), ("beta1", s(beta1), s(d.beta1)),
             ("checkpoints_dir", checkpointsDir, d.checkpointsDir), ("continue_train", s(continueTrain), s(d.continueTrain)),
             ("crop_size", s(cropSize), s(d.cropSize)), ("dataroot", dataroot ?? "None", "None"),
-            ("dataset_mode", "unaligned", "unaligned"), ("device", device, d.device), ("direction", direction, d.direction),
+            ("dataset_mode", datasetMode, d.datasetMode), ("device", device, d.device), ("direction", direction, d.direction),
             ("display_freq", s(displayFreq), s(d.displayFreq)), ("epoch", epoch, d.epoch), ("epoch_count", s(epochCount), s(d.epochCount)),
             ("gan_mode", ganMode.rawValue, d.ganMode.rawValue), ("init_gain", s(initGain), s(d.initGain)),
             ("init_type", initType.rawValue, d.initType.rawValue), ("input_nc", s(inputNC), s(d.inputNC)),
             ("lambda_A", s(lambdaA), s(d.lambdaA)), ("lambda_B", s(lambdaB), s(d.lambdaB)),
-            ("lambda_identity", s(lambdaIdentity), s(d.lambdaIdentity)), ("load_size", s(loadSize), s(d.loadSize)),
+            ("lambda_L1", s(lambdaL1), s(d.lambdaL1)), ("lambda_identity", s(lambdaIdentity), s(d.lambdaIdentity)), ("load_size", s(loadSize), s(d.loadSize)),
             ("lr", s(lr), s(d.lr)), ("lr_decay_iters", s(lrDecayIters), s(d.lrDecayIters)),
             ("lr_policy", lrPolicy.rawValue, d.lrPolicy.rawValue), ("max_dataset_size", mx(maxDatasetSize), mx(d.maxDatasetSize)),
             ("max_pixels", s(maxPixels), s(d.maxPixels)),
-            ("model", "cycle_gan", "cycle_gan"), ("n_epochs", s(nEpochs), s(d.nEpochs)), ("n_epochs_decay", s(nEpochsDecay), s(d.nEpochsDecay)),
+            ("model", model, d.model), ("n_epochs", s(nEpochs), s(d.nEpochs)), ("n_epochs_decay", s(nEpochsDecay), s(d.nEpochsDecay)),
             ("n_layers_D", s(nLayersD), s(d.nLayersD)), ("name", name, d.name), ("ndf", s(ndf), s(d.ndf)),
-            ("netD", netD, d.netD), ("netG", netG, d.netG), ("ngf", s(ngf), s(d.ngf)), ("no_flip", s(noFlip), s(d.noFlip)),
+            ("netD", netD, d.netD), ("netG", netG, d.netG), ("ngf", s(ngf), s(d.ngf)), ("no_dropout", s(noDropout), s(d.noDropout)), ("no_flip", s(noFlip), s(d.noFlip)),
             ("no_html", s(noHTML), s(d.noHTML)), ("norm", norm, d.norm), ("output_nc", s(outputNC), s(d.outputNC)),
             ("phase", phase, d.phase), ("pool_size", s(poolSize), s(d.poolSize)), ("preprocess", preprocess.rawValue, d.preprocess.rawValue),
             ("print_freq", s(printFreq), s(d.printFreq)), ("save_by_iter", s(saveByIter), s(d.saveByIter)),

@@ -6,13 +6,14 @@ public struct TrainingError: Error, CustomStringConvertible {
 }
 
 /// `cyclegan train`: the official training loop (epochs, logging, display, checkpoint
-/// frequencies, linear LR decay stepped at each epoch's end) with our additions: a seed,
-/// a full train state for exact resume, atomic checkpoints, JSON logs, a stop on NaN.
+/// frequencies, linear LR decay stepped at each epoch's end) for CycleGAN or pix2pix, with
+/// our additions: a seed, a full train state for exact resume, atomic checkpoints, JSON
+/// logs, a stop on NaN.
 public final class Trainer {
     public let options: TrainOptions
     public let backend: Backend
-    public let model: CycleGANModel
-    public let dataset: UnalignedDataset
+    public let model: any GANModel
+    public let dataset: any TrainingDataset
     public let store: CheckpointStore
     public let runDirectory: String
     public private(set) var progress: TrainProgress
@@ -29,6 +30,11 @@ public final class Trainer {
         "\(checkpointsDir)/\(name)/demo_data"
     }
 
+    /// The model `options` train.
+    public static func makeModel(_ options: TrainOptions, on backend: Backend) -> any GANModel {
+        options.model == "pix2pix" ? Pix2PixModel(options.modelConfig, on: backend) : CycleGANModel(options.modelConfig, on: backend)
+    }
+
     public init(options: TrainOptions, backend: Backend, say: @escaping (String) -> Void = { print($0) }) throws {
         try options.validate()
         self.options = options
@@ -36,20 +42,26 @@ public final class Trainer {
         self.say = say
         interactive = isatty(2) == 1
         runDirectory = "\(options.checkpointsDir)/\(options.name)"
-        store = CheckpointStore(directory: runDirectory)
 
         var dataroot = options.dataroot ?? ""
         if options.demo {
             dataroot = Self.demoDataroot(checkpointsDir: options.checkpointsDir, name: options.name)
-            if !DemoData.isComplete(dataroot) {
+            if options.datasetMode == "aligned" {
+                if !DemoData.isCompletePairs(dataroot) {
+                    say("generating the built-in demo pairs (each landscape by day beside it by night) in \(dataroot)")
+                    try DemoData.writePairs(to: dataroot)
+                }
+            } else if !DemoData.isComplete(dataroot) {
                 say("generating the built-in demo dataset (day and night landscapes) in \(dataroot)")
                 try DemoData.write(to: dataroot)
             }
         }
-        dataset = try UnalignedDataset(training: options, dataroot: dataroot)
+        dataset = options.datasetMode == "aligned" ? try AlignedDataset(training: options, dataroot: dataroot)
+                                                   : try UnalignedDataset(training: options, dataroot: dataroot)
         // The run folder is made only once the data is known to be there.
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-        model = CycleGANModel(options.modelConfig, on: backend)
+        model = Self.makeModel(options, on: backend)
+        store = CheckpointStore(directory: runDirectory, networkNames: model.networks.map { $0.0 })
         var start = TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
         if options.continueTrain {
             start = try Self.resume(options: options, store: store, model: model, say: say)
@@ -60,7 +72,8 @@ public final class Trainer {
         model.setLearningRate(progress.lr)
         try writeAtomically(Data(options.optionsText.utf8), to: runDirectory + "/train_opt.txt")
         try writeAtomically(options.optionsJSON, to: runDirectory + "/train_opt.json")
-        report = try RunReport(runDirectory: runDirectory, name: options.name, writeHTML: !options.noHTML, resumed: resumed)
+        report = try RunReport(runDirectory: runDirectory, name: options.name, lossNames: model.lossNames,
+                               writeHTML: !options.noHTML, resumed: resumed)
         say(options.optionsText)
         for (name, net) in model.networks {
             say(String(format: "[Network %@] Total number of parameters : %.3f M", name, Double(net.parameterCount) / 1e6))
@@ -72,7 +85,7 @@ public final class Trainer {
     /// resumes exactly; an incomplete set (interrupted while saving) falls back to the newest
     /// complete one; weights without a train state (official checkpoints) load with fresh
     /// optimiser state, as the official code does.
-    private static func resume(options: TrainOptions, store: CheckpointStore, model: CycleGANModel,
+    private static func resume(options: TrainOptions, store: CheckpointStore, model: any GANModel,
                                say: (String) -> Void) throws -> TrainProgress {
         let label = options.epoch
         if store.isComplete(label) {
@@ -98,7 +111,7 @@ public final class Trainer {
 
     /// Says once when the checkpoint was trained under another kernel configuration (device,
     /// GEMM tiling): the run continues exactly but for rounding.
-    private static func noteKernelChange(store: CheckpointStore, label: String, model: CycleGANModel) {
+    private static func noteKernelChange(store: CheckpointStore, label: String, model: any GANModel) {
         let now = model.backend.kernelConfiguration
         guard let then = (try? SafeTensorsFile(contentsOf: store.trainStatePath(label)))?.metadata["kernel_config"], then != now else { return }
         FileHandle.standardError.write(Data(("note: checkpoint '\(label)' was trained on \(then); now \(now): "
@@ -109,16 +122,16 @@ public final class Trainer {
     /// discriminators see pool images beside new fakes (and batch them together).
     /// In every mode, the pools' images must be what the networks take (sides multiples of
     /// 4, at least the networks' minimum, within --max_pixels).
-    private static func checkPools(_ model: CycleGANModel, options: TrainOptions, path: String) throws {
+    private static func checkPools(_ model: any GANModel, options: TrainOptions, path: String) throws {
         let fixedCrop = [.resize_and_crop, .crop, .scale_width_and_crop].contains(options.preprocess)
-        for (name, pool) in [("pool_A", model.poolA), ("pool_B", model.poolB)] {
+        for (name, pool, _) in model.pools {
             guard let shape = pool.images.first?.shape else { continue }
             let (h, w) = (shape[2], shape[3])
             if fixedCrop && (h != options.cropSize || w != options.cropSize) {
                 throw FileError.malformed(path, "\(name) holds \(w)x\(h) images but --crop_size is "
                     + "\(options.cropSize): resume with the run's --crop_size (\(h))")
             }
-            let multiple = NetworkSize.generatorMultiple, minimum = options.minimumImageSide
+            let multiple = NetworkSize.multiple(netG: options.netG), minimum = options.minimumImageSide
             guard h % multiple == 0, w % multiple == 0, min(h, w) >= minimum, pixelCount(w, h) <= options.maxPixels else {
                 throw FileError.malformed(path, "\(name) holds \(w)x\(h) images; the networks take sides that are multiples of "
                     + "\(multiple), at least \(minimum), within --max_pixels \(options.maxPixels)")
@@ -151,13 +164,14 @@ public final class Trainer {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 let n = batch.shapeA[0]
                 let realA = tensor(batch.a, batch.shapeA), realB = tensor(batch.b, batch.shapeB)
-                let losses = try model.step(realA: o.direction == "AtoB" ? realA : realB, realB: o.direction == "AtoB" ? realB : realA)
+                let losses = try model.trainingStep(realA: o.direction == "AtoB" ? realA : realB,
+                                                    realB: o.direction == "AtoB" ? realB : realA)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 progress.totalIters += n
                 progress.epochIter += n
                 guard losses.isFinite else {
                     throw TrainingError(description: "a loss became non-finite at epoch \(epoch), image \(progress.epochIter) ("
-                        + zip(CycleGANLosses.names, losses.values).map { "\($0) \($1)" }.joined(separator: ", ")
+                        + zip(losses.names, losses.values).map { "\($0) \($1)" }.joined(separator: ", ")
                         + "); stopping. The last good checkpoint in \(runDirectory) is kept; try a lower --lr")
                 }
                 if progress.totalIters % o.printFreq < n {
@@ -169,11 +183,7 @@ public final class Trainer {
                     if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                     say(line)
                 }
-                if progress.totalIters % o.displayFreq < n, let v = model.visuals {
-                    var list: [(String, Tensor)] = [("real_A", v.realA), ("fake_B", v.fakeB), ("rec_A", v.recA)]
-                    if let t = v.idtB { list.append(("idt_B", t)) }
-                    list += [("real_B", v.realB), ("fake_A", v.fakeA), ("rec_B", v.recB)]
-                    if let t = v.idtA { list.append(("idt_A", t)) }
+                if progress.totalIters % o.displayFreq < n, case let list = model.currentVisuals, !list.isEmpty {
                     let visuals = list.map { ($0.0, $0.1.image(0).toArray(), Array($0.1.shape.dropFirst())) }
                     try backend.throwIfFailed()
                     report.display(epoch: epoch, totalIters: progress.totalIters, visuals: visuals)

@@ -1,0 +1,69 @@
+/// The pix2pix model and its training iteration, exactly as the official
+/// `Pix2PixModel.optimize_parameters` (models/pix2pix_model.py; docs/semantics.md, "pix2pix"):
+/// one generator G from A to B, one conditional discriminator D on cat(A, B-or-fake), and
+/// per iteration the D step first, then the G step against the updated D.
+public final class Pix2PixModel: GANModel {
+    public let config: CycleGANConfig
+    public let backend: Backend
+    public let netG: any Generator
+    public let netD: any Discriminator
+    public let optimizerG: Adam, optimizerD: Adam
+    /// pix2pix keeps no image pool (`--pool_size 0`); the stream is kept for the train state's layout.
+    public var poolRandom: RandomStream
+    let ganLoss: GANLoss
+    public private(set) var currentVisuals: [(String, Tensor)] = []
+
+    public static let lossNames = ["G_GAN", "G_L1", "D_real", "D_fake"]
+    public var lossNames: [String] { Self.lossNames }
+
+    public init(_ config: CycleGANConfig, on backend: Backend) {
+        self.config = config
+        self.backend = backend
+        netG = makeGenerator(config, inputNC: config.inputNC, outputNC: config.outputNC, on: backend)
+        netD = makeDiscriminator(config, inputNC: config.inputNC + config.outputNC, on: backend)
+        initNetworks([netG, netD], modes: [netG.mode, netD.mode], config)
+        optimizerG = Adam(netG.parameters(), lr: config.lr, betas: (config.beta1, 0.999))
+        optimizerD = Adam(netD.parameters(), lr: config.lr, betas: (config.beta1, 0.999))
+        poolRandom = RandomStream(seed: CPUBackend.mix64(config.seed, 0x9001))
+        ganLoss = GANLoss(config.ganMode)
+    }
+
+    public var networks: [(String, Module)] { [("G", netG), ("D", netD)] }
+    public var optimizers: [(String, Adam, [(String, Module)])] {
+        [("optimizer_G", optimizerG, [("G", netG)]), ("optimizer_D", optimizerD, [("D", netD)])]
+    }
+    public var pools: [(String, ImagePool, Int)] { [] }
+
+    public func setLearningRate(_ lr: Double) { optimizerG.lr = lr; optimizerD.lr = lr }
+
+    /// One iteration on a batch of inputs `realA` and targets `realB`: the four losses
+    /// (G_GAN, G_L1, D_real, D_fake), read back in one transfer.
+    public func trainingStep(realA: Tensor, realB: Tensor) throws -> Losses {
+        let fakeB = netG(realA)
+
+        // D step: fake pairs against real pairs
+        netD.setRequiresGrad(true)
+        optimizerD.zeroGrad()
+        let lossDFake = ganLoss(netD(Tensor.cat([realA, fakeB.detach()], dim: 1)), targetIsReal: false)
+        let lossDReal = ganLoss(netD(Tensor.cat([realA, realB], dim: 1)), targetIsReal: true)
+        ((lossDFake + lossDReal) * 0.5).backward()
+        optimizerD.step()
+
+        // G step: fool the updated D (frozen, still in training mode) and stay near the target
+        netD.setRequiresGrad(false)
+        optimizerG.zeroGrad()
+        let lossGGAN = ganLoss(netD(Tensor.cat([realA, fakeB], dim: 1)), targetIsReal: true)
+        let lossGL1 = fakeB.l1Loss(realB) * config.lambdaL1
+        (lossGGAN + lossGL1).backward()
+        optimizerG.step()
+
+        currentVisuals = [("real_A", realA), ("fake_B", fakeB.detach()), ("real_B", realB)]
+        let all = Tensor(filled: 0, shape: [4], on: backend)
+        for (i, loss) in [lossGGAN, lossGL1, lossDReal, lossDFake].enumerated() {
+            backend.copy(loss.buffer, srcOffset: 0, to: all.buffer, dstOffset: i, count: 1)
+        }
+        let v = all.toArray()
+        try backend.throwIfFailed()
+        return Losses(names: Self.lossNames, values: v)
+    }
+}
