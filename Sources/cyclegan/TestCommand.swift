@@ -9,7 +9,8 @@ struct TestCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(name: .customLong("results_dir"), help: "Where results are written (default ./results/).") var resultsDir: String?
     @Option(name: .customLong("num_test"), help: "At most this many images (default: all).") var numTest: Int?
-    @Option(name: .customLong("model"), help: "cycle_gan (both directions, testA/testB) or test (one generator; --dataroot is a folder of images).") var modelKind: String?
+    @Option(name: .customLong("model"), help: "cycle_gan (both directions, testA/testB), pix2pix (A|B pairs in <dataroot>/<phase>/) or test (one generator; --dataroot is a folder of images). Default: the run's own.") var modelKind: String?
+    @Flag(name: .customLong("eval"), help: "Evaluation mode: batch norm uses its running statistics and dropout is off. Without it, as the official test.py, the networks stay in training mode.") var eval = false
     @Option(name: .customLong("model_suffix"), help: "With --model test, load <epoch>_net_G<suffix> (use _A for our own runs).") var modelSuffix: String?
     @Option(name: .customLong("phase"), help: "Dataset phase folder prefix (default test).") var phase: String?
     @Option(name: .customLong("aspect_ratio"), help: "Accepted for compatibility; outputs keep the input's aspect.") var aspectRatio: Double?
@@ -26,6 +27,9 @@ struct TestCommand: ParsableCommand {
             if var saved = try TestOptions.savedTrainOptions(savedPath) {
                 if model.ngf != nil { saved["ngf"] = nil }
                 if model.netG != nil { saved["netG"] = nil }
+                if model.norm != nil { saved["norm"] = nil }
+                if model.noDropout { saved["no_dropout"] = nil }
+                if modelKind != nil { saved["model"] = nil }
                 if model.inputNC != nil { saved["input_nc"] = nil }
                 if model.outputNC != nil { saved["output_nc"] = nil }
                 try o.adopt(saved, from: savedPath)
@@ -43,6 +47,10 @@ struct TestCommand: ParsableCommand {
             }
             if let v = model.ngf { o.ngf = v }
             if let v = model.netG { o.netG = v }
+            if let v = model.norm { o.norm = v }
+            if model.noDropout { o.noDropout = true }
+            if let v = model.datasetMode { o.datasetMode = v }
+            if eval { o.eval = true }
             if let v = model.inputNC { o.inputNC = v }
             if let v = model.outputNC { o.outputNC = v }
             if let v = model.epoch { o.epoch = v }

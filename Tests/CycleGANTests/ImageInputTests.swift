@@ -19,7 +19,7 @@ final class ImageInputTests: XCTestCase {
         XCTAssertEqual(NetworkSize.trainingMinimum(netD: "n_layers", nLayers: 4), 48)
         XCTAssertEqual(NetworkSize.trainingMinimum(netD: "n_layers", nLayers: 1), 8)  // the discriminator's 6, the generator's 8
         XCTAssertEqual(NetworkSize.trainingMinimum(netD: "pixel", nLayers: 3), 8)
-        XCTAssertEqual((1...13).map(NetworkSize.generatorInput), [8, 8, 8, 8, 8, 8, 8, 8, 12, 12, 12, 12, 16])
+        XCTAssertEqual((1...13).map { NetworkSize.generatorInput($0) }, [8, 8, 8, 8, 8, 8, 8, 8, 12, 12, 12, 12, 16])
         // At exactly those sides the networks run and give the expected shapes.
         let backend = CPUBackend()
         let g = ResnetGenerator(ngf: 2, nBlocks: 1, on: backend)

@@ -99,7 +99,7 @@ final class TrainStateTests: CLITestCase {
             let r = try cyclegan(args(name) + ["--continue_train", "--stop_after", "4"])
             XCTAssertEqual(r.status, 0, r.stderr)
         }
-        for net in CheckpointStore.networkNames {
+        for net in CheckpointStore.cycleGANNetworkNames {
             XCTAssertEqual(try SafeTensorsFile(contentsOf: "\(Self.root)/ck/v1/latest_net_\(net).safetensors").tensors,
                            try SafeTensorsFile(contentsOf: "\(Self.root)/ck/v2/latest_net_\(net).safetensors").tensors, net)
         }

@@ -16,7 +16,7 @@ final class TrainingRunTests: XCTestCase {
 
     func weights(_ dir: String, _ label: String) throws -> [String: HostTensor] {
         var all: [String: HostTensor] = [:]
-        for net in CheckpointStore.networkNames {
+        for net in CheckpointStore.cycleGANNetworkNames {
             for (k, v) in try SafeTensorsFile(contentsOf: "\(dir)/run/\(label)_net_\(net).safetensors").tensors { all["\(net)/\(k)"] = v }
         }
         return all
@@ -103,7 +103,7 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertTrue(store.isComplete("latest"))
         XCTAssertEqual(try weights(dir, "latest"), before)
         // Crash before the train state is renamed: the networks moved on, the state did not.
-        initWeights(t.model.netG_A, seed: 123)
+        initWeights((t.model as! CycleGANModel).netG_A, seed: 123)
         XCTAssertThrowsError(try store.save(t.model, progress: TrainProgress(epoch: 9, epochIter: 0, totalIters: 99, lr: 1),
                                             label: "latest", beforeRename: { path in if path.hasSuffix("train_state.safetensors") { throw Crash() } }))
         XCTAssertFalse(store.isComplete("latest"))
@@ -130,8 +130,8 @@ final class TrainingRunTests: XCTestCase {
         let t = try Trainer(options: resume, backend: CPUBackend(), say: { said.append($0) })
         XCTAssertTrue(said.contains { $0.contains("without a train state") }, said.joined(separator: "\n"))
         XCTAssertEqual(t.progress.epoch, 2)
-        XCTAssertEqual(t.model.optimizerG.steps.first, 0)
-        XCTAssertEqual(t.model.netG_A.stateDict(), try SafeTensorsFile(contentsOf: dir + "/run/latest_net_G_A.safetensors").tensors)
+        XCTAssertEqual((t.model as! CycleGANModel).optimizerG.steps.first, 0)
+        XCTAssertEqual((t.model as! CycleGANModel).netG_A.stateDict(), try SafeTensorsFile(contentsOf: dir + "/run/latest_net_G_A.safetensors").tensors)
     }
 
     func testNonFiniteLossStopsWithAClearMessage() throws {

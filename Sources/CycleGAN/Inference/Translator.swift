@@ -9,14 +9,25 @@ public struct TestOptions: Sendable {
     public var epoch = "latest"
     /// nil: every image (the official default silently stops at 50).
     public var numTest: Int? = nil
-    /// "cycle_gan" (both directions, testA/testB) or "test" (one generator, a plain folder).
+    /// "cycle_gan" (both directions, testA/testB), "pix2pix" (G on the A halves of the pairs
+    /// in `<dataroot>/<phase>/`) or "test" (one generator, a plain folder).
     public var model = "cycle_gan"
+    /// `--dataset_mode`: nil for the model's own (cycle_gan: unaligned, pix2pix: aligned, test: single).
+    public var datasetMode: String? = nil
     public var modelSuffix = ""
     public var direction = "AtoB"
     public var phase = "test"
     public var inputNC = 3, outputNC = 3
     public var ngf = 64
     public var netG = "resnet_9blocks"
+    /// `--norm` the generator was trained with.
+    public var norm = "instance"
+    /// `--no_dropout`: whether the generator was built without dropout (pix2pix's has it).
+    public var noDropout = true
+    /// `--eval`: evaluation mode (batch norm's running statistics, no dropout). Without it,
+    /// as the official test.py, the networks stay in training mode: batch norm normalises by
+    /// the image's own statistics and dropout stays on (its masks drawn from `--seed`).
+    public var eval = false
     /// nil or `.none`: native resolution (edge-padded for the generator, output cropped back).
     public var preprocess: PreprocessMode? = nil
     public var loadSize = 286, cropSize = 256
@@ -36,14 +47,18 @@ public struct TestOptions: Sendable {
 
     var nBlocks: Int { netG == "resnet_6blocks" ? 6 : 9 }
 
-    /// The generators `cyclegan test` can build.
-    static let generators = ["resnet_9blocks", "resnet_6blocks"]
 
     /// Checks every option; the error names the option and what was expected.
     public func validate() throws {
         func bad(_ option: String, _ what: String) -> OptionError { OptionError("--\(option): \(what)") }
-        guard model == "cycle_gan" || model == "test" else { throw bad("model", "expected cycle_gan or test, got \"\(model)\"") }
+        guard ["cycle_gan", "pix2pix", "test"].contains(model) else {
+            throw bad("model", "expected cycle_gan, pix2pix or test, got \"\(model)\"")
+        }
+        if let mode = datasetMode, mode != ownDatasetMode {
+            throw bad("dataset_mode", "--model \(model) reads \(ownDatasetMode) data, not \"\(mode)\"")
+        }
         if let p = Self.netGProblem(netG) { throw bad("netG", p) }
+        if let p = TrainOptions.normProblem(norm) { throw bad("norm", p) }
         if let p = Self.ngfProblem(ngf) { throw bad("ngf", p) }
         if let p = Self.channelsProblem(inputNC) { throw bad("input_nc", p) }
         if let p = Self.channelsProblem(outputNC) { throw bad("output_nc", p) }
@@ -66,9 +81,10 @@ public struct TestOptions: Sendable {
         }
     }
 
-    static func netGProblem(_ v: String) -> String? {
-        generators.contains(v) ? nil : "\"\(v)\" is not supported (expected resnet_9blocks or resnet_6blocks)"
-    }
+    /// The dataset mode `model` reads.
+    var ownDatasetMode: String { ["cycle_gan": "unaligned", "pix2pix": "aligned"][model] ?? "single" }
+
+    static func netGProblem(_ v: String) -> String? { TrainOptions.netGProblem(v) }
     static func ngfProblem(_ v: Int) -> String? {
         (1...TrainOptions.maxWidth).contains(v) ? nil : "expected 1 to \(TrainOptions.maxWidth), got \(v)"
     }
@@ -92,8 +108,9 @@ public struct TestOptions: Sendable {
         return object.mapValues { ($0 as? String) ?? "\($0)" }
     }
 
-    /// Takes the generator's options (ngf, netG, input_nc, output_nc) from a run's saved
-    /// options, checking each: the error names the file, the key and what was expected.
+    /// Takes the generator's options (ngf, netG, norm, no_dropout, input_nc, output_nc) and
+    /// the model (cycle_gan or pix2pix) from a run's saved options, checking each: the error
+    /// names the file, the key and what was expected.
     public mutating func adopt(_ saved: [String: String], from path: String) throws {
         func bad(_ key: String, _ what: String) -> OptionError { OptionError("\(path): \(key): \(what)") }
         func int(_ key: String, _ problem: (Int) -> String?) throws -> Int? {
@@ -108,6 +125,18 @@ public struct TestOptions: Sendable {
         if let v = saved["netG"] {
             if let p = Self.netGProblem(v) { throw bad("netG", p) }
             netG = v
+        }
+        if let v = saved["norm"] {
+            if let p = TrainOptions.normProblem(v) { throw bad("norm", p) }
+            norm = v
+        }
+        if let v = saved["no_dropout"] {
+            guard let b = Bool(v) else { throw bad("no_dropout", "expected True or False, got \"\(v)\"") }
+            noDropout = b
+        }
+        if let v = saved["model"] {
+            guard v == "cycle_gan" || v == "pix2pix" else { throw bad("model", "expected cycle_gan or pix2pix, got \"\(v)\"") }
+            model = v
         }
     }
 }
@@ -136,11 +165,18 @@ public final class Translator {
         outputDirectory = ((options.resultsDir as NSString).appendingPathComponent(options.name) as NSString).appendingPathComponent("test_\(options.epoch)")
     }
 
-    /// A generator of the run, loaded from `<epoch>_net_<name>` (.safetensors, else .pth).
-    func generator(_ name: String, inputNC: Int, outputNC: Int) throws -> ResnetGenerator {
-        let g = ResnetGenerator(inputNC: inputNC, outputNC: outputNC, ngf: options.ngf, nBlocks: options.nBlocks, on: backend)
+    /// A generator of the run, loaded from `<epoch>_net_<name>` (.safetensors, else .pth), in
+    /// training mode (dropout drawing from `--seed`) unless `--eval`.
+    func generator(_ name: String, inputNC: Int, outputNC: Int) throws -> any Generator {
+        var c = CycleGANConfig()
+        c.ngf = options.ngf; c.netG = options.netG; c.nBlocks = options.nBlocks
+        c.norm = NormKind(rawValue: options.norm) ?? .instance
+        c.dropout = !options.noDropout
+        let g = makeGenerator(c, inputNC: inputNC, outputNC: outputNC, on: backend)
         let store = CheckpointStore(directory: "\(options.checkpointsDir)/\(options.name)")
         _ = try store.loadNetwork(g, name: name, label: options.epoch)
+        g.mode.training = !options.eval
+        g.mode.dropoutRandom = RandomStream(seed: CPUBackend.mix64(options.seed, 0xD209))
         return g
     }
 
@@ -170,7 +206,8 @@ public final class Translator {
     /// `size` padded for the generator; throws if that exceeds `--max_pixels`.
     private func paddedSize(_ path: String, _ size: (width: Int, height: Int),
                             original: (Int, Int)) throws -> (width: Int, height: Int) {
-        let padded = (width: NetworkSize.generatorInput(size.width), height: NetworkSize.generatorInput(size.height))
+        let padded = (width: NetworkSize.generatorInput(size.width, netG: options.netG),
+                      height: NetworkSize.generatorInput(size.height, netG: options.netG))
         try checkPixels(path, original, padded, "padded for the generator it is")
         return padded
     }
@@ -187,7 +224,12 @@ public final class Translator {
     struct HostImage { var values: [Float], c: Int, H: Int, W: Int, h: Int, w: Int }
 
     func input(_ path: String, channels: Int) throws -> HostImage {
-        var image = try ImageIO.load(path, maxPixels: options.maxPixels)
+        try input(try ImageIO.load(path, maxPixels: options.maxPixels), path: path, channels: channels)
+    }
+
+    /// As `input(_:channels:)`, for an image already decoded (a half of an aligned pair).
+    func input(_ decoded: Image, path: String, channels: Int) throws -> HostImage {
+        var image = decoded
         let original = (image.width, image.height)
         _ = try inputSize(path, width: image.width, height: image.height, channels: channels)
         if let t = transform(channels: channels) {
@@ -212,8 +254,10 @@ public final class Translator {
     /// full-resolution activations of ngf channels, and room for the rest.
     func untiledNeed(height: Int, width: Int) -> Int { 8 * options.ngf * height * width + (256 << 20) }
 
-    /// `g`'s output for `x`: at once where it fits `memoryBudget`, else in tiles (said once).
-    func translate(_ g: ResnetGenerator, _ x: HostImage, label: String, outputNC: Int,
+    /// `g`'s output for `x`: at once where it fits `memoryBudget`, else in tiles (said once;
+    /// ResNets with instance norm only: the bands need every norm's statistics over the whole
+    /// image to be the instance norm's).
+    func translate(_ g: any Generator, _ x: HostImage, label: String, outputNC: Int,
                    progress: TranslationProgress) throws -> HostImage {
         var out = x
         out.c = outputNC
@@ -225,6 +269,11 @@ public final class Translator {
             out.values = y.toArray()
             try backend.throwIfFailed()
             return out
+        }
+        guard let g = g as? ResnetGenerator, g.norm == .instance, !g.dropout else {
+            throw ImageError(path: label, reason: "its translation needs about \(gib(need)), more than --max_memory "
+                + "\(gib(memoryBudget)); translation in bands of rows takes ResNet generators with instance norm only "
+                + "(this one is \(options.netG), --norm \(options.norm)): raise --max_memory or use --preprocess")
         }
         if let why = TiledTranslation.problem(width: x.W, ngf: options.ngf, budget: memoryBudget) {
             throw ImageError(path: label, reason: why)
@@ -300,6 +349,31 @@ public final class Translator {
                         try save(x, to: "\(imagesDir)/\(s)_real.png")
                         try save(translate(g, x, label: path, outputNC: o.outputNC, progress: progress), to: "\(imagesDir)/\(s)_fake.png")
                         rows.append((s, ["real", "fake"]))
+                        progress.end()
+                    }
+                } else if o.model == "pix2pix" {
+                    let files = try ImageFolder.files(in: (o.dataroot as NSString).appendingPathComponent(o.phase)).prefix(o.numTest ?? Int.max)
+                    for path in files {
+                        let header = try ImageIO.probe(path, maxPixels: o.maxPixels)
+                        guard header.width >= 2 else { throw ImageError(path: path, reason: "an aligned pair needs A and B side by side, at least 2 pixels wide") }
+                        _ = try inputSize(path, width: header.width / 2, height: header.height, channels: o.inputNC)
+                        _ = try inputSize(path, width: header.width - header.width / 2, height: header.height, channels: o.outputNC)
+                    }
+                    let g = try generator("G", inputNC: o.inputNC, outputNC: o.outputNC)
+                    try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
+                    let progress = TranslationProgress(images: files.count)
+                    for path in files {
+                        let s = Self.stem(path)
+                        progress.begin(s)
+                        let pair = try ImageIO.load(path, maxPixels: o.maxPixels), half = pair.width / 2
+                        var halves = [crop(pair, x: 0, y: 0, width: half, height: pair.height),
+                                      crop(pair, x: half, y: 0, width: pair.width - half, height: pair.height)]
+                        if o.direction == "BtoA" { halves.reverse() }
+                        let a = try input(halves[0], path: path, channels: o.inputNC), b = try input(halves[1], path: path, channels: o.outputNC)
+                        try save(a, to: "\(imagesDir)/\(s)_real_A.png")
+                        try save(translate(g, a, label: path, outputNC: o.outputNC, progress: progress), to: "\(imagesDir)/\(s)_fake_B.png")
+                        try save(b, to: "\(imagesDir)/\(s)_real_B.png")
+                        rows.append((s, ["real_A", "fake_B", "real_B"]))
                         progress.end()
                     }
                 } else {

@@ -40,6 +40,7 @@ public final class ResnetBlock: Module {
 /// model.<17+n>) are `Conv2d`s with reflect padding 3, so those two indices hold no tensor.
 public final class ResnetGenerator: Generator {
     public let inputNC: Int, outputNC: Int, ngf: Int, nBlocks: Int
+    public let norm: NormKind, dropout: Bool
     public let mode = NetworkMode()
     let convIn: Conv2d, down1: Conv2d, down2: Conv2d
     let blocks: [ResnetBlock]
@@ -51,6 +52,7 @@ public final class ResnetGenerator: Generator {
     public init(inputNC: Int = 3, outputNC: Int = 3, ngf: Int = 64, nBlocks: Int = 9, norm: NormKind = .instance,
                 dropout: Bool = false, on backend: Backend) {
         self.inputNC = inputNC; self.outputNC = outputNC; self.ngf = ngf; self.nBlocks = nBlocks
+        self.norm = norm; self.dropout = dropout
         let bias = norm.convBias, mode = self.mode
         convIn = Conv2d(inputNC, ngf, kernelSize: 7, padding: 3, paddingMode: .reflect, bias: bias, on: backend)
         down1 = Conv2d(ngf, 2 * ngf, kernelSize: 3, stride: 2, padding: 1, bias: bias, on: backend)

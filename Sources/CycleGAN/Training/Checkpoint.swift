@@ -26,7 +26,10 @@ public struct CheckpointStore {
     public let directory: String
     /// The networks of a set (the model's `networks` names).
     public let networkNames: [String]
-    public init(directory: String, networkNames: [String] = ["G_A", "G_B", "D_A", "D_B"]) {
+    /// CycleGAN's networks, the default.
+    public static let cycleGANNetworkNames = ["G_A", "G_B", "D_A", "D_B"]
+
+    public init(directory: String, networkNames: [String] = cycleGANNetworkNames) {
         self.directory = directory
         self.networkNames = networkNames
     }
