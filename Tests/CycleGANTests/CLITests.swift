@@ -65,7 +65,7 @@ final class CLITests: CLITestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: "./checkpoints/experiment_name"))
         }
         assertOneLineError(try cyclegan(["train", "--dataroot", Self.root + "/nowhere", "--device", "cpu-ref"]), contains: "nowhere/trainA")
-        assertOneLineError(try cyclegan(["train"] + common + ["--netG", "unet_256"]), contains: "--netG")
+        assertOneLineError(try cyclegan(["train"] + common + ["--netG", "unet_512"]), contains: "--netG")
         assertOneLineError(try cyclegan(["train"] + common + ["--crop_size", "30"]), contains: "--crop_size")
         assertOneLineError(try cyclegan(["train"] + common + ["--device", "gpu:7"]), contains: "gpu:7")
         assertOneLineError(try cyclegan(["train"] + common + ["--device", "tpu"]), contains: "--device")

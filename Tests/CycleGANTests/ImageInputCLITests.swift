@@ -160,7 +160,7 @@ final class ImageInputCLITests: CLITestCase {
         // A run whose saved options are damaged: named, with what was expected.
         for (name, key, value, text) in [("negngf", "ngf", "-4", "ngf: expected 1 to 512, got -4"),
                                          ("nc2", "input_nc", "2", "input_nc: expected 1 or 3, got 2"),
-                                         ("unet", "netG", "unet_256", "netG: \"unet_256\" is not supported")] {
+                                         ("unet", "netG", "unet_512", "netG: \"unet_512\" is not one of")] {
             let run = Self.root + "/ck/" + name
             try? FileManager.default.removeItem(atPath: run)
             try FileManager.default.copyItem(atPath: Self.root + "/ck/tiny", toPath: run)

@@ -102,7 +102,10 @@ final class ImageInputTests: XCTestCase {
         XCTAssertEqual(problem { $0.ngf = -4 }, "--ngf: expected 1 to 512, got -4")
         XCTAssertEqual(problem { $0.inputNC = 2 }, "--input_nc: expected 1 or 3, got 2")
         XCTAssertEqual(problem { $0.outputNC = 0 }, "--output_nc: expected 1 or 3, got 0")
-        XCTAssertEqual(problem { $0.netG = "unet_256" }, "--netG: \"unet_256\" is not supported (expected resnet_9blocks or resnet_6blocks)")
+        XCTAssertEqual(problem { $0.netG = "unet_512" }, "--netG: \"unet_512\" is not one of resnet_9blocks, resnet_6blocks, unet_256, unet_128")
+        XCTAssertEqual(problem { $0.norm = "group" }, "--norm: \"group\" is not one of instance, batch, none")
+        XCTAssertNil(problem { $0.model = "pix2pix"; $0.netG = "unet_256"; $0.norm = "batch" })
+        XCTAssertEqual(problem { $0.model = "colorization" }, "--model: expected cycle_gan, pix2pix or test, got \"colorization\"")
         XCTAssertEqual(problem { $0.maxPixels = 0 }, "--max_pixels: expected 1 to 1000000000, got 0")
         XCTAssertEqual(problem { $0.direction = "sideways" }, "--direction: expected AtoB or BtoA, got \"sideways\"")
         XCTAssertEqual(problem { $0.preprocess = .resize_and_crop; $0.loadSize = 40_000 },
@@ -114,7 +117,7 @@ final class ImageInputTests: XCTestCase {
         XCTAssertEqual(errorDescription { try o.adopt(["input_nc": "2"], from: path) }, "\(path): input_nc: expected 1 or 3, got 2")
         XCTAssertEqual(errorDescription { try o.adopt(["ngf": "many"], from: path) }, "\(path): ngf: expected a whole number, got \"many\"")
         XCTAssertEqual(errorDescription { try o.adopt(["netG": "x"], from: path) },
-                       "\(path): netG: \"x\" is not supported (expected resnet_9blocks or resnet_6blocks)")
+                       "\(path): netG: \"x\" is not one of resnet_9blocks, resnet_6blocks, unet_256, unet_128")
         try o.adopt(["ngf": "8", "netG": "resnet_6blocks", "input_nc": "1", "output_nc": "3", "lr": "0.1"], from: path)
         XCTAssertEqual([o.ngf, o.nBlocks, o.inputNC, o.outputNC], [8, 6, 1, 3])
 
@@ -189,10 +192,13 @@ final class ImageInputTests: XCTestCase {
         XCTAssertNil(problem { _ in })
         XCTAssertEqual(problem { $0.cropSize = 30; $0.loadSize = 36 }, "--crop_size: 30 is not a multiple of 4, which the generator needs (the side of the crops)")
         XCTAssertEqual(problem { $0.cropSize = 20; $0.loadSize = 36 },
-                       "--crop_size: 20 is smaller than the networks' minimum side of 24 (the generator needs 8 and the basic discriminator 24)")
+                       "--crop_size: 20 is smaller than the networks' minimum side of 24 (the resnet_9blocks generator needs 8 and the basic discriminator 24)")
         XCTAssertNil(problem { $0.cropSize = 8; $0.loadSize = 8; $0.netD = "pixel" })
         XCTAssertEqual(problem { $0.cropSize = 32; $0.loadSize = 36; $0.netD = "n_layers"; $0.nLayersD = 4 },
-                       "--crop_size: 32 is smaller than the networks' minimum side of 48 (the generator needs 8 and the n_layers discriminator 48)")
+                       "--crop_size: 32 is smaller than the networks' minimum side of 48 (the resnet_9blocks generator needs 8 and the n_layers discriminator 48)")
+        XCTAssertEqual(problem { $0.netG = "unet_256"; $0.cropSize = 128; $0.loadSize = 143 },
+                       "--crop_size: 128 is not a multiple of 256, which the generator needs (the side of the crops)")
+        XCTAssertNil(problem { $0.netG = "unet_128"; $0.cropSize = 128; $0.loadSize = 143 })
         XCTAssertEqual(problem { $0.preprocess = .scale_width; $0.loadSize = 286 },
                        "--load_size: 286 is not a multiple of 4, which the generator needs (--preprocess scale_width makes every image this wide)")
         XCTAssertEqual(problem { $0.loadSize = 40_000 }, "--load_size: images resized to 40000x40000 would have more than --max_pixels 50000000")

@@ -146,7 +146,7 @@ final class TrainingRunTests: XCTestCase {
 
     func testOptionValidationNamesTheOption() {
         var o = options(tempDir("validate"))
-        o.netG = "unet_256"
+        o.netG = "unet_512"
         XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".hasPrefix("--netG:"), "\($0)") }
         o = options(tempDir("validate"))
         o.cropSize = 20
