@@ -22,7 +22,7 @@ struct Check: ParsableCommand {
     @Option(help: "Relative error limit ‖dev − cpu‖/‖cpu‖.")
     var tolerance = 1e-4
 
-    @Option(help: "Instead, compare with PyTorch's reference values in this folder (Tests/Fixtures): every op case and two training steps of the fixture's model.")
+    @Option(help: "Instead, compare with PyTorch's reference values in this folder (Tests/Fixtures): every op case, two training steps of the fixture's CycleGAN, a U-Net with batch norm and dropout, and two pix2pix steps.")
     var fixtures: String?
 
     func run() {
@@ -64,8 +64,15 @@ struct Check: ParsableCommand {
     /// values at `--tolerance`, gradients and weights as the fixture tests hold them).
     func checkFixtures(_ directory: String, on backend: Backend) throws {
         let fixture = try PyTorchFixture(directory: directory)
+        let pix2pix = try Pix2PixFixture(directory: directory)
         let results = try fixture.compareOps(on: backend, tolerance: tolerance)
             + fixture.compareModel(on: backend, forwardTolerance: tolerance)
+            + pix2pix.compareUnet(on: backend, forwardTolerance: tolerance)
+            + pix2pix.compareTraining(on: backend, forwardTolerance: tolerance).map { r in
+                var r = r
+                r.group = "pix2pix " + r.group
+                return r
+            }
         var groups: [String: (count: Int, worst: PyTorchFixture.Comparison)] = [:]
         for r in results {
             if let g = groups[r.group] {

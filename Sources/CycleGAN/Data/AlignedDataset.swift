@@ -28,19 +28,9 @@ public final class AlignedDataset: TrainingDataset, @unchecked Sendable {
         let folder = (dataroot as NSString).appendingPathComponent(phase)
         let listed = Array(try ImageFolder.files(in: folder).prefix(maxDatasetSize))
         let optionsB = optionsB ?? options
-        paths = try listed.filter { path in
-            do {
-                let header = try ImageIO.probe(path, maxPixels: options.maxPixels)
-                try Self.checkHalves(path, width: header.width, height: header.height, options, optionsB)
-                return true
-            } catch let error as ImageError where skipBadImages {
-                printWarning("skipping \(error)")
-            } catch let error as ImageSizeError where skipBadImages {
-                printWarning("skipping \(error.brief)")
-            }
-            return false
+        paths = try usableFiles(listed, in: folder, skipBadImages: skipBadImages, maxPixels: options.maxPixels) { path, header in
+            try Self.checkHalves(path, width: header.width, height: header.height, options, optionsB)
         }
-        guard !paths.isEmpty else { throw DatasetError("no usable image in \(folder): all \(listed.count) skipped") }
         optionsA = options
         self.optionsB = optionsB
         self.serialBatches = serialBatches

@@ -15,12 +15,7 @@ public enum DemoData {
                              size: Int = 64, seed: UInt64 = 1) throws {
         precondition(size >= 8, "demo images need at least 8x8 pixels")
         for (split, folderName, count) in splits(trainCount, testCount) {
-            let dir = (folder as NSString).appendingPathComponent(folderName)
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            } catch {
-                throw FileError.cannotWrite(dir, "cannot create the folder (\(error.localizedDescription))")
-            }
+            let dir = try makeFolder((folder as NSString).appendingPathComponent(folderName))
             let night = folderName.hasSuffix("B")
             for i in 0..<count {
                 // One stream per (split, domain, image): scenes are independent across domains.
@@ -51,12 +46,7 @@ public enum DemoData {
                                   size: Int = 128, seed: UInt64 = 1) throws {
         precondition(size >= 8, "demo images need at least 8x8 pixels")
         for (split, folderName, count) in pairSplits(trainCount, testCount) {
-            let dir = (folder as NSString).appendingPathComponent(folderName)
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            } catch {
-                throw FileError.cannotWrite(dir, "cannot create the folder (\(error.localizedDescription))")
-            }
+            let dir = try makeFolder((folder as NSString).appendingPathComponent(folderName))
             for i in 0..<count {
                 var rng = RandomStream(seed: CPUBackend.mix64(CPUBackend.mix64(seed, split), UInt64(i)))
                 let day = Scene(random: &rng, night: false)
@@ -89,6 +79,15 @@ public enum DemoData {
     /// (stream id, folder, file count) of the four folders.
     private static func splits(_ train: Int, _ test: Int) -> [(UInt64, String, Int)] {
         [(0, "trainA", train), (1, "trainB", train), (2, "testA", test), (3, "testB", test)]
+    }
+
+    private static func makeFolder(_ dir: String) throws -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw FileError.cannotWrite(dir, "cannot create the folder (\(error.localizedDescription))")
+        }
+        return dir
     }
 
     private static func fileName(_ i: Int) -> String { String(format: "%04d.png", i) }

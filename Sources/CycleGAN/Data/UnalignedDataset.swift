@@ -69,26 +69,12 @@ public final class UnalignedDataset: TrainingDataset, @unchecked Sendable {
         let folderA = root + phase + "A", folderB = root + phase + "B"
         let listedA = Array(try ImageFolder.files(in: folderA).prefix(maxDatasetSize))
         let listedB = Array(try ImageFolder.files(in: folderB).prefix(maxDatasetSize))
-        func usable(_ listed: [String], in folder: String, _ options: TransformOptions) throws -> [String] {
-            let kept = try listed.filter { path in
-                do {
-                    let header = try ImageIO.probe(path, maxPixels: options.maxPixels)
-                    try Self.checkSize(path, width: header.width, height: header.height, options)
-                    return true
-                } catch let error as ImageError where skipBadImages {
-                    printWarning("skipping \(error)")
-                } catch let error as ImageSizeError where skipBadImages {
-                    printWarning("skipping \(error.brief)")
-                }
-                return false
-            }
-            guard !kept.isEmpty else {
-                throw DatasetError("no usable image in \(folder): all \(listed.count) skipped")
-            }
-            return kept
+        pathsA = try usableFiles(listedA, in: folderA, skipBadImages: skipBadImages, maxPixels: options.maxPixels) { path, header in
+            try Self.checkSize(path, width: header.width, height: header.height, options)
         }
-        pathsA = try usable(listedA, in: folderA, options)
-        pathsB = try usable(listedB, in: folderB, optionsB)
+        pathsB = try usableFiles(listedB, in: folderB, skipBadImages: skipBadImages, maxPixels: optionsB.maxPixels) { path, header in
+            try Self.checkSize(path, width: header.width, height: header.height, optionsB)
+        }
         optionsA = options
         self.optionsB = optionsB
         self.serialBatches = serialBatches
@@ -154,6 +140,27 @@ public final class UnalignedDataset: TrainingDataset, @unchecked Sendable {
         try checkSize(path, width: image.width, height: image.height, options)
         return image
     }
+}
+
+/// The files of `listed` whose header opens as an image of at most `maxPixels` and passes
+/// `check`; with `skipBadImages` the others are
+/// left out with a warning, else the first one throws. Throws `DatasetError` if none is left.
+func usableFiles(_ listed: [String], in folder: String, skipBadImages: Bool, maxPixels: UInt64,
+                 _ check: (String, (width: Int, height: Int)) throws -> Void) throws -> [String] {
+    let kept = try listed.filter { path in
+        do {
+            let header = try ImageIO.probe(path, maxPixels: maxPixels)
+            try check(path, (header.width, header.height))
+            return true
+        } catch let error as ImageError where skipBadImages {
+            printWarning("skipping \(error)")
+        } catch let error as ImageSizeError where skipBadImages {
+            printWarning("skipping \(error.brief)")
+        }
+        return false
+    }
+    guard !kept.isEmpty else { throw DatasetError("no usable image in \(folder): all \(listed.count) skipped") }
+    return kept
 }
 
 /// A dataset of training items, as the batch loader reads it.
