@@ -53,6 +53,16 @@ final class Pix2PixTests: CLITestCase {
             }
             XCTAssertEqual(g.namedBuffers().count, 22)
         }
+        // a negative running variance in a checkpoint is refused by key, before anything loads
+        let dir = tempDir("bad-var")
+        var dict = UnetGenerator(numDowns: 7, ngf: 4, norm: .batch, on: TestDevices.cpu).stateDict()
+        dict["model.model.1.model.2.running_var"]!.values[3] = -1
+        try SafeTensorsFile(tensors: dict, metadata: [:]).write(to: dir + "/latest_net_G.safetensors")
+        let g = UnetGenerator(numDowns: 7, ngf: 4, norm: .batch, on: TestDevices.cpu)
+        XCTAssertThrowsError(try CheckpointStore(directory: dir, networkNames: ["G"]).loadNetwork(g, name: "G", label: "latest")) {
+            XCTAssertTrue("\($0)".contains("model.model.1.model.2.running_var[3] is -1.0 (expected a finite variance ≥ 0)"), "\($0)")
+        }
+        XCTAssertEqual(g.namedBuffers().first { $0.0 == "model.model.1.model.2.running_var" }?.1.toArray().allSatisfy { $0 == 1 }, true)
     }
 
     /// A pair whose halves are the same image: whatever crop and flip an item draws, A and B

@@ -126,6 +126,12 @@ public struct CheckpointStore {
     }
 
     private func loadChecked(_ net: Module, _ dict: [String: HostTensor], source: String, apply: Bool = true) throws {
+        // a batch norm's running variance is a variance: 1/√(var + eps) must exist
+        for (key, _) in net.namedBuffers() where key.hasSuffix("running_var") {
+            if let values = dict[key]?.values, let bad = values.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+                throw FileError.malformed(source, "\(printable(key))[\(bad)] is \(values[bad]) (expected a finite variance ≥ 0)")
+            }
+        }
         do {
             try net.loadStateDict(dict, ignoring: { key in
                 key.hasSuffix(".running_mean") || key.hasSuffix(".running_var") || key.hasSuffix(".num_batches_tracked")
