@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 swift build
+bash scripts/build-mpi-shim.sh   # libcyclegan_mpi.so beside the binary, for the mpirun tests
 swift test
 bash scripts/fuzz.sh --replay   # the committed fuzz corpus, once per parser (Fuzz/README.md)
 # bench smoke test on the default device (PoCL in CI): runs every path, asserts no timing

@@ -40,6 +40,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
 
+    @Flag(help: "Under mpirun: only time the allreduce of one iteration's gradients (G and D buckets) between the ranks, against one rank's backward time that it can overlap.")
+    var allreduce = false
+
     struct Report: Codable {
         var device: String
         var date: String
@@ -50,6 +53,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() {
+        if allreduce { return runAllreduce() }
         runReportingErrors {
             let sizeList = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !sizeList.isEmpty, sizeList.allSatisfy({ $0 >= 32 && $0 <= 2048 && $0 % 8 == 0 }) else {
@@ -109,6 +113,42 @@ struct Bench: ParsableCommand {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try writeAtomically(try enc.encode(report), to: json)
+                print("wrote \(json)")
+            }
+        }
+    }
+
+    /// `--allreduce`: the gradients' allreduce between the ranks, per size (printed by rank 0).
+    func runAllreduce() {
+        var distributed: Distributed? = nil
+        runReportingErrors { distributed = try Distributed.fromEnvironment() }
+        guard let d = distributed else { fail("--allreduce measures communication between ranks: run it under mpirun -np N") }
+        defer { d.finalize() }
+        runReportingErrors(distributed: d) {
+            let sizeList = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizeList.isEmpty, sizeList.allSatisfy({ $0 >= 32 && $0 <= 2048 && $0 % 8 == 0 }),
+                  (1...512).contains(ngf), nBlocks == 6 || nBlocks == 9, (1...1000).contains(repeats) else {
+                throw ValidationError("--sizes must be multiples of 8 from 32 to 2048, --ngf 1 to 512, --n_blocks 6 or 9, --repeats 1 to 1000")
+            }
+            let backend = try device.backend(localRank: d.localRank)
+            if d.isRoot {
+                print("allreduce over \(d.size) ranks (\(d.localSize) on rank 0's host), device \(backend.name)")
+                print("size  ngf  G grads MB  D grads MB  buckets  allreduce ms  bus GB/s  iteration ms  forward ms  backward ms  hidden")
+            }
+            var results: [AllreduceBench] = []
+            for s in sizeList {
+                let r = try AllreduceBench.run(backend, distributed: d, size: s, ngf: ngf, nBlocks: nBlocks, repeats: repeats)
+                results.append(r)
+                if d.isRoot {
+                    print(String(format: "%4d  %3d  %10.1f  %10.1f  %7d  %12.2f  %8.2f  %12.1f  %10.1f  %11.1f  %5.0f%%", s, ngf,
+                                 Double(r.generatorBytes) / 1e6, Double(r.discriminatorBytes) / 1e6, r.buckets, r.allreduceMs,
+                                 r.busGBs, r.iterationMs, r.forwardMs, r.backwardMs, 100 * min(1, r.backwardMs / max(r.allreduceMs, 1e-9))))
+                }
+            }
+            if d.isRoot, let json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try writeAtomically(try enc.encode(results), to: json)
                 print("wrote \(json)")
             }
         }

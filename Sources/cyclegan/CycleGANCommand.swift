@@ -34,12 +34,23 @@ struct DeviceOption: ParsableArguments {
             help: "auto (first GPU, else any OpenCL device, else cpu-ref), gpu, gpu:N, cl:P:D or cpu-ref. Default: $CYCLEGAN_DEVICE or auto.")
     var device: String?
 
-    /// The backend the option names; `tuned`: with the tiling `cyclegan tune` cached.
-    func backend(profiling: Bool = false, tuned: Bool = true) throws -> Backend {
-        try makeBackend(try spec(), profiling: profiling, tuned: tuned)
+    /// The backend the option names; `tuned`: with the tiling `cyclegan tune` cached. Under
+    /// mpirun (`localRank` given), `auto` takes GPU local rank mod the GPU count, and a list
+    /// `--device A,B,…` one device per local rank (local rank mod its length).
+    func backend(profiling: Bool = false, tuned: Bool = true, localRank: Int? = nil) throws -> Backend {
+        var spec = try self.spec(localRank: localRank ?? 0)
+        if let r = localRank, spec == .auto {
+            let gpus = openCLDevices().filter { $0.isGPU }
+            if !gpus.isEmpty { spec = .gpu(r % gpus.count) }
+        }
+        return try makeBackend(spec, profiling: profiling, tuned: tuned)
     }
 
-    func spec() throws -> DeviceSpec { try device.map { try DeviceSpec(parsing: $0) } ?? defaultDeviceSpec() }
+    func spec(localRank: Int = 0) throws -> DeviceSpec {
+        guard let text = device ?? ProcessInfo.processInfo.environment["CYCLEGAN_DEVICE"], !text.isEmpty else { return .auto }
+        let list = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        return try DeviceSpec(parsing: list[localRank % list.count])
+    }
 }
 
 /// Prints `message` as one line on stderr and exits with status 1. Control characters
@@ -57,7 +68,21 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-/// Runs `body`, turning any error into one clear line and exit status 1.
-func runReportingErrors(_ body: () throws -> Void) {
-    do { try body() } catch let e as ExitCode { exit(e.rawValue) } catch let e as ValidationError { fail(e.message) } catch { fail("\(error)") }
+/// Runs `body`, turning any error into one clear line and exit status 1. In a data-parallel
+/// run the line names the rank, and the whole job is then ended (MPI_Abort), so that no
+/// other rank waits for this one.
+func runReportingErrors(distributed: Distributed? = nil, _ body: () throws -> Void) {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        // (every rank stops at the same step for a signal, and leaves together)
+        distributed?.finalize()
+        exit(e.rawValue)
+    } catch {
+        let message = (error as? ValidationError)?.message ?? "\(error)"
+        guard let d = distributed else { fail(message) }
+        let line = message.hasPrefix("rank ") ? message : "rank \(d.rank) of \(d.size): \(message)"
+        FileHandle.standardError.write(Data("error: \(line.replacingOccurrences(of: "\n", with: "\\n"))\n".utf8))
+        d.abort(1)
+    }
 }

@@ -23,5 +23,9 @@ struct Devices: ParsableCommand {
             print("      \(d.openCLCVersion), driver \(d.driverVersion), fp16 \(d.hasFP16 ? "yes" : "no"), fp64 \(d.hasFP64 ? "yes" : "no")")
         }
         print("cpu-ref  CPU reference backend (plain Swift)\(auto == nil ? "  <- auto" : "")")
+        switch Distributed.availability() {
+        case .success(let version): print("MPI: available for `mpirun -np N cyclegan train`: \(version)")
+        case .failure(let why): print("MPI: not available (\(why))")
+        }
     }
 }

@@ -143,12 +143,17 @@ struct Train: ParsableCommand {
     }
 
     func run() {
-        runReportingErrors {
+        // under mpirun: one rank of a data-parallel run (MPI loaded only then)
+        var distributed: Distributed? = nil
+        runReportingErrors { distributed = try Distributed.fromEnvironment() }
+        defer { distributed?.finalize() }
+        runReportingErrors(distributed: distributed) {
             let o = try options()
             try o.validate()
-            let backend = try model.device.backend()
-            FileHandle.standardError.write(Data("device: \(backend.name)\n".utf8))
-            let trainer = try Trainer(options: o, backend: backend)
+            let backend = try model.device.backend(localRank: distributed?.localRank)
+            let who = distributed.map { "rank \($0.rank) of \($0.size) on " } ?? ""
+            FileHandle.standardError.write(Data("\(who)device: \(backend.name)\n".utf8))
+            let trainer = try Trainer(options: o, backend: backend, distributed: distributed)
             StopRequest.install()
             let progress = try trainer.run()
             if let signal = trainer.interruptedBy {

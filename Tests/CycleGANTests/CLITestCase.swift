@@ -18,8 +18,15 @@ class CLITestCase: XCTestCase {
             XCTFail("\(Self.binary) not built: run `swift build` before `swift test`", file: file, line: line)
             throw XCTSkip("no binary")
         }
+        return try run(Self.binary, args, environment: environment, timeout: timeout, file: file, line: line)
+    }
+
+    /// Runs `executable` with `args` as `cyclegan` does (a run past `timeout` seconds is
+    /// killed and fails the test); `started` gets the process once it runs.
+    func run(_ executable: String, _ args: [String], environment: [String: String] = [:], timeout: TimeInterval = 900,
+             started: ((Process) -> Void)? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         // a developer's `cyclegan tune` cache must not change what the tests run
         p.environment = ProcessInfo.processInfo.environment.merging(["CYCLEGAN_TUNE_CACHE": "0"].merging(environment) { $1 }) { $1 }
@@ -27,6 +34,7 @@ class CLITestCase: XCTestCase {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        started?(p)
         let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
         // stderr drained on another thread: a pipe left full would block the child
@@ -38,7 +46,8 @@ class CLITestCase: XCTestCase {
         p.waitUntilExit()
         killer.cancel()
         if p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGTERM {
-            XCTFail("cyclegan \(args.joined(separator: " ")) did not finish within \(Int(timeout)) s", file: file, line: line)
+            XCTFail("\((executable as NSString).lastPathComponent) \(args.joined(separator: " ")) did not finish within \(Int(timeout)) s",
+                    file: file, line: line)
         }
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }

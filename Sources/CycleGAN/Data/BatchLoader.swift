@@ -29,10 +29,15 @@ public final class BatchLoader {
     private let queue: BatchQueue
 
     /// Starts preparing batches `startBatch..<batchCount` of `epoch`.
+    /// In a data-parallel run, rank `rank` of `worldSize` takes positions rank, rank + N, …
+    /// of the epoch's order (PyTorch's DistributedSampler), the last incomplete round
+    /// dropped on every rank, so every rank has as many batches of the same sizes.
     public init(dataset: any TrainingDataset, batchSize: Int, epoch: Int, seed: UInt64,
-                startBatch: Int = 0, prefetch: Int = 2) {
+                startBatch: Int = 0, prefetch: Int = 2, rank: Int = 0, worldSize: Int = 1) {
         precondition(batchSize > 0, "batch size must be positive")
-        let order = dataset.epochOrder(epoch: epoch, seed: seed)
+        precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) of \(worldSize)")
+        let full = dataset.epochOrder(epoch: epoch, seed: seed)
+        let order = worldSize == 1 ? full : (0..<(full.count / worldSize)).map { full[rank + $0 * worldSize] }
         let count = (order.count + batchSize - 1) / batchSize
         batchCount = count
         let queue = BatchQueue(capacity: max(1, prefetch))

@@ -40,13 +40,15 @@ extension Tensor {
     }
 
     /// Backpropagates from this scalar (gradient 1) into every leaf that requires grad.
-    public func backward() {
+    /// `onLeafReady` is called with each leaf as soon as its gradient is final (no node left
+    /// to run feeds it): data-parallel training starts averaging gradients from there.
+    public func backward(onLeafReady: ((Tensor) -> Void)? = nil) {
         precondition(count == 1, "backward() needs a scalar; this tensor has shape \(shape)")
-        backward(gradient: Tensor(filled: 1, shape: shape, on: backend))
+        backward(gradient: Tensor(filled: 1, shape: shape, on: backend), onLeafReady: onLeafReady)
     }
 
     /// Backpropagates `gradient` (same shape as this tensor).
-    public func backward(gradient: Tensor) {
+    public func backward(gradient: Tensor, onLeafReady: ((Tensor) -> Void)? = nil) {
         // Reverse topological order by iterative depth-first search.
         var order: [Tensor] = []
         var visited = Set<ObjectIdentifier>()
@@ -61,7 +63,17 @@ extension Tensor {
         }
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): gradient]
         if node == nil && requiresGrad { accumulate(into: self, gradient) }
-        for t in order.reversed() {
+        // for the hook: the leaves whose last consumer is the i-th node to run
+        var finalAt: [Int: [Tensor]] = [:]
+        if onLeafReady != nil {
+            var last: [ObjectIdentifier: (Int, Tensor)] = [:]
+            for (i, t) in order.reversed().enumerated() {
+                for input in t.node?.inputs ?? [] where input.node == nil && input.requiresGrad { last[ObjectIdentifier(input)] = (i, input) }
+            }
+            for (i, leaf) in last.values { finalAt[i, default: []].append(leaf) }
+        }
+        for (i, t) in order.reversed().enumerated() {
+            defer { for leaf in finalAt[i] ?? [] { onLeafReady?(leaf) } }
             guard let node = t.node, let fn = node.backward,
                   let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
             let inputGrads = fn(g)

@@ -61,12 +61,16 @@ public struct CheckpointStore {
     /// Saves the four networks and the train state under `label` (atomically, file by file,
     /// the train state last). Everything is read back from the device first, and nothing is
     /// written if the device has failed. `beforeRename` lets tests simulate a crash.
-    public func save(_ model: any GANModel, progress: TrainProgress, label: String,
+    /// `extra` (the other ranks' pools in a data-parallel run) is added to the train state.
+    public func save(_ model: any GANModel, progress: TrainProgress, label: String, extra: SafeTensorsFile = SafeTensorsFile(),
                      beforeRename: ((String) throws -> Void)? = nil) throws {
         let stepId = "\(progress.totalIters)"
+        var state = trainState(model, progress: progress, stepId: stepId)
+        state.tensors.merge(extra.tensors) { $1 }
+        state.metadata.merge(extra.metadata) { $1 }
         let files = model.networks.map { (name, net) in
             (networkPath(label, name), SafeTensorsFile(tensors: net.stateDict(), metadata: ["step_id": stepId, "format": "pt"]))
-        } + [(trainStatePath(label), trainState(model, progress: progress, stepId: stepId))]
+        } + [(trainStatePath(label), state)]
         try model.backend.throwIfFailed()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (path, file) in files {
@@ -201,27 +205,7 @@ public struct CheckpointStore {
             }
         }
 
-        // Pools: at most pool_size images each, all [1, c, h, w] of one shape, c the
-        // channels of the domain the pool holds fakes of.
-        var pools: [(ImagePool, [HostTensor])] = []
-        for (poolName, pool, channels) in model.pools {
-            let n = try state.integer("\(poolName)_count", in: 0...pool.size)
-            var images: [HostTensor] = []
-            for i in 0..<n {
-                let h = try state.tensor("\(poolName)/\(i)", shape: nil)!
-                guard h.shape.count == 4, h.shape[0] == 1, h.shape[1] == channels, h.shape[2] >= 1, h.shape[3] >= 1,
-                      h.shape == images.first?.shape ?? h.shape else {
-                    throw FileError.malformed(path, "\(poolName)/\(i) has shape \(h.shape) (expected [1, \(channels), h, w]"
-                        + (images.first.map { ", as \(poolName)/0: \($0.shape)" } ?? "") + ")")
-                }
-                images.append(h)
-            }
-            pools.append((pool, images))
-        }
-
-        guard let poolState = UInt64(try state.string("pool_random_state")) else {
-            throw FileError.malformed(path, "pool_random_state is not an unsigned 64-bit integer")
-        }
+        let (pools, poolState) = try Self.readPools(state, model: model, prefix: "")
         // each network's dropout stream (absent in train states written before dropout existed)
         var dropoutStates: [(NetworkMode, UInt64)] = []
         for (name, mode) in model.modes {
@@ -258,6 +242,71 @@ public struct CheckpointStore {
         for (mode, v) in dropoutStates { mode.dropoutRandom.state = v }
         model.setLearningRate(lr)
         return TrainProgress(epoch: epoch, epochIter: epochIter, totalIters: total, lr: lr)
+    }
+}
+
+extension CheckpointStore {
+    /// Pools: at most pool_size images each, all [1, c, h, w] of one shape, c the channels
+    /// of the domain the pool holds fakes of; and the pools' stream. Keys under `prefix`
+    /// (`rank<r>/` for another rank's in a data-parallel run).
+    static func readPools(_ state: TrainStateReader, model: any GANModel,
+                          prefix: String) throws -> (pools: [(ImagePool, [HostTensor])], stream: UInt64) {
+        var pools: [(ImagePool, [HostTensor])] = []
+        for (name, pool, channels) in model.pools {
+            let poolName = prefix + name
+            let n = try state.integer("\(poolName)_count", in: 0...pool.size)
+            var images: [HostTensor] = []
+            for i in 0..<n {
+                let h = try state.tensor("\(poolName)/\(i)", shape: nil)!
+                guard h.shape.count == 4, h.shape[0] == 1, h.shape[1] == channels, h.shape[2] >= 1, h.shape[3] >= 1,
+                      h.shape == images.first?.shape ?? h.shape else {
+                    throw FileError.malformed(state.path, "\(poolName)/\(i) has shape \(h.shape) (expected [1, \(channels), h, w]"
+                        + (images.first.map { ", as \(poolName)/0: \($0.shape)" } ?? "") + ")")
+                }
+                images.append(h)
+            }
+            pools.append((pool, images))
+        }
+        guard let stream = UInt64(try state.string(prefix + "pool_random_state")) else {
+            throw FileError.malformed(state.path, "\(prefix)pool_random_state is not an unsigned 64-bit integer")
+        }
+        return (pools, stream)
+    }
+
+    /// This rank's pools and pool stream, as the train state keeps them (what rank 0 gathers).
+    static func rankState(_ model: any GANModel) -> SafeTensorsFile {
+        var f = SafeTensorsFile()
+        for (name, pool, _) in model.pools {
+            for (i, image) in pool.images.enumerated() { f.tensors["\(name)/\(i)"] = image.toHost() }
+            f.metadata["\(name)_count"] = "\(pool.images.count)"
+        }
+        f.metadata["pool_random_state"] = "\(model.poolRandom.state)"
+        return f
+    }
+
+    /// After `restore` on every rank of a data-parallel run: rank r > 0 takes its own pools
+    /// and stream (`rank<r>/…`) when the set was saved by as many ranks; with another rank
+    /// count, says so (on rank 0): pools are re-dealt (rank r takes saved rank r's, or starts
+    /// empty) and each rank's data positions are re-derived from the images trained.
+    func restoreRankState(_ model: any GANModel, label: String, rank: Int, size: Int, say: (String) -> Void) throws {
+        let path = trainStatePath(label)
+        guard FileManager.default.fileExists(atPath: path) else { return }  // weights only: nothing per rank
+        let state = TrainStateReader(file: try SafeTensorsFile(contentsOf: path), path: path)
+        let saved = try state.integer("world_size", in: 1...Int(Int32.max), default: 1)
+        if saved != size {
+            say("note: checkpoint '\(label)' was trained on \(saved) rank(s), now \(size): image pools are re-dealt (rank r takes "
+                + "saved rank r's, or starts empty) and each rank's place in the epoch is re-derived from the images trained, "
+                + "so the run is not the uninterrupted one")
+        }
+        guard rank > 0 else { return }
+        if rank < saved {
+            let (pools, stream) = try Self.readPools(state, model: model, prefix: "rank\(rank)/")
+            for (pool, images) in pools { pool.restore(images.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) }) }
+            model.poolRandom.state = stream
+        } else {
+            for (_, pool, _) in model.pools { pool.restore([]) }
+            model.poolRandom.state = CPUBackend.mix64(CPUBackend.mix64(model.config.seed, 0x9001), UInt64(rank))
+        }
     }
 }
 

@@ -53,6 +53,15 @@ public final class CycleGANModel: GANModel {
     public var poolRandom: RandomStream
     let ganLoss: GANLoss
     public private(set) var visuals: CycleGANVisuals?
+    /// The data-parallel run this model trains in (nil: one process): gradients are then
+    /// averaged over the ranks before each optimiser step.
+    public var distributed: Distributed? {
+        didSet {
+            syncG = distributed.map { GradientBuckets(optimizerG.params, distributed: $0) }
+            syncD = distributed.map { GradientBuckets(optimizerD.params, distributed: $0) }
+        }
+    }
+    private var syncG: GradientBuckets?, syncD: GradientBuckets?
 
     public init(_ config: CycleGANConfig, on backend: Backend) {
         self.config = config
@@ -132,7 +141,8 @@ public final class CycleGANModel: GANModel {
         let lossCycleB = recB.l1Loss(realB) * c.lambdaB
         var lossG = lossG_A + lossG_B + lossCycleA + lossCycleB
         if let lossIdtA, let lossIdtB { lossG = lossG + lossIdtA + lossIdtB }
-        lossG.backward()
+        lossG.backward(onLeafReady: syncG?.ready)
+        try syncG?.finish()
         optimizerG.step()
 
         // 3. discriminators
@@ -141,6 +151,7 @@ public final class CycleGANModel: GANModel {
         optimizerD.zeroGrad()
         let lossD_A = backwardD(netD_A, real: realB, fake: poolB.query(fakeB.detach(), random: &poolRandom))
         let lossD_B = backwardD(netD_B, real: realA, fake: poolA.query(fakeA.detach(), random: &poolRandom))
+        try syncD?.finish()
         optimizerD.step()
 
         visuals = CycleGANVisuals(realA: realA, fakeB: fakeB.detach(), recA: recA.detach(), idtB: idtB?.detach(),
@@ -160,7 +171,7 @@ public final class CycleGANModel: GANModel {
         let lossReal = ganLoss(netD(real, record: nil), targetIsReal: true)
         let lossFake = ganLoss(netD(fake.detach(), record: nil), targetIsReal: false)
         let loss = (lossReal + lossFake) * 0.5
-        loss.backward()
+        loss.backward(onLeafReady: syncD?.ready)
         return loss
     }
 }

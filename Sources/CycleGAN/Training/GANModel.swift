@@ -29,6 +29,8 @@ public protocol GANModel: AnyObject {
     func trainingStep(realA: Tensor, realB: Tensor) throws -> Losses
     /// The last iteration's images by official visual name, in display order.
     var currentVisuals: [(String, Tensor)] { get }
+    /// The data-parallel run the model trains in (nil: one process).
+    var distributed: Distributed? { get set }
 }
 
 extension GANModel {

@@ -12,6 +12,14 @@ public final class Pix2PixModel: GANModel {
     public var poolRandom: RandomStream
     let ganLoss: GANLoss
     public private(set) var currentVisuals: [(String, Tensor)] = []
+    /// The data-parallel run this model trains in (nil: one process), as `CycleGANModel.distributed`.
+    public var distributed: Distributed? {
+        didSet {
+            syncG = distributed.map { GradientBuckets(optimizerG.params, distributed: $0) }
+            syncD = distributed.map { GradientBuckets(optimizerD.params, distributed: $0) }
+        }
+    }
+    private var syncG: GradientBuckets?, syncD: GradientBuckets?
 
     public static let lossNames = ["G_GAN", "G_L1", "D_real", "D_fake"]
     public var lossNames: [String] { Self.lossNames }
@@ -46,7 +54,8 @@ public final class Pix2PixModel: GANModel {
         optimizerD.zeroGrad()
         let lossDFake = ganLoss(netD(Tensor.cat([realA, fakeB.detach()], dim: 1)), targetIsReal: false)
         let lossDReal = ganLoss(netD(Tensor.cat([realA, realB], dim: 1)), targetIsReal: true)
-        ((lossDFake + lossDReal) * 0.5).backward()
+        ((lossDFake + lossDReal) * 0.5).backward(onLeafReady: syncD?.ready)
+        try syncD?.finish()
         optimizerD.step()
 
         // G step: fool the updated D (frozen, still in training mode) and stay near the target
@@ -54,7 +63,8 @@ public final class Pix2PixModel: GANModel {
         optimizerG.zeroGrad()
         let lossGGAN = ganLoss(netD(Tensor.cat([realA, fakeB], dim: 1)), targetIsReal: true)
         let lossGL1 = fakeB.l1Loss(realB) * config.lambdaL1
-        (lossGGAN + lossGL1).backward()
+        (lossGGAN + lossGL1).backward(onLeafReady: syncG?.ready)
+        try syncG?.finish()
         optimizerG.step()
 
         currentVisuals = [("real_A", realA), ("fake_B", fakeB.detach()), ("real_B", realB)]

@@ -19,7 +19,10 @@ public final class Trainer {
     public private(set) var progress: TrainProgress
     /// The signal (SIGINT or SIGTERM) that stopped `run()` early, after saving `latest`.
     public private(set) var interruptedBy: Int32? = nil
-    let report: RunReport
+    /// The data-parallel run (nil: one process). Only rank 0 writes (checkpoints, logs, page).
+    public let distributed: Distributed?
+    /// The logs and the page (rank 0 only).
+    let report: RunReport?
     /// Console output (stdout lines).
     var say: (String) -> Void
     /// Whether stderr is a terminal (then a progress bar is drawn there).
@@ -35,18 +38,24 @@ public final class Trainer {
         options.model == "pix2pix" ? Pix2PixModel(options.modelConfig, on: backend) : CycleGANModel(options.modelConfig, on: backend)
     }
 
-    public init(options: TrainOptions, backend: Backend, say: @escaping (String) -> Void = { print($0) }) throws {
+    public init(options: TrainOptions, backend: Backend, distributed: Distributed? = nil,
+                say: @escaping (String) -> Void = { print($0) }) throws {
         try options.validate()
         self.options = options
         self.backend = backend
-        self.say = say
-        interactive = isatty(2) == 1
+        self.distributed = distributed
+        let isRoot = distributed?.isRoot ?? true
+        self.say = isRoot ? say : { _ in }
+        let say = self.say
+        interactive = isRoot && isatty(2) == 1
         runDirectory = "\(options.checkpointsDir)/\(options.name)"
 
         var dataroot = options.dataroot ?? ""
         if options.demo {
             dataroot = Self.demoDataroot(checkpointsDir: options.checkpointsDir, name: options.name)
-            if options.datasetMode == "aligned" {
+            if !isRoot {
+                // rank 0 writes the demo data; the others read it once it is there
+            } else if options.datasetMode == "aligned" {
                 if !DemoData.isCompletePairs(dataroot) {
                     say("generating the built-in demo pairs (each landscape by day beside it by night) in \(dataroot)")
                     try DemoData.writePairs(to: dataroot)
@@ -56,29 +65,50 @@ public final class Trainer {
                 try DemoData.write(to: dataroot)
             }
         }
+        if options.demo { try distributed?.barrier() }
         dataset = options.datasetMode == "aligned" ? try AlignedDataset(training: options, dataroot: dataroot)
                                                    : try UnalignedDataset(training: options, dataroot: dataroot)
+        if let d = distributed, dataset.count < d.size {
+            throw TrainingError(description: "the dataset has \(dataset.count) items, fewer than the \(d.size) ranks: each rank needs at least one")
+        }
         // The run folder is made only once the data is known to be there.
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        if isRoot { try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) }
         model = Self.makeModel(options, on: backend)
         store = CheckpointStore(directory: runDirectory, networkNames: model.networks.map { $0.0 })
+        if let d = distributed {
+            model.distributed = d
+            // each rank's pool draws its own numbers (rank 0 keeps the one-process stream)
+            if d.rank > 0 { model.poolRandom = RandomStream(seed: CPUBackend.mix64(CPUBackend.mix64(options.seed, 0x9001), UInt64(d.rank))) }
+            try d.checkIdentical(model.networks.flatMap { $0.1.namedParameters() + $0.1.namedBuffers() }, what: "initial weights")
+        }
         var start = TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
         if options.continueTrain {
-            start = try Self.resume(options: options, store: store, model: model, say: say)
-            try Self.checkPools(model, options: options, path: store.trainStatePath(options.epoch))
+            let label: String
+            (start, label) = try Self.resume(options: options, store: store, model: model, say: say)
+            try Self.checkPools(model, options: options, path: store.trainStatePath(label))
+            try store.restoreRankState(model, label: label, rank: distributed?.rank ?? 0, size: distributed?.size ?? 1, say: say)
+            try distributed?.checkIdentical(model.networks.flatMap { $0.1.namedParameters() + $0.1.namedBuffers() }, what: "restored weights")
         }
         progress = start
         let resumed = options.continueTrain
         model.setLearningRate(progress.lr)
-        try writeAtomically(Data(options.optionsText.utf8), to: runDirectory + "/train_opt.txt")
-        try writeAtomically(options.optionsJSON, to: runDirectory + "/train_opt.json")
-        report = try RunReport(runDirectory: runDirectory, name: options.name, lossNames: model.lossNames,
-                               writeHTML: !options.noHTML, resumed: resumed)
+        if isRoot {
+            try writeAtomically(Data(options.optionsText.utf8), to: runDirectory + "/train_opt.txt")
+            try writeAtomically(options.optionsJSON, to: runDirectory + "/train_opt.json")
+            report = try RunReport(runDirectory: runDirectory, name: options.name, lossNames: model.lossNames,
+                                   writeHTML: !options.noHTML, resumed: resumed)
+        } else {
+            report = nil
+        }
         say(options.optionsText)
         for (name, net) in model.networks {
             say(String(format: "[Network %@] Total number of parameters : %.3f M", name, Double(net.parameterCount) / 1e6))
         }
         say("The number of training images = \(dataset.count)")
+        if let d = distributed {
+            say("data parallel over \(d.size) ranks (\(d.localSize) on this host), batch \(options.batchSize) per rank: each round of "
+                + "\(d.size * options.batchSize) images; the last \(dataset.count % d.size) of each epoch's order are dropped, on every rank")
+        }
     }
 
     /// Restores from the checkpoint set `--epoch` names: a complete set with its train state
@@ -86,13 +116,13 @@ public final class Trainer {
     /// complete one; weights without a train state (official checkpoints) load with fresh
     /// optimiser state, as the official code does.
     private static func resume(options: TrainOptions, store: CheckpointStore, model: any GANModel,
-                               say: (String) -> Void) throws -> TrainProgress {
+                               say: (String) -> Void) throws -> (TrainProgress, label: String) {
         let label = options.epoch
         if store.isComplete(label) {
             let p = try store.restore(model, label: label)
             say("resuming from checkpoint '\(label)' (epoch \(p.epoch), \(p.epochIter) images into it, \(p.totalIters) in total)")
             noteKernelChange(store: store, label: label, model: model)
-            return p
+            return (p, label)
         }
         let stateExists = FileManager.default.fileExists(atPath: store.trainStatePath(label))
         if stateExists || store.completeLabels().contains(where: { $0 != label }) {
@@ -102,11 +132,11 @@ public final class Trainer {
             let p = try store.restore(model, label: newest)
             noteKernelChange(store: store, label: newest, model: model)
             say("note: checkpoint set '\(label)' is incomplete (interrupted while saving); resuming from '\(newest)' instead (epoch \(p.epoch), \(p.totalIters) images)")
-            return p
+            return (p, newest)
         }
         for (name, net) in model.networks { _ = try store.loadNetwork(net, name: name, label: label) }
         say("loaded weights '\(label)' without a train state: starting fresh optimiser state at epoch \(options.epochCount)")
-        return TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr)
+        return (TrainProgress(epoch: options.epochCount, epochIter: 0, totalIters: 0, lr: options.lr), label)
     }
 
     /// Says once when the checkpoint was trained under another kernel configuration (device,
@@ -139,8 +169,23 @@ public final class Trainer {
         }
     }
 
+    /// Saves `label`; in a data-parallel run every rank calls it: rank 0 gathers the
+    /// others' pools and pool streams and alone writes.
     private func save(_ label: String) throws {
-        try store.save(model, progress: progress, label: label)
+        var extra = SafeTensorsFile()
+        if let d = distributed {
+            let mine = CheckpointStore.rankState(model).serialized()
+            if let parts = try d.gather([UInt8](mine)) {
+                for (r, bytes) in parts.enumerated() where r > 0 {
+                    let f = try SafeTensorsFile(data: Data(bytes), name: "rank \(r)'s pools")
+                    for (k, t) in f.tensors { extra.tensors["rank\(r)/\(k)"] = t }
+                    for (k, v) in f.metadata { extra.metadata["rank\(r)/\(k)"] = v }
+                }
+            }
+            extra.metadata["world_size"] = "\(d.size)"
+            guard d.isRoot else { return }
+        }
+        try store.save(model, progress: progress, label: label, extra: extra)
     }
 
     private func tensor(_ values: [Float], _ shape: [Int]) -> Tensor {
@@ -150,7 +195,12 @@ public final class Trainer {
     /// Trains to the last epoch (or `stop_after`); returns the final progress.
     @discardableResult
     public func run() throws -> TrainProgress {
-        defer { report.flush() }  // pending page writes finish, on an error too
+        defer { report?.flush() }  // pending page writes finish, on an error too
+        let world = distributed?.size ?? 1
+        // $CYCLEGAN_CHECK_RANKS=1: after every step, check that the ranks hold bit-identical weights
+        let checkRanks = distributed != nil && ProcessInfo.processInfo.environment["CYCLEGAN_CHECK_RANKS"] == "1"
+        var rankChecks = 0
+        defer { if checkRanks { say("ranks held bit-identical weights after each of \(rankChecks) steps") } }
         let o = options
         var lastSavedTotal = -1
         let runStart = Date()
@@ -158,14 +208,29 @@ public final class Trainer {
             let epoch = progress.epoch
             let epochStart = Date()
             let loader = BatchLoader(dataset: dataset, batchSize: o.batchSize, epoch: epoch, seed: o.seed,
-                                     startBatch: progress.epochIter / o.batchSize)
+                                     startBatch: progress.epochIter / (o.batchSize * world),
+                                     rank: distributed?.rank ?? 0, worldSize: world)
             defer { loader.stop() }
             while let batch = try loader.next() {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let n = batch.shapeA[0]
+                // images of this round over every rank (the counters and frequencies are global)
+                let n = batch.shapeA[0] * world
                 let realA = tensor(batch.a, batch.shapeA), realB = tensor(batch.b, batch.shapeB)
-                let losses = try model.trainingStep(realA: o.direction == "AtoB" ? realA : realB,
+                var losses = try model.trainingStep(realA: o.direction == "AtoB" ? realA : realB,
                                                     realB: o.direction == "AtoB" ? realB : realA)
+                var stopSignal: Int32? = StopRequest.pending
+                if let d = distributed {
+                    // the logged losses are the ranks' mean; a signal any rank got stops them all at this step
+                    var v = losses.values + [Float(stopSignal ?? 0)]
+                    try d.allreduceSum(&v)
+                    losses.values = v.dropLast().map { $0 / Float(world) }
+                    if v.last! > 0 { stopSignal = stopSignal ?? SIGTERM }
+                    if checkRanks {
+                        try d.checkIdentical(model.networks.flatMap { $0.1.namedParameters() + $0.1.namedBuffers() },
+                                             what: "weights after \(progress.totalIters + n) images")
+                        rankChecks += 1
+                    }
+                }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 progress.totalIters += n
                 progress.epochIter += n
@@ -178,15 +243,15 @@ public final class Trainer {
                     let line = RunReport.lossLine(epoch: epoch, iter: progress.epochIter, time: seconds / Double(n),
                                                   data: batch.waitSeconds, losses: losses)
                     // Logged before it is printed: a line on the console is already in both logs.
-                    report.logLosses(epoch: epoch, iter: progress.epochIter, totalIters: progress.totalIters,
+                    report?.logLosses(epoch: epoch, iter: progress.epochIter, totalIters: progress.totalIters,
                                      time: seconds / Double(n), data: batch.waitSeconds, lr: progress.lr, losses: losses)
                     if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                     say(line)
                 }
-                if progress.totalIters % o.displayFreq < n, case let list = model.currentVisuals, !list.isEmpty {
+                if report != nil, progress.totalIters % o.displayFreq < n, case let list = model.currentVisuals, !list.isEmpty {
                     let visuals = list.map { ($0.0, $0.1.image(0).toArray(), Array($0.1.shape.dropFirst())) }
                     try backend.throwIfFailed()
-                    report.display(epoch: epoch, totalIters: progress.totalIters, visuals: visuals)
+                    report?.display(epoch: epoch, totalIters: progress.totalIters, visuals: visuals)
                 }
                 if progress.totalIters % o.saveLatestFreq < n {
                     let label = o.saveByIter ? "iter_\(progress.totalIters)" : "latest"
@@ -199,14 +264,14 @@ public final class Trainer {
                 }
                 if let stop = o.stopAfter, progress.totalIters >= stop {
                     if lastSavedTotal != progress.totalIters { try save("latest") }
-                    report.flush()
+                    report?.flush()
                     say("stopped after \(progress.totalIters) images (--stop_after); resume with --continue_train")
                     return progress
                 }
-                if let signal = StopRequest.pending {
+                if let signal = stopSignal {
                     if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                     if lastSavedTotal != progress.totalIters { try save("latest") }
-                    report.flush()
+                    report?.flush()
                     interruptedBy = signal
                     return progress
                 }
@@ -227,7 +292,7 @@ public final class Trainer {
             say(String(format: "learning rate %.7f -> %.7f", oldLR, progress.lr))
             say(String(format: "End of epoch %d / %d \t Time Taken: %d sec", epoch, o.lastEpoch, Int(Date().timeIntervalSince(epochStart))))
         }
-        report.flush()
+        report?.flush()
         say(String(format: "training finished: %d images in %.0f s", progress.totalIters, Date().timeIntervalSince(runStart)))
         return progress
     }

@@ -1,0 +1,195 @@
+import Foundation
+
+/// A data-parallel run under `mpirun`: this process's rank among `size`, and the
+/// collectives the trainer needs, over MPI (`MPILibrary`). Every rank holds the same model;
+/// each trains on its own share of every batch round, and gradients are averaged before
+/// each optimiser step, so every rank takes the same steps.
+public final class Distributed {
+    public let rank: Int, size: Int
+    /// This process's rank among those on its host, and how many there are.
+    public let localRank: Int, localSize: Int
+    let mpi: MPILibrary
+
+    /// Whether this process was started by mpirun (Open MPI's, or any launcher that sets PMIx's variables).
+    public static var isLaunched: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil
+    }
+
+    /// The run this process belongs to: nil when not started by mpirun; otherwise MPI is
+    /// loaded and initialised (throws, saying what is missing, if it cannot be).
+    public static func fromEnvironment() throws -> Distributed? {
+        guard isLaunched else { return nil }
+        return try Distributed(mpi: try MPILibrary.load())
+    }
+
+    /// Whether MPI could be loaded here (for `cyclegan devices`): the library's version, or why not.
+    public static func availability() -> Result<String, DistributedError> {
+        do { return .success("\(try MPILibrary.load().version) (through \(MPILibrary.searchPaths[0]))") } catch let e as DistributedError {
+            return .failure(e)
+        } catch { return .failure(DistributedError("\(error)")) }
+    }
+
+    private init(mpi: MPILibrary) throws {
+        self.mpi = mpi
+        var r: Int32 = 0, s: Int32 = 0, lr: Int32 = 0, ls: Int32 = 0
+        let code = mpi.initialize(&r, &s, &lr, &ls)
+        guard code == 0 else { throw DistributedError("MPI_Init failed: \(mpi.describe(code))") }
+        rank = Int(r); size = Int(s); localRank = Int(lr); localSize = Int(ls)
+    }
+
+    public var isRoot: Bool { rank == 0 }
+
+    /// Throws a failed MPI call as one line naming this rank, the operation and MPI's reason.
+    func check(_ code: Int32, _ what: String) throws {
+        guard code != 0 else { return }
+        throw DistributedError("rank \(rank) of \(size): \(what) failed: \(mpi.describe(code))")
+    }
+
+    /// Sums `values` over the ranks, in place; every rank gets the same sums.
+    public func allreduceSum(_ values: inout [Float]) throws {
+        let code = values.withUnsafeMutableBufferPointer { mpi.allreduceFloat($0.baseAddress!, Int64($0.count)) }
+        try check(code, "allreduce of \(values.count) values")
+    }
+
+    public func allreduceSum(_ values: inout [Double]) throws {
+        let code = values.withUnsafeMutableBufferPointer { mpi.allreduceDouble($0.baseAddress!, Int64($0.count)) }
+        try check(code, "allreduce of \(values.count) values")
+    }
+
+    /// Every rank's `value`, in rank order.
+    public func allgather(_ value: UInt64) throws -> [UInt64] {
+        var all = [UInt64](repeating: 0, count: size)
+        try check(all.withUnsafeMutableBufferPointer { mpi.allgather(value, $0.baseAddress!) }, "allgather")
+        return all
+    }
+
+    /// The root's bytes on every rank (`bytes` must have the root's length everywhere).
+    public func broadcast(_ bytes: inout [UInt8], root: Int = 0) throws {
+        guard !bytes.isEmpty else { return }
+        try check(bytes.withUnsafeMutableBytes { mpi.bcast($0.baseAddress!, Int64($0.count), Int32(root)) }, "broadcast")
+    }
+
+    /// Every rank's bytes at the root, in rank order (nil elsewhere).
+    public func gather(_ bytes: [UInt8], root: Int = 0) throws -> [[UInt8]]? {
+        let counts = try allgather(UInt64(bytes.count))
+        guard counts.reduce(0, +) <= UInt64(Int32.max) else { throw DistributedError("rank \(rank): gathering \(counts.reduce(0, +)) bytes, more than one MPI call carries") }
+        var all = [UInt8](repeating: 0, count: rank == root ? Int(counts.reduce(0, +)) : 0)
+        let code = bytes.withUnsafeBytes { mine in
+            all.withUnsafeMutableBytes { out in
+                counts.withUnsafeBufferPointer { c in
+                    mpi.gatherv(mine.baseAddress, Int64(bytes.count), out.baseAddress, c.baseAddress, Int32(root))
+                }
+            }
+        }
+        try check(code, "gather")
+        guard rank == root else { return nil }
+        var parts: [[UInt8]] = [], at = 0
+        for c in counts { parts.append(Array(all[at..<(at + Int(c))])); at += Int(c) }
+        return parts
+    }
+
+    public func barrier() throws { try check(mpi.barrier(), "barrier") }
+
+    /// Ends every rank of the job (after this rank has said why).
+    public func abort(_ code: Int32 = 1) -> Never {
+        mpi.abort(code)
+        exit(code)
+    }
+
+    public func finalize() { _ = mpi.finalize() }
+
+    /// Checks that every rank holds bit-identical tensors (a hash of their bits, compared
+    /// across ranks); throws naming the first rank that differs from rank 0.
+    public func checkIdentical(_ tensors: [(String, Tensor)], what: String) throws {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for (_, t) in tensors {
+            for v in t.toArray() { h = (h ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01B3 }
+        }
+        let all = try allgather(h)
+        if let r = all.firstIndex(where: { $0 != all[0] }) {
+            throw DistributedError("rank \(r) holds other \(what) than rank 0 (checksums \(String(all[r], radix: 16)) and "
+                + "\(String(all[0], radix: 16))): every rank must build the same model from the same seed and options")
+        }
+    }
+}
+
+/// Averages the gradients of `parameters` over the ranks in buckets of about `bucketBytes`
+/// (parameters in reverse order, as the backward pass completes them, PyTorch DDP's way).
+/// `ready` is the backward pass's leaf hook: once every parameter of a bucket has its final
+/// gradient, the bucket is read back and its allreduce started, so communication overlaps
+/// the rest of the backward; `finish` completes every bucket and writes the averages back.
+/// The sums are MPI's, the same on every rank; the order of a fixed rank count is fixed.
+public final class GradientBuckets {
+    let distributed: Distributed
+    let buckets: [[Tensor]]
+    private var pending: [Set<ObjectIdentifier>]
+    private var started: [UnsafeMutableRawPointer?]
+    private var hostValues: [[Float]]
+    private let bucketOf: [ObjectIdentifier: Int]
+
+    /// The default bucket: 25 MB, as PyTorch DDP's `bucket_cap_mb`.
+    public static let defaultBucketBytes = 25 << 20
+
+    public init(_ parameters: [Tensor], distributed: Distributed, bucketBytes: Int = defaultBucketBytes) {
+        self.distributed = distributed
+        var buckets: [[Tensor]] = [[]], bytes = 0
+        for p in parameters.reversed() {
+            if bytes > 0 && bytes + 4 * p.count > bucketBytes { buckets.append([]); bytes = 0 }
+            buckets[buckets.count - 1].append(p)
+            bytes += 4 * p.count
+        }
+        self.buckets = buckets.filter { !$0.isEmpty }
+        pending = self.buckets.map { Set($0.map(ObjectIdentifier.init)) }
+        started = Array(repeating: nil, count: self.buckets.count)
+        hostValues = Array(repeating: [], count: self.buckets.count)
+        var map: [ObjectIdentifier: Int] = [:]
+        for (b, ps) in self.buckets.enumerated() { for p in ps { map[ObjectIdentifier(p)] = b } }
+        bucketOf = map
+    }
+
+    /// The backward pass's hook: `leaf` has its final gradient.
+    public func ready(_ leaf: Tensor) {
+        guard let b = bucketOf[ObjectIdentifier(leaf)] else { return }
+        pending[b].remove(ObjectIdentifier(leaf))
+        if pending[b].isEmpty && started[b] == nil && hostValues[b].isEmpty { start(b) }
+        // let MPI progress what has started
+        for k in started.indices { if let r = started[k] { var done: Int32 = 0; if distributed.mpi.test(r, &done) == 0 && done != 0 { started[k] = nil } } }
+    }
+
+    /// Reads bucket `b`'s gradients back (a parameter without one counts as zeros) and starts their sum.
+    private func start(_ b: Int) {
+        var values: [Float] = []
+        for p in buckets[b] { values += p.grad?.toArray() ?? [Float](repeating: 0, count: p.count) }
+        hostValues[b] = values
+        var request: UnsafeMutableRawPointer? = nil
+        let code = hostValues[b].withUnsafeMutableBufferPointer { distributed.mpi.startAllreduce($0.baseAddress!, Int64($0.count), &request) }
+        if code != 0 { failure = (code, b) } else { started[b] = request }
+    }
+
+    private var failure: (Int32, Int)? = nil
+
+    /// Completes every bucket (starting those the hook never completed) and sets each
+    /// parameter's gradient to the average over the ranks.
+    public func finish() throws {
+        for b in buckets.indices where hostValues[b].isEmpty { start(b) }
+        if let (code, b) = failure { try distributed.check(code, "starting the allreduce of gradient bucket \(b)") }
+        for b in buckets.indices {
+            if let r = started[b] { try distributed.check(distributed.mpi.wait(r), "allreduce of gradient bucket \(b)") }
+            started[b] = nil
+            let scale = 1 / Float(distributed.size)
+            var at = 0
+            for p in buckets[b] {
+                let avg = hostValues[b][at..<(at + p.count)].map { $0 * scale }
+                at += p.count
+                // (a parameter no backward reached keeps no gradient on any rank, as PyTorch's)
+                if let g = p.grad { p.backend.upload(avg, to: g.buffer) }
+            }
+        }
+        // ready for the next step
+        pending = buckets.map { Set($0.map(ObjectIdentifier.init)) }
+        hostValues = Array(repeating: [], count: buckets.count)
+    }
+
+    public var bucketCount: Int { buckets.count }
+}
