@@ -20,7 +20,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("netD"), help: "basic | n_layers | pixel (default basic).") var netD: String?
     @Option(name: .customLong("netG"), help: "resnet_9blocks | resnet_6blocks | unet_256 | unet_128 (default resnet_9blocks; pix2pix: unet_256).") var netG: String?
     @Option(name: .customLong("n_layers_D"), help: "Layers of the n_layers discriminator (default 3).") var nLayersD: Int?
-    @Option(name: .customLong("norm"), help: "instance | batch | none (default instance; pix2pix: batch). Batch norm keeps its running statistics in the checkpoints; with several images per batch its statistics are the batch's.") var norm: String?
+    @Option(name: .customLong("norm"), help: "instance | batch | none (default instance; pix2pix: batch). Batch norm keeps its running statistics in the checkpoints; with several images per batch its statistics are the batch's, and under mpirun each rank's own (as PyTorch DDP without SyncBatchNorm).") var norm: String?
     @Option(name: .customLong("dataset_mode"), help: "unaligned (trainA/trainB) | aligned (A|B pairs in <phase>/, pix2pix's default) | single (test: a folder of images).") var datasetMode: String?
     @Option(name: .customLong("init_type"), help: "normal | xavier | kaiming | orthogonal (default normal).") var initType: InitType?
     @Option(name: .customLong("init_gain"), help: "Scale of the initialisation (default 0.02).") var initGain: Float?
@@ -82,7 +82,8 @@ struct ModelOptions: ParsableArguments {
 
 /// `cyclegan train`: trains a CycleGAN or a pix2pix model; without --dataroot, on the built-in demo.
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a CycleGAN or pix2pix model (without --dataroot: the built-in day/night demo).")
+    static let configuration = CommandConfiguration(abstract: "Train a CycleGAN or pix2pix model (without --dataroot: the built-in day/night demo).",
+                                                    discussion: "Under `mpirun -np N`, N ranks train one model data-parallel: --batch_size is per rank, gradients are averaged over the ranks, rank 0 writes. See README.md, \"Several devices and hosts\".")
 
     @OptionGroup var model: ModelOptions
     @Option(name: .customLong("model"), help: "cycle_gan | pix2pix (default cycle_gan). pix2pix changes the defaults as the official code does: --netG unet_256 --norm batch --dataset_mode aligned --pool_size 0 --gan_mode vanilla, dropout on.") var modelKind: String?
