@@ -3,7 +3,7 @@
 # oclgrind, libpng, libjpeg-turbo, Open MPI for `mpirun -np N cyclegan train`). Swift 6
 # must already be installed. (scripts/build-mpi-shim.sh then builds the MPI shim.)
 set -euo pipefail
-packages="pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo oclgrind libpng-dev libjpeg62-turbo-dev openmpi-bin libopenmpi-dev"
+packages="pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo oclgrind libpng-dev libjpeg62-turbo-dev openmpi-bin libopenmpi-dev iproute2"
 missing=""
 for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

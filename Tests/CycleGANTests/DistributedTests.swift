@@ -96,6 +96,19 @@ final class DistributedTests: CLITestCase {
         }
     }
 
+    /// pix2pix (a U-Net with batch norm and dropout) on 2 ranks: each rank normalises its own
+    /// batch, the running statistics are rank 0's after every step, the weights bit-identical.
+    func testPix2PixWithBatchNormTrainsOnTwoRanks() throws {
+        try requireMPI()
+        let dir = tempDir("mpi-pix2pix")
+        let r = try mpi(2, ["train", "--model", "pix2pix", "--dataroot", Pix2PixTests.pairs, "--name", "p", "--checkpoints_dir", dir,
+                            "--netG", "unet_128", "--ngf", "4", "--ndf", "4", "--load_size", "132", "--crop_size", "128",
+                            "--stop_after", "4", "--print_freq", "2", "--no_html"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("ranks held bit-identical weights after each of 2 steps"), r.stdout)
+        XCTAssertTrue(try SafeTensorsFile(contentsOf: "\(dir)/p/latest_net_D.safetensors").tensors.keys.contains("model.3.running_var"))
+    }
+
     /// Two hosts for real on one machine: a network namespace per rank, a veth pair, Open MPI
     /// over TCP (scripts/mpi-two-hosts.sh), the same equality.
     func testTwoHostsOverTCPMatchOneRank() throws {

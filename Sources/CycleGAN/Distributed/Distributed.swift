@@ -91,6 +91,21 @@ public final class Distributed {
 
     public func barrier() throws { try check(mpi.barrier(), "barrier") }
 
+    /// Rank 0's values of `tensors` on every rank (batch norm's running statistics after each
+    /// step, as PyTorch DDP broadcasts buffers from rank 0).
+    public func broadcast(_ tensors: [Tensor], root: Int = 0) throws {
+        guard !tensors.isEmpty else { return }
+        var values = tensors.flatMap { $0.toArray() }
+        var bytes = values.withUnsafeBytes { [UInt8]($0) }
+        try broadcast(&bytes, root: root)
+        bytes.withUnsafeBytes { src in values.withUnsafeMutableBytes { $0.copyMemory(from: src) } }
+        var at = 0
+        for t in tensors {
+            t.backend.upload(Array(values[at..<(at + t.count)]), to: t.buffer)
+            at += t.count
+        }
+    }
+
     /// Ends every rank of the job (after this rank has said why).
     public func abort(_ code: Int32 = 1) -> Never {
         mpi.abort(code)

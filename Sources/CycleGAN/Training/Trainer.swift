@@ -220,6 +220,8 @@ public final class Trainer {
                                                     realB: o.direction == "AtoB" ? realB : realA)
                 var stopSignal: Int32? = StopRequest.pending
                 if let d = distributed {
+                    // batch norm's running statistics: rank 0's on every rank (each rank's batch moved its own)
+                    try d.broadcast(model.networks.flatMap { $0.1.namedBuffers().map { $0.1 } })
                     // the logged losses are the ranks' mean; a signal any rank got stops them all at this step
                     var v = losses.values + [Float(stopSignal ?? 0)]
                     try d.allreduceSum(&v)
