@@ -50,6 +50,8 @@ struct Bench: ParsableCommand {
         var copyGBs: Double
         var ops: [BenchRow]
         var iterations: [IterationBench]
+        /// Per iteration size, each layer's forward and backward device time.
+        var layers: [[Benchmark.LayerTime]]
     }
 
     func run() {
@@ -99,17 +101,26 @@ struct Bench: ParsableCommand {
                 throw ExitCode(1)
             }
             var iterations: [IterationBench] = []
+            var breakdowns: [[Benchmark.LayerTime]] = []
             if !noIteration {
                 for s in sizeList {
                     let it = try Benchmark.iteration(ocl, size: s, ngf: ngf, nBlocks: nBlocks, repeats: max(1, repeats / 2))
                     iterations.append(it)
                     print(String(format: "training iteration %d² ngf %d, %d blocks, batch 1: median %.0f ms, %.2f images/s, peak device memory %.0f MiB, host share %.1f%%",
                                  s, ngf, nBlocks, it.medianMs, it.imagesPerSecond, Double(it.peakDeviceBytes) / 1048576, 100 * (it.hostShare ?? 0)))
+                    let (layers, stepMs) = try Benchmark.iterationBreakdown(ocl, size: s, ngf: ngf, nBlocks: nBlocks)
+                    print(String(format: "  by layer (device time of one step, %.0f ms; each layer summed over its calls):", stepMs))
+                    print("  layer                                                      forward ms  backward ms   share")
+                    for l in layers {
+                        print("  " + l.layer.padding(toLength: 58, withPad: " ", startingAt: 0)
+                              + String(format: " %10.1f  %11.1f  %5.1f%%", l.forwardMs, l.backwardMs, 100 * l.share))
+                    }
+                    breakdowns.append(layers)
                 }
             }
             if let json {
                 let report = Report(device: ocl.name, date: ISO8601DateFormatter().string(from: Date()), fmaGFLOPS: gflops,
-                                    copyGBs: gbs, ops: rows, iterations: iterations)
+                                    copyGBs: gbs, ops: rows, iterations: iterations, layers: breakdowns)
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try writeAtomically(try enc.encode(report), to: json)

@@ -211,5 +211,34 @@ public enum Benchmark {
                               peakDeviceBytes: ocl?.peakMemoryBytes ?? 0, hostShare: hostShare)
     }
 
+    /// One layer (an op at a shape) of a training iteration: its kernels' device time,
+    /// forward and backward, summed over every call in the step (a generator layer runs in
+    /// six generator passes).
+    public struct LayerTime: Codable, Sendable {
+        public var layer: String
+        public var forwardMs: Double, backwardMs: Double
+        /// Of the step's device time.
+        public var share: Double
+    }
+
+    /// Per-layer device time of one training iteration (profiling events filed by
+    /// `LayerScope`), largest first, and the step's device time in ms.
+    public static func iterationBreakdown(_ ocl: OpenCLBackend, size: Int, ngf: Int, nBlocks: Int) throws -> (layers: [LayerTime], stepMs: Double) {
+        var c = CycleGANConfig()
+        c.ngf = ngf; c.ndf = ngf; c.nBlocks = nBlocks; c.seed = 1
+        let model = CycleGANModel(c, on: ocl)
+        let a = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 1).values, on: ocl)
+        let bb = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 2).values, on: ocl)
+        try model.step(realA: a, realB: bb)  // warm-up
+        var failure: Error? = nil
+        let (total, scopes) = ocl.deviceTimeByLayer { do { try model.step(realA: a, realB: bb) } catch { failure = error } }
+        if let failure { throw failure }
+        try ocl.throwIfFailed()
+        let sum = scopes.values.reduce(0) { $0 + $1.forward + $1.backward }
+        let layers = scopes.map { LayerTime(layer: $0.key, forwardMs: $0.value.forward * 1000, backwardMs: $0.value.backward * 1000,
+                                            share: sum > 0 ? ($0.value.forward + $0.value.backward) / sum : 0) }
+        return (layers.sorted { $0.forwardMs + $0.backwardMs > $1.forwardMs + $1.backwardMs }, total * 1000)
+    }
+
     static func geometry(of c: OpCase) -> Conv2dGeometry { c.geometry! }
 }

@@ -3,18 +3,20 @@
 extension Tensor {
     /// alpha·self + beta·other.
     public func addScaled(_ other: Tensor, alpha: Float = 1, beta: Float = 1) -> Tensor {
-        precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
-        let y = Tensor(empty: shape, on: backend)
-        backend.addScaled(buffer, other.buffer, out: y.buffer, alpha: alpha, beta: beta, count: count)
-        return Tensor.record(y, inputs: [self, other]) {
-            let be = backend, shape = shape
-            let scaled: (Tensor, Float) -> Tensor = { g, s in
-                if s == 1 { return g }
-                let out = Tensor(empty: shape, on: be)
-                be.addScaled(g.buffer, g.buffer, out: out.buffer, alpha: s, beta: 0, count: g.count)
-                return out
+        LayerScope.run("add_scaled \(shape.map(String.init).joined(separator: "x"))") {
+            precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
+            let y = Tensor(empty: shape, on: backend)
+            backend.addScaled(buffer, other.buffer, out: y.buffer, alpha: alpha, beta: beta, count: count)
+            return Tensor.record(y, inputs: [self, other]) {
+                let be = backend, shape = shape
+                let scaled: (Tensor, Float) -> Tensor = { g, s in
+                    if s == 1 { return g }
+                    let out = Tensor(empty: shape, on: be)
+                    be.addScaled(g.buffer, g.buffer, out: out.buffer, alpha: s, beta: 0, count: g.count)
+                    return out
+                }
+                return { gy in [scaled(gy, alpha), scaled(gy, beta)] }
             }
-            return { gy in [scaled(gy, alpha), scaled(gy, beta)] }
         }
     }
 
@@ -23,14 +25,16 @@ extension Tensor {
 
     /// self · s.
     public static func * (a: Tensor, s: Float) -> Tensor {
-        let y = Tensor(empty: a.shape, on: a.backend)
-        a.backend.addScaled(a.buffer, a.buffer, out: y.buffer, alpha: s, beta: 0, count: a.count)
-        return Tensor.record(y, inputs: [a]) {
-            let be = a.backend, shape = a.shape
-            return { gy in
-                let gx = Tensor(empty: shape, on: be)
-                be.addScaled(gy.buffer, gy.buffer, out: gx.buffer, alpha: s, beta: 0, count: gy.count)
-                return [gx]
+        LayerScope.run("scale \(a.shape.map(String.init).joined(separator: "x"))") {
+            let y = Tensor(empty: a.shape, on: a.backend)
+            a.backend.addScaled(a.buffer, a.buffer, out: y.buffer, alpha: s, beta: 0, count: a.count)
+            return Tensor.record(y, inputs: [a]) {
+                let be = a.backend, shape = a.shape
+                return { gy in
+                    let gx = Tensor(empty: shape, on: be)
+                    be.addScaled(gy.buffer, gy.buffer, out: gx.buffer, alpha: s, beta: 0, count: gy.count)
+                    return [gx]
+                }
             }
         }
     }

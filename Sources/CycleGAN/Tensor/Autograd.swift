@@ -8,10 +8,13 @@ final class Node {
     /// Given the gradient of the output, the gradient of each input (nil where an input
     /// needs none).
     var backward: ((Tensor) -> [Tensor?])?
+    /// The forward op's `LayerScope` label, for its backward's kernels (nil unless enabled).
+    let label: String?
 
     init(inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
         self.inputs = inputs
         self.backward = backward
+        label = LayerScope.enabled ? LayerScope.current?.label : nil
     }
 }
 
@@ -76,7 +79,7 @@ extension Tensor {
             defer { for leaf in finalAt[i] ?? [] { onLeafReady?(leaf) } }
             guard let node = t.node, let fn = node.backward,
                   let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
-            let inputGrads = fn(g)
+            let inputGrads = LayerScope.backward(node.label) { fn(g) }
             for (input, ig) in zip(node.inputs, inputGrads) {
                 guard let ig, input.needsGrad else { continue }
                 if input.node == nil {

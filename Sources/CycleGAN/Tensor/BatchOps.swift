@@ -30,39 +30,41 @@ extension Tensor {
 extension Tensor {
     /// torch.cat(tensors, dim: 1) of [n, c_i, h, w] tensors.
     public static func cat(_ tensors: [Tensor], dim: Int) -> Tensor {
-        precondition(dim == 1, "cat along dimension \(dim) is not supported (only 1, the channels)")
-        precondition(!tensors.isEmpty, "cat of no tensors")
-        let first = tensors[0], be = first.backend
-        for t in tensors {
-            precondition(t.shape.count == 4 && t.shape[0] == first.shape[0] && t.shape[2...] == first.shape[2...],
-                         "cat: shapes \(t.shape) and \(first.shape) differ outside dimension 1")
-        }
-        let n = first.shape[0], hw = first.shape[2] * first.shape[3]
-        let channels = tensors.map { $0.shape[1] }, total = channels.reduce(0, +)
-        let y = Tensor(empty: [n, total, first.shape[2], first.shape[3]], on: be)
-        // image b of tensor j goes to channels offset_j ..< offset_j + c_j of image b
-        var offset = 0
-        for (t, c) in zip(tensors, channels) {
-            for b in 0..<n {
-                be.copy(t.buffer, srcOffset: b * c * hw, to: y.buffer, dstOffset: (b * total + offset) * hw, count: c * hw)
+        LayerScope.run("cat \(tensors.map { $0.shape.map(String.init).joined(separator: "x") }.joined(separator: ", "))") {
+            precondition(dim == 1, "cat along dimension \(dim) is not supported (only 1, the channels)")
+            precondition(!tensors.isEmpty, "cat of no tensors")
+            let first = tensors[0], be = first.backend
+            for t in tensors {
+                precondition(t.shape.count == 4 && t.shape[0] == first.shape[0] && t.shape[2...] == first.shape[2...],
+                             "cat: shapes \(t.shape) and \(first.shape) differ outside dimension 1")
             }
-            offset += c
-        }
-        return Tensor.record(y, inputs: tensors) {
-            let shapes = tensors.map { $0.shape }, wanted = tensors.map { $0.needsGrad }
-            return { gy in
-                var grads: [Tensor?] = []
-                var offset = 0
-                for (j, c) in channels.enumerated() {
-                    defer { offset += c }
-                    guard wanted[j] else { grads.append(nil); continue }
-                    let g = Tensor(empty: shapes[j], on: be)
-                    for b in 0..<n {
-                        be.copy(gy.buffer, srcOffset: (b * total + offset) * hw, to: g.buffer, dstOffset: b * c * hw, count: c * hw)
-                    }
-                    grads.append(g)
+            let n = first.shape[0], hw = first.shape[2] * first.shape[3]
+            let channels = tensors.map { $0.shape[1] }, total = channels.reduce(0, +)
+            let y = Tensor(empty: [n, total, first.shape[2], first.shape[3]], on: be)
+            // image b of tensor j goes to channels offset_j ..< offset_j + c_j of image b
+            var offset = 0
+            for (t, c) in zip(tensors, channels) {
+                for b in 0..<n {
+                    be.copy(t.buffer, srcOffset: b * c * hw, to: y.buffer, dstOffset: (b * total + offset) * hw, count: c * hw)
                 }
-                return grads
+                offset += c
+            }
+            return Tensor.record(y, inputs: tensors) {
+                let shapes = tensors.map { $0.shape }, wanted = tensors.map { $0.needsGrad }
+                return { gy in
+                    var grads: [Tensor?] = []
+                    var offset = 0
+                    for (j, c) in channels.enumerated() {
+                        defer { offset += c }
+                        guard wanted[j] else { grads.append(nil); continue }
+                        let g = Tensor(empty: shapes[j], on: be)
+                        for b in 0..<n {
+                            be.copy(gy.buffer, srcOffset: (b * total + offset) * hw, to: g.buffer, dstOffset: b * c * hw, count: c * hw)
+                        }
+                        grads.append(g)
+                    }
+                    return grads
+                }
             }
         }
     }

@@ -9,11 +9,13 @@ extension Tensor {
         let g = Conv2dGeometry(n: shape[0], c: shape[1], h: shape[2], w: shape[3], k: weight.shape[0],
                                kh: weight.shape[2], kw: weight.shape[3], stride: stride, pad: padding, padding: paddingMode)
         precondition(paddingMode == .zeros || (padding < g.h && padding < g.w), "reflect padding \(padding) needs size > pad")
-        let y = Tensor(empty: [g.n, g.k, g.oh, g.ow], on: backend)
-        backend.conv2dForward(x: buffer, weight: weight.buffer, bias: bias?.buffer, y: y.buffer, g)
-        return recordConvolution(y, weight: weight, bias: bias, inputShape: shape, biasPlanes: (g.k, g.oh * g.ow),
-                                 data: { be, gy, w, gx in be.conv2dBackwardData(gy: gy, weight: w, gx: gx, g) },
-                                 weightGrad: { be, x, gy, gw in be.conv2dBackwardWeight(x: x, gy: gy, gw: gw, g) })
+        return LayerScope.run("conv2d \(g.description)") {
+            let y = Tensor(empty: [g.n, g.k, g.oh, g.ow], on: backend)
+            backend.conv2dForward(x: buffer, weight: weight.buffer, bias: bias?.buffer, y: y.buffer, g)
+            return recordConvolution(y, weight: weight, bias: bias, inputShape: shape, biasPlanes: (g.k, g.oh * g.ow),
+                                     data: { be, gy, w, gx in be.conv2dBackwardData(gy: gy, weight: w, gx: gx, g) },
+                                     weightGrad: { be, x, gy, gw in be.conv2dBackwardWeight(x: x, gy: gy, gw: gw, g) })
+        }
     }
 
     /// conv_transpose2d(x: [n, cin, h, w], weight: [cin, cout, k, k], bias: [cout]?).
@@ -24,11 +26,13 @@ extension Tensor {
                      "conv_transpose2d: input \(shape) does not fit weight \(weight.shape)")
         let g = Conv2dGeometry.transposed(n: shape[0], cin: shape[1], h: shape[2], w: shape[3], cout: weight.shape[1],
                                           kernel: weight.shape[2], stride: stride, pad: padding, outputPadding: outputPadding)
-        let y = Tensor(empty: [g.n, g.c, g.h, g.w], on: backend)
-        backend.convTranspose2dForward(x: buffer, weight: weight.buffer, bias: bias?.buffer, y: y.buffer, g)
-        return recordConvolution(y, weight: weight, bias: bias, inputShape: shape, biasPlanes: (g.c, g.h * g.w),
-                                 data: { be, gy, w, gx in be.convTranspose2dBackwardData(gy: gy, weight: w, gx: gx, g) },
-                                 weightGrad: { be, x, gy, gw in be.convTranspose2dBackwardWeight(x: x, gy: gy, gw: gw, g) })
+        return LayerScope.run("conv_transpose2d \(shape[1])x\(shape[2])x\(shape[3]) -> \(g.c) k\(g.kh) s\(stride)") {
+            let y = Tensor(empty: [g.n, g.c, g.h, g.w], on: backend)
+            backend.convTranspose2dForward(x: buffer, weight: weight.buffer, bias: bias?.buffer, y: y.buffer, g)
+            return recordConvolution(y, weight: weight, bias: bias, inputShape: shape, biasPlanes: (g.c, g.h * g.w),
+                                     data: { be, gy, w, gx in be.convTranspose2dBackwardData(gy: gy, weight: w, gx: gx, g) },
+                                     weightGrad: { be, x, gy, gw in be.convTranspose2dBackwardWeight(x: x, gy: gy, gw: gw, g) })
+        }
     }
 
     /// Records a convolution-like op y = op(self, weight) + bias. Backward computes only the

@@ -2,17 +2,19 @@
 /// no running statistics), alone or fused with the layer after it.
 extension Tensor {
     public func instanceNorm2d(eps: Float = 1e-5) -> Tensor {
-        let (planes, hw) = normPlanes()
-        let y = Tensor(empty: shape, on: backend)
-        let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
-        backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps)
-        return Tensor.record(y, inputs: [self]) {
-            // Backward reads the normalised output and 1/σ, not the input.
-            let out = y.detach(), be = backend, shape = shape
-            return { gy in
-                let gx = Tensor(empty: shape, on: be)
-                be.instanceNormBackward(y: out.buffer, gy: gy.buffer, rstd: rstd, gx: gx.buffer, planes: planes, hw: hw)
-                return [gx]
+        LayerScope.run("instance_norm2d \(shape.map(String.init).joined(separator: "x"))") {
+            let (planes, hw) = normPlanes()
+            let y = Tensor(empty: shape, on: backend)
+            let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
+            backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps)
+            return Tensor.record(y, inputs: [self]) {
+                // Backward reads the normalised output and 1/σ, not the input.
+                let out = y.detach(), be = backend, shape = shape
+                return { gy in
+                    let gx = Tensor(empty: shape, on: be)
+                    be.instanceNormBackward(y: out.buffer, gy: gy.buffer, rstd: rstd, gx: gx.buffer, planes: planes, hw: hw)
+                    return [gx]
+                }
             }
         }
     }
@@ -50,21 +52,23 @@ extension Tensor {
     }
 
     private func fusedNorm(eps: Float, epilogue: NormEpilogue, skip: Tensor?, slope: Float?, consume: Bool) -> Tensor {
-        let (planes, hw) = normPlanes()
-        // In place only where no graph is recorded (the backward would read the input); the
-        // kernels read each element before they write it, at the same index.
-        let inPlace = consume && !(GradMode.enabled && (needsGrad || (skip?.needsGrad ?? false)))
-        let y = inPlace ? detach() : Tensor(empty: shape, on: backend)
-        let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
-        backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps,
-                                    epilogue: epilogue)
-        return Tensor.record(y, inputs: skip.map { [self, $0] } ?? [self]) {
-            let input = self.detach(), be = backend, shape = shape, hasSkip = skip != nil
-            return { gy in
-                let gx = Tensor(empty: shape, on: be)
-                be.instanceNormBackward(x: input.buffer, mean: mean, rstd: rstd, gy: gy.buffer, gx: gx.buffer,
-                                        planes: planes, hw: hw, slope: slope)
-                return hasSkip ? [gx, gy] : [gx]
+        LayerScope.run("instance_norm2d+\(skip == nil ? "relu" : "skip") \(shape.map(String.init).joined(separator: "x"))") {
+            let (planes, hw) = normPlanes()
+            // In place only where no graph is recorded (the backward would read the input); the
+            // kernels read each element before they write it, at the same index.
+            let inPlace = consume && !(GradMode.enabled && (needsGrad || (skip?.needsGrad ?? false)))
+            let y = inPlace ? detach() : Tensor(empty: shape, on: backend)
+            let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
+            backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps,
+                                        epilogue: epilogue)
+            return Tensor.record(y, inputs: skip.map { [self, $0] } ?? [self]) {
+                let input = self.detach(), be = backend, shape = shape, hasSkip = skip != nil
+                return { gy in
+                    let gx = Tensor(empty: shape, on: be)
+                    be.instanceNormBackward(x: input.buffer, mean: mean, rstd: rstd, gy: gy.buffer, gx: gx.buffer,
+                                            planes: planes, hw: hw, slope: slope)
+                    return hasSkip ? [gx, gy] : [gx]
+                }
             }
         }
     }

@@ -24,15 +24,17 @@ public final class Adam {
     public func zeroGrad() { for p in params { p.grad = nil } }
 
     public func step() {
-        for (i, p) in params.enumerated() {
-            guard let g = p.grad else { continue }
-            if expAvg[i] == nil {
-                expAvg[i] = Tensor(filled: 0, shape: p.shape, on: p.backend)
-                expAvgSq[i] = Tensor(filled: 0, shape: p.shape, on: p.backend)
+        LayerScope.run("adam step") {
+            for (i, p) in params.enumerated() {
+                guard let g = p.grad else { continue }
+                if expAvg[i] == nil {
+                    expAvg[i] = Tensor(filled: 0, shape: p.shape, on: p.backend)
+                    expAvgSq[i] = Tensor(filled: 0, shape: p.shape, on: p.backend)
+                }
+                steps[i] += 1
+                p.backend.adamStep(param: p.buffer, grad: g.buffer, m: expAvg[i]!.buffer, v: expAvgSq[i]!.buffer,
+                                   count: p.count, AdamScalars(lr: lr, beta1: beta1, beta2: beta2, eps: eps, step: steps[i]))
             }
-            steps[i] += 1
-            p.backend.adamStep(param: p.buffer, grad: g.buffer, m: expAvg[i]!.buffer, v: expAvgSq[i]!.buffer,
-                               count: p.count, AdamScalars(lr: lr, beta1: beta1, beta2: beta2, eps: eps, step: steps[i]))
         }
     }
 

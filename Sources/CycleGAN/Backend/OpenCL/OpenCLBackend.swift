@@ -287,6 +287,16 @@ public final class OpenCLBackend: Backend {
         return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
     }
 
+    /// Device seconds of the kernels `body` enqueues, in total and by `LayerScope` label
+    /// (forward, backward). Needs a backend made with `profiling: true`.
+    public func deviceTimeByLayer(_ body: () -> Void) -> (total: Double, layers: [String: (forward: Double, backward: Double)]) {
+        precondition(cl.profiling, "a per-layer breakdown needs a profiling backend")
+        LayerScope.enabled = true
+        defer { LayerScope.enabled = false }
+        let r = cl.deviceTimeByScope(body)
+        return (r.total, r.scopes)
+    }
+
     /// Runs `kernel` of Kernels/bench.cl (the ceilings `cyclegan bench` measures).
     public func runBench(_ kernel: String, global: Int, local: Int?, _ args: [KernelArgValue]) {
         run("bench", kernel, global: [global], local: local.map { [$0] }, args.map { $0.arg })

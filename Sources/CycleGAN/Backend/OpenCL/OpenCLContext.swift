@@ -49,6 +49,8 @@ final class OpenCLContext {
     /// event is created otherwise.
     private var eventLog: [cl_event]? = nil
     private var eventNames: [String] = []
+    /// The `LayerScope` each collected event was enqueued under.
+    private var eventScopes: [(label: String, backward: Bool)?] = []
     /// CL_KERNEL_WORK_GROUP_SIZE of each kernel, queried once.
     private var kernelGroupLimits: [OpaquePointer: Int] = [:]
     /// A lower limit on every kernel's work-group than the driver's (`OpenCLTuning.workGroupLimit`:
@@ -243,7 +245,7 @@ final class OpenCLContext {
                 }
             }
         }
-        if let event { eventLog!.append(event); eventNames.append(name) }
+        if let event { eventLog!.append(event); eventNames.append(name); eventScopes.append(LayerScope.current) }
         return status
     }
 
@@ -293,28 +295,38 @@ final class OpenCLContext {
 
     /// Runs `body` and returns the device time of the kernels it enqueued: from the first
     /// one's start to the last one's end (in-order queue), in seconds. Needs profiling.
-    func deviceTime(_ body: () -> Void) -> Double {
+    func deviceTime(_ body: () -> Void) -> Double { deviceTimeByScope(body).total }
+
+    /// As `deviceTime`, with each kernel's time also summed by the `LayerScope` it was
+    /// enqueued under (label → forward and backward seconds; "other" where none).
+    func deviceTimeByScope(_ body: () -> Void) -> (total: Double, scopes: [String: (forward: Double, backward: Double)]) {
         eventLog = []
         eventNames = []
+        eventScopes = []
         body()
         finish()
         let events = eventLog ?? []
         eventLog = nil
         var first = UInt64.max, last = UInt64(0)
         var perKernel: [String: Double] = [:]
-        for (e, name) in zip(events, eventNames) {
+        var scopes: [String: (forward: Double, backward: Double)] = [:]
+        for ((e, name), scope) in zip(zip(events, eventNames), eventScopes) {
             var start: cl_ulong = 0, end: cl_ulong = 0
             if record(clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil), "clGetEventProfilingInfo"),
                record(clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil), "clGetEventProfilingInfo"),
                end >= start {
                 first = min(first, start); last = max(last, end)
-                perKernel[name, default: 0] += Double(end - start) * 1e-9
+                let t = Double(end - start) * 1e-9
+                perKernel[name, default: 0] += t
+                var entry = scopes[scope?.label ?? "other"] ?? (0, 0)
+                if scope?.backward == true { entry.backward += t } else { entry.forward += t }
+                scopes[scope?.label ?? "other"] = entry
             }
             clReleaseEvent(e)
         }
         if printKernelTimes {
             print(perKernel.sorted { $0.value > $1.value }.map { String(format: "  %@ %.3f ms", $0.key, $0.value * 1000) }.joined(separator: "\n"))
         }
-        return last > first ? Double(last - first) * 1e-9 : 0
+        return (last > first ? Double(last - first) * 1e-9 : 0, scopes)
     }
 }

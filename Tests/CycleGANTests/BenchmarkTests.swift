@@ -1,0 +1,29 @@
+import XCTest
+@testable import CycleGAN
+
+/// `bench`'s per-layer breakdown of a training iteration: every layer's kernels are filed
+/// under it, forward and backward, and the layers account for the step.
+final class BenchmarkTests: XCTestCase {
+    func testIterationBreakdownFilesEveryKernelUnderItsLayer() throws {
+        _ = try TestDevices.requireOpenCL()
+        guard let device = openCLDevices().first else { throw XCTSkip("no OpenCL device") }
+        let ocl = try OpenCLBackend(device: device, profiling: true)
+        let (layers, stepMs) = try Benchmark.iterationBreakdown(ocl, size: 32, ngf: 4, nBlocks: 6)
+        XCTAssertGreaterThan(stepMs, 0)
+        let names = Set(layers.map(\.layer))
+        // the generator's first conv, its residual convs, the transposed convs, the fused norms, the losses, Adam
+        for expected in ["conv2d 1x3x32x32 -> 4 k7x7 s1 p3 reflect", "conv2d 1x16x8x8 -> 16 k3x3 s1 p1 reflect",
+                         "conv_transpose2d 16x8x8 -> 8 k3 s2", "instance_norm2d+relu 1x4x32x32", "instance_norm2d+skip 1x16x8x8",
+                         "l1_loss 1x3x32x32", "mse_loss 1x1x2x2", "adam step"] {
+            XCTAssertTrue(names.contains(expected), "\(expected) not in \(names.sorted())")
+        }
+        let conv = layers.first { $0.layer == "conv2d 1x3x32x32 -> 4 k7x7 s1 p3 reflect" }!
+        XCTAssertGreaterThan(conv.forwardMs, 0)
+        XCTAssertGreaterThan(conv.backwardMs, 0)  // its weight gradient (the image needs none)
+        XCTAssertEqual(layers.reduce(0) { $0 + $1.share }, 1, accuracy: 1e-9)
+        // little device work is left unlabelled (buffer fills, the losses' gather)
+        let other = layers.first { $0.layer == "other" }.map { $0.forwardMs + $0.backwardMs } ?? 0
+        XCTAssertLessThan(other, 0.1 * layers.reduce(0) { $0 + $1.forwardMs + $1.backwardMs })
+        XCTAssertFalse(LayerScope.enabled)
+    }
+}
