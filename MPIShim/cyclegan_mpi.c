@@ -100,24 +100,23 @@ int cg_mpi_bcast(void *buf, int64_t bytes, int root) {
     return MPI_SUCCESS;
 }
 
-// Rank r's `count` bytes to the root, concatenated in rank order into `all` (at the root:
-// counts[r] and all sized by a cg_mpi_allgather_u64 of the counts first; count <= INT_MAX).
-int cg_mpi_gatherv_bytes(const void *mine, int64_t count, void *all, const uint64_t *counts, int root) {
-    int rank, size;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    int *c = NULL, *d = NULL;
-    if (rank == root) {
-        c = malloc(sizeof(int) * size);
-        d = malloc(sizeof(int) * size);
-        if (!c || !d) { free(c); free(d); return MPI_ERR_NO_MEM; }
-        int64_t at = 0;
-        for (int r = 0; r < size; r++) { c[r] = (int)counts[r]; d[r] = (int)at; at += counts[r]; }
+int cg_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+
+// Point to point, in pieces: `bytes` bytes of buf to rank `dest`, and from rank `src`.
+int cg_mpi_send_bytes(const void *buf, int64_t bytes, int dest) {
+    for (int64_t at = 0; at < bytes; at += PIECE) {
+        int n = (int)(bytes - at < PIECE ? bytes - at : PIECE);
+        int err = MPI_Send((const char *)buf + at, n, MPI_BYTE, dest, 17, MPI_COMM_WORLD);
+        if (err != MPI_SUCCESS) return err;
     }
-    int err = MPI_Gatherv(mine, (int)count, MPI_BYTE, all, c, d, MPI_BYTE, root, MPI_COMM_WORLD);
-    free(c);
-    free(d);
-    return err;
+    return MPI_SUCCESS;
 }
 
-int cg_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+int cg_mpi_recv_bytes(void *buf, int64_t bytes, int src) {
+    for (int64_t at = 0; at < bytes; at += PIECE) {
+        int n = (int)(bytes - at < PIECE ? bytes - at : PIECE);
+        int err = MPI_Recv((char *)buf + at, n, MPI_BYTE, src, 17, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (err != MPI_SUCCESS) return err;
+    }
+    return MPI_SUCCESS;
+}

@@ -29,6 +29,7 @@ struct TestCommand: ParsableCommand {
                 if model.netG != nil { saved["netG"] = nil }
                 if model.norm != nil { saved["norm"] = nil }
                 if model.noDropout { saved["no_dropout"] = nil }
+                if model.direction != nil { saved["direction"] = nil }
                 if modelKind != nil { saved["model"] = nil }
                 if model.inputNC != nil { saved["input_nc"] = nil }
                 if model.outputNC != nil { saved["output_nc"] = nil }

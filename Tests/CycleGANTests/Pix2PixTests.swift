@@ -90,6 +90,24 @@ final class Pix2PixTests: CLITestCase {
             flips.insert(item.a == (try ds.item(0, epoch: 1, seed: 5)).a)
         }
         XCTAssertEqual(flips.count, 2)  // the draws did vary
+        // an odd width: B's last column is left out, both halves one size, the same crop
+        var odd = [UInt8](repeating: 0, count: (2 * w + 1) * h * 3)
+        for y in 0..<h { for x in 0..<(2 * w + 1) { for c in 0..<3 {
+            odd[(y * (2 * w + 1) + x) * 3 + c] = x < 2 * w ? pixels[(y * 2 * w + x) * 3 + c] : 255
+        } } }
+        let oddDir = tempDir("aligned-odd")
+        try FileManager.default.createDirectory(atPath: oddDir + "/train", withIntermediateDirectories: true)
+        try ImageIO.savePNG(Image(width: 2 * w + 1, height: h, channels: 3, pixels: odd), to: oddDir + "/train/odd.png")
+        var crop = o
+        crop.preprocess = .crop
+        for options in [o, crop] {
+            let oddSet = try AlignedDataset(dataroot: oddDir, options: options)
+            for epoch in 1...6 {
+                let item = try oddSet.item(0, epoch: epoch, seed: 5)
+                XCTAssertEqual(item.shapeA, item.shapeB)
+                XCTAssertEqual(item.a, item.b, "\(options.preprocess) epoch \(epoch)")
+            }
+        }
         // a pair image too narrow to split is named
         try ImageIO.savePNG(Image(width: 1, height: h, channels: 3, pixels: [UInt8](repeating: 9, count: h * 3)), to: dir + "/train/thin.png")
         XCTAssertThrowsError(try AlignedDataset(dataroot: dir, options: o)) { XCTAssertTrue("\($0)".contains("thin.png"), "\($0)") }
@@ -163,6 +181,22 @@ final class Pix2PixTests: CLITestCase {
         }
         let fake = try ImageIO.load(images + "/odd_fake_B.png", maxPixels: 1 << 20)
         XCTAssertEqual([fake.width, fake.height], [50, 37])
+    }
+
+    /// At test, a U-Net has dropout unless the run said --no_dropout (as the official test.py);
+    /// a ResNet has none unless its run had it; the run's direction is taken.
+    func testTestTakesDropoutAndDirectionAsTheRunHadThem() throws {
+        var t = TestOptions()
+        t.netG = "unet_256"
+        XCTAssertTrue(t.dropout)
+        t.netG = "resnet_9blocks"
+        XCTAssertFalse(t.dropout)
+        try t.adopt(["netG": "unet_128", "no_dropout": "True", "direction": "BtoA"], from: "/r/train_opt.json")
+        XCTAssertFalse(t.dropout)
+        XCTAssertEqual(t.direction, "BtoA")
+        XCTAssertThrowsError(try t.adopt(["direction": "up"], from: "/r/train_opt.json")) {
+            XCTAssertEqual("\($0)", "/r/train_opt.json: direction: expected AtoB or BtoA, got \"up\"")
+        }
     }
 
     func testPix2PixOptionsAreCheckedByName() throws {

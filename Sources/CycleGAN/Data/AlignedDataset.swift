@@ -3,8 +3,10 @@ import Foundation
 /// The official aligned dataset (data/aligned_dataset.py), pix2pix's: images under
 /// `<dataroot>/<phase>/`, each holding an A image and its B counterpart side by side, split
 /// at w/2 (A = columns [0, w/2), B = [w/2, w)). One set of random parameters (crop position,
-/// flip) is drawn per item and applied to both halves. An epoch visits every file once,
-/// shuffled unless serial.
+/// flip) is drawn per item and applied to both halves. Both halves are w/2 wide: of an odd
+/// width, B's last column is left out (the official code gives B that column and resizes it
+/// with the rest), so that the same transform makes one size of both. An epoch visits every
+/// file once, shuffled unless serial.
 ///
 /// As for the unaligned dataset, an item's randomness comes from a stream of (seed, epoch,
 /// index) alone, and every file's header is checked (its halves' size against the
@@ -51,7 +53,7 @@ public final class AlignedDataset: TrainingDataset, @unchecked Sendable {
                                  problem: "an aligned pair needs A and B side by side, at least 2 pixels wide")
         }
         try UnalignedDataset.checkSize(path, width: width / 2, height: height, a)
-        try UnalignedDataset.checkSize(path, width: width - width / 2, height: height, b)
+        try UnalignedDataset.checkSize(path, width: width / 2, height: height, b)
     }
 
     public func item(_ index: Int, epoch: Int, seed: UInt64) throws -> DatasetItem {
@@ -63,10 +65,10 @@ public final class AlignedDataset: TrainingDataset, @unchecked Sendable {
             return image
         }
         let half = image.width / 2
-        // the same stream state for both halves: the same crop position and flip
+        // halves of one size and the same stream state: the same crop position and flip
         var rngB = rng
         let a = applyTransform(crop(image, x: 0, y: 0, width: half, height: image.height), optionsA, rng: &rng)
-        let b = applyTransform(crop(image, x: half, y: 0, width: image.width - half, height: image.height), optionsB, rng: &rngB)
+        let b = applyTransform(crop(image, x: half, y: 0, width: half, height: image.height), optionsB, rng: &rngB)
         return DatasetItem(a: a.values, b: b.values, shapeA: a.shape, shapeB: b.shape, pathA: path, pathB: path)
     }
 

@@ -70,22 +70,21 @@ public final class Distributed {
         try check(bytes.withUnsafeMutableBytes { mpi.bcast($0.baseAddress!, Int64($0.count), Int32(root)) }, "broadcast")
     }
 
-    /// Every rank's bytes at the root, in rank order (nil elsewhere).
+    /// Every rank's bytes at the root, in rank order (nil elsewhere): each rank sends its own
+    /// in turn (any size; no single MPI call carries more than 256 MiB).
     public func gather(_ bytes: [UInt8], root: Int = 0) throws -> [[UInt8]]? {
         let counts = try allgather(UInt64(bytes.count))
-        guard counts.reduce(0, +) <= UInt64(Int32.max) else { throw DistributedError("rank \(rank): gathering \(counts.reduce(0, +)) bytes, more than one MPI call carries") }
-        var all = [UInt8](repeating: 0, count: rank == root ? Int(counts.reduce(0, +)) : 0)
-        let code = bytes.withUnsafeBytes { mine in
-            all.withUnsafeMutableBytes { out in
-                counts.withUnsafeBufferPointer { c in
-                    mpi.gatherv(mine.baseAddress, Int64(bytes.count), out.baseAddress, c.baseAddress, Int32(root))
-                }
-            }
+        guard rank == root else {
+            try check(bytes.withUnsafeBytes { mpi.send($0.baseAddress, Int64(bytes.count), Int32(root)) }, "sending \(bytes.count) bytes to rank \(root)")
+            return nil
         }
-        try check(code, "gather")
-        guard rank == root else { return nil }
-        var parts: [[UInt8]] = [], at = 0
-        for c in counts { parts.append(Array(all[at..<(at + Int(c))])); at += Int(c) }
+        var parts: [[UInt8]] = []
+        for (r, c) in counts.enumerated() {
+            if r == root { parts.append(bytes); continue }
+            var part = [UInt8](repeating: 0, count: Int(c))
+            try check(part.withUnsafeMutableBytes { mpi.recv($0.baseAddress, Int64(c), Int32(r)) }, "receiving \(c) bytes from rank \(r)")
+            parts.append(part)
+        }
         return parts
     }
 
@@ -139,8 +138,14 @@ public final class GradientBuckets {
     let distributed: Distributed
     let buckets: [[Tensor]]
     private var pending: [Set<ObjectIdentifier>]
-    private var started: [UnsafeMutableRawPointer?]
-    private var hostValues: [[Float]]
+    /// Each bucket's values on the host, owned here (MPI reads and writes them while a
+    /// reduction is in flight).
+    private let host: [UnsafeMutableBufferPointer<Float>]
+    private var requests: [UnsafeMutableRawPointer?]
+    /// Buckets start in index order on every rank (MPI needs one order of collectives): the
+    /// first not started yet.
+    private var nextToStart = 0
+    private var failure: (Int32, Int)? = nil
     private let bucketOf: [ObjectIdentifier: Int]
 
     /// The default bucket: 25 MB, as PyTorch DDP's `bucket_cap_mb`.
@@ -156,46 +161,60 @@ public final class GradientBuckets {
         }
         self.buckets = buckets.filter { !$0.isEmpty }
         pending = self.buckets.map { Set($0.map(ObjectIdentifier.init)) }
-        started = Array(repeating: nil, count: self.buckets.count)
-        hostValues = Array(repeating: [], count: self.buckets.count)
+        host = self.buckets.map { ps in
+            let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: ps.reduce(0) { $0 + $1.count })
+            b.initialize(repeating: 0)
+            return b
+        }
+        requests = Array(repeating: nil, count: self.buckets.count)
         var map: [ObjectIdentifier: Int] = [:]
         for (b, ps) in self.buckets.enumerated() { for p in ps { map[ObjectIdentifier(p)] = b } }
         bucketOf = map
+    }
+
+    deinit {
+        for r in requests { if let r { _ = distributed.mpi.wait(r) } }
+        for h in host { h.deallocate() }
     }
 
     /// The backward pass's hook: `leaf` has its final gradient.
     public func ready(_ leaf: Tensor) {
         guard let b = bucketOf[ObjectIdentifier(leaf)] else { return }
         pending[b].remove(ObjectIdentifier(leaf))
-        if pending[b].isEmpty && started[b] == nil && hostValues[b].isEmpty { start(b) }
+        while nextToStart < buckets.count && pending[nextToStart].isEmpty { start(nextToStart); nextToStart += 1 }
         // let MPI progress what has started
-        for k in started.indices { if let r = started[k] { var done: Int32 = 0; if distributed.mpi.test(r, &done) == 0 && done != 0 { started[k] = nil } } }
+        for k in requests.indices {
+            if let r = requests[k] { var done: Int32 = 0; if distributed.mpi.test(r, &done) == 0 && done != 0 { requests[k] = nil } }
+        }
     }
 
     /// Reads bucket `b`'s gradients back (a parameter without one counts as zeros) and starts their sum.
     private func start(_ b: Int) {
-        var values: [Float] = []
-        for p in buckets[b] { values += p.grad?.toArray() ?? [Float](repeating: 0, count: p.count) }
-        hostValues[b] = values
+        var at = 0
+        for p in buckets[b] {
+            let values = p.grad?.toArray() ?? [Float](repeating: 0, count: p.count)
+            _ = UnsafeMutableBufferPointer(rebasing: host[b][at..<(at + p.count)]).update(from: values)
+            at += p.count
+        }
         var request: UnsafeMutableRawPointer? = nil
-        let code = hostValues[b].withUnsafeMutableBufferPointer { distributed.mpi.startAllreduce($0.baseAddress!, Int64($0.count), &request) }
-        if code != 0 { failure = (code, b) } else { started[b] = request }
+        let code = distributed.mpi.startAllreduce(host[b].baseAddress!, Int64(host[b].count), &request)
+        if code != 0 { failure = failure ?? (code, b) } else { requests[b] = request }
     }
 
-    private var failure: (Int32, Int)? = nil
-
-    /// Completes every bucket (starting those the hook never completed) and sets each
-    /// parameter's gradient to the average over the ranks.
+    /// Completes every bucket (starting, in order, those the hook never completed) and sets
+    /// each parameter's gradient to the average over the ranks.
     public func finish() throws {
-        for b in buckets.indices where hostValues[b].isEmpty { start(b) }
+        while nextToStart < buckets.count { start(nextToStart); nextToStart += 1 }
         if let (code, b) = failure { try distributed.check(code, "starting the allreduce of gradient bucket \(b)") }
         for b in buckets.indices {
-            if let r = started[b] { try distributed.check(distributed.mpi.wait(r), "allreduce of gradient bucket \(b)") }
-            started[b] = nil
+            if let r = requests[b] {
+                requests[b] = nil
+                try distributed.check(distributed.mpi.wait(r), "allreduce of gradient bucket \(b)")
+            }
             let scale = 1 / Float(distributed.size)
             var at = 0
             for p in buckets[b] {
-                let avg = hostValues[b][at..<(at + p.count)].map { $0 * scale }
+                let avg = host[b][at..<(at + p.count)].map { $0 * scale }
                 at += p.count
                 // (a parameter no backward reached keeps no gradient on any rank, as PyTorch's)
                 if let g = p.grad { p.backend.upload(avg, to: g.buffer) }
@@ -203,7 +222,7 @@ public final class GradientBuckets {
         }
         // ready for the next step
         pending = buckets.map { Set($0.map(ObjectIdentifier.init)) }
-        hostValues = Array(repeating: [], count: buckets.count)
+        nextToStart = 0
     }
 
     public var bucketCount: Int { buckets.count }

@@ -18,14 +18,15 @@ final class MPILibrary {
     typealias Wait = @convention(c) (UnsafeMutableRawPointer) -> Int32
     typealias Allgather = @convention(c) (UInt64, UnsafeMutablePointer<UInt64>) -> Int32
     typealias Bcast = @convention(c) (UnsafeMutableRawPointer, Int64, Int32) -> Int32
-    typealias Gatherv = @convention(c) (UnsafeRawPointer?, Int64, UnsafeMutableRawPointer?, UnsafePointer<UInt64>?, Int32) -> Int32
+    typealias Send = @convention(c) (UnsafeRawPointer?, Int64, Int32) -> Int32
+    typealias Recv = @convention(c) (UnsafeMutableRawPointer?, Int64, Int32) -> Int32
 
     let path: String
     let initialize: Init, finalize: Void0, barrier: Void0, abort: Abort
     let libraryVersion: Text, errorString: ErrorText
     let allreduceFloat: ReduceFloat, allreduceDouble: ReduceDouble
     let startAllreduce: StartReduce, test: Test, wait: Wait
-    let allgather: Allgather, bcast: Bcast, gatherv: Gatherv
+    let allgather: Allgather, bcast: Bcast, send: Send, recv: Recv
 
     /// The file name `load` looks for.
     static let fileName = "libcyclegan_mpi.so"
@@ -73,7 +74,8 @@ final class MPILibrary {
         wait = try symbol("cg_mpi_wait", Wait.self)
         allgather = try symbol("cg_mpi_allgather_u64", Allgather.self)
         bcast = try symbol("cg_mpi_bcast", Bcast.self)
-        gatherv = try symbol("cg_mpi_gatherv_bytes", Gatherv.self)
+        send = try symbol("cg_mpi_send_bytes", Send.self)
+        recv = try symbol("cg_mpi_recv_bytes", Recv.self)
     }
 
     /// The MPI library's own description ("Open MPI v4.1.4, …"), first line.

@@ -22,8 +22,12 @@ public struct TestOptions: Sendable {
     public var netG = "resnet_9blocks"
     /// `--norm` the generator was trained with.
     public var norm = "instance"
-    /// `--no_dropout`: whether the generator was built without dropout (pix2pix's has it).
-    public var noDropout = true
+    /// `--no_dropout`: whether the generator has no dropout; nil: as the run's saved options
+    /// say, else dropout for a U-Net (as the official test.py: its keys are the same either
+    /// way) and none for a ResNet (CycleGAN's, whose keys would differ).
+    public var noDropout: Bool? = nil
+    /// Whether the generator has dropout layers.
+    var dropout: Bool { !(noDropout ?? !netG.hasPrefix("unet")) }
     /// `--eval`: evaluation mode (batch norm's running statistics, no dropout). Without it,
     /// as the official test.py, the networks stay in training mode: batch norm normalises by
     /// the image's own statistics and dropout stays on (its masks drawn from `--seed`).
@@ -108,8 +112,8 @@ public struct TestOptions: Sendable {
         return object.mapValues { ($0 as? String) ?? "\($0)" }
     }
 
-    /// Takes the generator's options (ngf, netG, norm, no_dropout, input_nc, output_nc) and
-    /// the model (cycle_gan or pix2pix) from a run's saved options, checking each: the error
+    /// Takes the generator's options (ngf, netG, norm, no_dropout, input_nc, output_nc), the
+    /// model (cycle_gan or pix2pix) and the direction from a run's saved options, checking each: the error
     /// names the file, the key and what was expected.
     public mutating func adopt(_ saved: [String: String], from path: String) throws {
         func bad(_ key: String, _ what: String) -> OptionError { OptionError("\(path): \(key): \(what)") }
@@ -131,12 +135,18 @@ public struct TestOptions: Sendable {
             norm = v
         }
         if let v = saved["no_dropout"] {
-            guard let b = Bool(v) else { throw bad("no_dropout", "expected True or False, got \"\(v)\"") }
+            guard let b = ["true": true, "True": true, "false": false, "False": false][v] else {
+                throw bad("no_dropout", "expected True or False, got \"\(v)\"")
+            }
             noDropout = b
         }
         if let v = saved["model"] {
             guard v == "cycle_gan" || v == "pix2pix" else { throw bad("model", "expected cycle_gan or pix2pix, got \"\(v)\"") }
             model = v
+        }
+        if let v = saved["direction"] {
+            guard v == "AtoB" || v == "BtoA" else { throw bad("direction", "expected AtoB or BtoA, got \"\(v)\"") }
+            direction = v
         }
     }
 }
@@ -171,7 +181,7 @@ public final class Translator {
         var c = CycleGANConfig()
         c.ngf = options.ngf; c.netG = options.netG; c.nBlocks = options.nBlocks
         c.norm = NormKind(rawValue: options.norm) ?? .instance
-        c.dropout = !options.noDropout
+        c.dropout = options.dropout
         let g = makeGenerator(c, inputNC: inputNC, outputNC: outputNC, on: backend)
         let store = CheckpointStore(directory: "\(options.checkpointsDir)/\(options.name)")
         _ = try store.loadNetwork(g, name: name, label: options.epoch)
@@ -270,7 +280,7 @@ public final class Translator {
             try backend.throwIfFailed()
             return out
         }
-        guard let g = g as? ResnetGenerator, g.norm == .instance, !g.dropout else {
+        guard let g = g as? ResnetGenerator, g.norm == .instance, !(g.dropout && g.mode.training) else {
             throw ImageError(path: label, reason: "its translation needs about \(gib(need)), more than --max_memory "
                 + "\(gib(memoryBudget)); translation in bands of rows takes ResNet generators with instance norm only "
                 + "(this one is \(options.netG), --norm \(options.norm)): raise --max_memory or use --preprocess")
@@ -357,7 +367,7 @@ public final class Translator {
                         let header = try ImageIO.probe(path, maxPixels: o.maxPixels)
                         guard header.width >= 2 else { throw ImageError(path: path, reason: "an aligned pair needs A and B side by side, at least 2 pixels wide") }
                         _ = try inputSize(path, width: header.width / 2, height: header.height, channels: o.inputNC)
-                        _ = try inputSize(path, width: header.width - header.width / 2, height: header.height, channels: o.outputNC)
+                        _ = try inputSize(path, width: header.width / 2, height: header.height, channels: o.outputNC)
                     }
                     let g = try generator("G", inputNC: o.inputNC, outputNC: o.outputNC)
                     try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
@@ -367,7 +377,7 @@ public final class Translator {
                         progress.begin(s)
                         let pair = try ImageIO.load(path, maxPixels: o.maxPixels), half = pair.width / 2
                         var halves = [crop(pair, x: 0, y: 0, width: half, height: pair.height),
-                                      crop(pair, x: half, y: 0, width: pair.width - half, height: pair.height)]
+                                      crop(pair, x: half, y: 0, width: half, height: pair.height)]  // as the aligned dataset
                         if o.direction == "BtoA" { halves.reverse() }
                         let a = try input(halves[0], path: path, channels: o.inputNC), b = try input(halves[1], path: path, channels: o.outputNC)
                         try save(a, to: "\(imagesDir)/\(s)_real_A.png")

@@ -130,10 +130,12 @@ public struct CheckpointStore {
     }
 
     private func loadChecked(_ net: Module, _ dict: [String: HostTensor], source: String, apply: Bool = true) throws {
-        // a batch norm's running variance is a variance: 1/√(var + eps) must exist
-        for (key, _) in net.namedBuffers() where key.hasSuffix("running_var") {
-            if let values = dict[key]?.values, let bad = values.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
-                throw FileError.malformed(source, "\(printable(key))[\(bad)] is \(values[bad]) (expected a finite variance ≥ 0)")
+        // batch norm's running statistics: finite, and the variance ≥ 0 (1/√(var + eps) must exist)
+        for (key, _) in net.namedBuffers() {
+            let isVariance = key.hasSuffix("running_var")
+            if let values = dict[key]?.values, let bad = values.firstIndex(where: { !($0.isFinite && (!isVariance || $0 >= 0)) }) {
+                throw FileError.malformed(source, "\(printable(key))[\(bad)] is \(values[bad]) (expected a finite "
+                    + (isVariance ? "variance ≥ 0)" : "value)"))
             }
         }
         do {

@@ -85,8 +85,8 @@ public final class Trainer {
         if options.continueTrain {
             let label: String
             (start, label) = try Self.resume(options: options, store: store, model: model, say: say)
-            try Self.checkPools(model, options: options, path: store.trainStatePath(label))
             try store.restoreRankState(model, label: label, rank: distributed?.rank ?? 0, size: distributed?.size ?? 1, say: say)
+            try Self.checkPools(model, options: options, path: store.trainStatePath(label))
             try distributed?.checkIdentical(model.networks.flatMap { $0.1.namedParameters() + $0.1.namedBuffers() }, what: "restored weights")
         }
         progress = start
