@@ -19,6 +19,9 @@ struct TestCommand: ParsableCommand {
 
     func run() {
         runReportingErrors {
+            guard Distributed.launchedSize <= 1 else {
+                throw OptionError("test translates in one process: run it without mpirun (here \(Distributed.launchedSize) ranks would each write the same files)")
+            }
             var o = TestOptions()
             let name = model.name ?? (model.dataroot == nil ? "demo" : "experiment_name")
             let checkpoints = model.checkpointsDir ?? "./checkpoints"

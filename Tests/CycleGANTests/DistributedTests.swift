@@ -138,6 +138,10 @@ final class DistributedTests: CLITestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertLessThan(Date().timeIntervalSince(start), 60)
         XCTAssertTrue(r.stderr.contains("error: rank 1 of 2: no OpenCL device matches \"--device gpu:7\""), r.stderr)
+        // test is one process's job: under mpirun it says so instead of writing the same files twice
+        let t = try mpi(2, ["test", "--dataroot", Self.data, "--name", "none", "--checkpoints_dir", dir], timeout: 120)
+        XCTAssertNotEqual(t.status, 0)
+        XCTAssertTrue(t.stderr.contains("error: test translates in one process: run it without mpirun"), t.stderr)
     }
 
     /// A rank killed mid-run: mpirun ends the other within 60 s and names the rank; the last

@@ -16,6 +16,12 @@ public final class Distributed {
         return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil
     }
 
+    /// The ranks mpirun started, from its environment (1 when not started by mpirun).
+    public static var launchedSize: Int {
+        let env = ProcessInfo.processInfo.environment
+        return Int(env["OMPI_COMM_WORLD_SIZE"] ?? env["PMIX_SIZE"] ?? "") ?? 1
+    }
+
     /// The run this process belongs to: nil when not started by mpirun; otherwise MPI is
     /// loaded and initialised (throws, saying what is missing, if it cannot be).
     public static func fromEnvironment() throws -> Distributed? {
