@@ -25,6 +25,9 @@ public protocol Backend: AnyObject {
     func copy(_ src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, count: Int)
     /// Waits until every queued operation has finished.
     func synchronize()
+    /// Returns the memory of buffers no tensor holds (a cache kept for the next step) to the
+    /// system: before a checkpoint is written, whose host copies would otherwise come on top.
+    func releaseCachedMemory()
     /// Throws the first device failure since the backend was made (an allocation, launch
     /// or transfer that failed; results read back after it are not valid). The ops cannot
     /// throw, so the code that reads results back calls this before using them.

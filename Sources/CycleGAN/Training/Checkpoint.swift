@@ -65,6 +65,8 @@ public struct CheckpointStore {
     public func save(_ model: any GANModel, progress: TrainProgress, label: String, extra: SafeTensorsFile = SafeTensorsFile(),
                      beforeRename: ((String) throws -> Void)? = nil) throws {
         let stepId = "\(progress.totalIters)"
+        // the step's cached scratch is not needed while the host copies below exist
+        model.backend.releaseCachedMemory()
         var state = trainState(model, progress: progress, stepId: stepId)
         state.tensors.merge(extra.tensors) { $1 }
         state.metadata.merge(extra.metadata) { $1 }

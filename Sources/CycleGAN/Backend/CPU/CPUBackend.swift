@@ -49,6 +49,7 @@ public final class CPUBackend: Backend {
     }
 
     public func synchronize() {}
+    public func releaseCachedMemory() {}
     /// One fixed summation order: the name says it all.
     public var kernelConfiguration: String { name }
 

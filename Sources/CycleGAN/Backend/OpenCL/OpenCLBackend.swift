@@ -269,6 +269,10 @@ public final class OpenCLBackend: Backend {
     }
 
     public func synchronize() { cl.finish() }
+    public func releaseCachedMemory() {
+        cl.finish()
+        pool.releaseFree()
+    }
 
     /// Bytes in use at the high-water mark since `resetPeakMemory()`.
     public var peakMemoryBytes: Int { pool.peakLiveBytes }
