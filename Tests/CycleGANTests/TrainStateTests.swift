@@ -63,6 +63,9 @@ final class TrainStateTests: CLITestCase {
             ("lr negative", { $0.metadata["lr"] = "-0.1" }, "lr"),
             ("pool stream not a number", { $0.metadata["pool_random_state"] = "-5" }, "pool_random_state"),
             ("a newer format", { $0.metadata["format_version"] = "3" }, "format_version 3"),
+            ("dropout stream not a number", { $0.metadata["dropout_random_state_G_A"] = "x" }, "dropout_random_state_G_A"),
+            ("rank count 0", { $0.metadata["world_size"] = "0" }, "world_size"),
+            ("rank count not a number", { $0.metadata["world_size"] = "two" }, "world_size"),
         ]
         for (what, change, expected) in cases {
             try pristine.write(to: URL(fileURLWithPath: path))
