@@ -46,14 +46,21 @@ public final class AlignedDataset: TrainingDataset, @unchecked Sendable {
                       serialBatches: options.serialBatches, skipBadImages: options.skipBadImages)
     }
 
+    /// What a pair image narrower than 2 pixels lacks.
+    static let tooNarrow = "an aligned pair needs A and B side by side, at least 2 pixels wide"
+
     /// Throws if a w×h pair image cannot be split into halves the transforms can use.
     static func checkHalves(_ path: String, width: Int, height: Int, _ a: TransformOptions, _ b: TransformOptions) throws {
-        guard width >= 2 else {
-            throw ImageSizeError(path: path, width: width, height: height,
-                                 problem: "an aligned pair needs A and B side by side, at least 2 pixels wide")
-        }
+        guard width >= 2 else { throw ImageSizeError(path: path, width: width, height: height, problem: tooNarrow) }
         try UnalignedDataset.checkSize(path, width: width / 2, height: height, a)
         try UnalignedDataset.checkSize(path, width: width / 2, height: height, b)
+    }
+
+    /// The A (left) and B (right) halves of a pair image, each w/2 wide (of an odd width, B's
+    /// last column left out).
+    static func halves(_ pair: Image) -> (a: Image, b: Image) {
+        let half = pair.width / 2
+        return (crop(pair, x: 0, y: 0, width: half, height: pair.height), crop(pair, x: half, y: 0, width: half, height: pair.height))
     }
 
     public func item(_ index: Int, epoch: Int, seed: UInt64) throws -> DatasetItem {
@@ -64,11 +71,11 @@ public final class AlignedDataset: TrainingDataset, @unchecked Sendable {
             try Self.checkHalves(path, width: image.width, height: image.height, optionsA, optionsB)
             return image
         }
-        let half = image.width / 2
         // halves of one size and the same stream state: the same crop position and flip
+        let (imageA, imageB) = Self.halves(image)
         var rngB = rng
-        let a = applyTransform(crop(image, x: 0, y: 0, width: half, height: image.height), optionsA, rng: &rng)
-        let b = applyTransform(crop(image, x: half, y: 0, width: half, height: image.height), optionsB, rng: &rngB)
+        let a = applyTransform(imageA, optionsA, rng: &rng)
+        let b = applyTransform(imageB, optionsB, rng: &rngB)
         return DatasetItem(a: a.values, b: b.values, shapeA: a.shape, shapeB: b.shape, pathA: path, pathB: path)
     }
 

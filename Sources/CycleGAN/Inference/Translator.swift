@@ -317,6 +317,16 @@ public final class Translator {
 
     static func stem(_ path: String) -> String { ((path as NSString).lastPathComponent as NSString).deletingPathExtension }
 
+    /// `preflight` for aligned pairs: both halves of each file.
+    func preflightPairs(_ files: ArraySlice<String>) throws {
+        for path in files {
+            let header = try ImageIO.probe(path, maxPixels: options.maxPixels)
+            guard header.width >= 2 else { throw ImageError(path: path, reason: AlignedDataset.tooNarrow) }
+            _ = try inputSize(path, width: header.width / 2, height: header.height, channels: options.inputNC)
+            _ = try inputSize(path, width: header.width / 2, height: header.height, channels: options.outputNC)
+        }
+    }
+
     /// Reads the header of each file and checks the generator input it makes (`inputSize`),
     /// so that a file that cannot be translated stops the run before anything is written.
     func preflight(_ files: ArraySlice<String>, channels: Int) throws {
@@ -346,44 +356,33 @@ public final class Translator {
         }
         do {
             try withNoGrad {
-                if o.model == "test" {
-                    let files = try ImageFolder.files(in: o.dataroot).prefix(o.numTest ?? Int.max)
-                    try preflight(files, channels: o.inputNC)
-                    let g = try generator("G\(o.modelSuffix)", inputNC: o.inputNC, outputNC: o.outputNC)
+                if o.model == "test" || o.model == "pix2pix" {
+                    // one generator: on a folder of images, or on the input half of each aligned pair
+                    let aligned = o.model == "pix2pix"
+                    let folder = aligned ? (o.dataroot as NSString).appendingPathComponent(o.phase) : o.dataroot
+                    let files = try ImageFolder.files(in: folder).prefix(o.numTest ?? Int.max)
+                    if aligned { try preflightPairs(files) } else { try preflight(files, channels: o.inputNC) }
+                    let g = try generator(aligned ? "G" : "G\(o.modelSuffix)", inputNC: o.inputNC, outputNC: o.outputNC)
                     try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
                     let progress = TranslationProgress(images: files.count)
+                    let names = aligned ? ["real_A", "fake_B", "real_B"] : ["real", "fake"]
                     for path in files {
                         let s = Self.stem(path)
                         progress.begin(s)
-                        let x = try input(path, channels: o.inputNC)
-                        try save(x, to: "\(imagesDir)/\(s)_real.png")
-                        try save(translate(g, x, label: path, outputNC: o.outputNC, progress: progress), to: "\(imagesDir)/\(s)_fake.png")
-                        rows.append((s, ["real", "fake"]))
-                        progress.end()
-                    }
-                } else if o.model == "pix2pix" {
-                    let files = try ImageFolder.files(in: (o.dataroot as NSString).appendingPathComponent(o.phase)).prefix(o.numTest ?? Int.max)
-                    for path in files {
-                        let header = try ImageIO.probe(path, maxPixels: o.maxPixels)
-                        guard header.width >= 2 else { throw ImageError(path: path, reason: "an aligned pair needs A and B side by side, at least 2 pixels wide") }
-                        _ = try inputSize(path, width: header.width / 2, height: header.height, channels: o.inputNC)
-                        _ = try inputSize(path, width: header.width / 2, height: header.height, channels: o.outputNC)
-                    }
-                    let g = try generator("G", inputNC: o.inputNC, outputNC: o.outputNC)
-                    try FileManager.default.createDirectory(atPath: imagesDir, withIntermediateDirectories: true)
-                    let progress = TranslationProgress(images: files.count)
-                    for path in files {
-                        let s = Self.stem(path)
-                        progress.begin(s)
-                        let pair = try ImageIO.load(path, maxPixels: o.maxPixels), half = pair.width / 2
-                        var halves = [crop(pair, x: 0, y: 0, width: half, height: pair.height),
-                                      crop(pair, x: half, y: 0, width: half, height: pair.height)]  // as the aligned dataset
-                        if o.direction == "BtoA" { halves.reverse() }
-                        let a = try input(halves[0], path: path, channels: o.inputNC), b = try input(halves[1], path: path, channels: o.outputNC)
-                        try save(a, to: "\(imagesDir)/\(s)_real_A.png")
-                        try save(translate(g, a, label: path, outputNC: o.outputNC, progress: progress), to: "\(imagesDir)/\(s)_fake_B.png")
-                        try save(b, to: "\(imagesDir)/\(s)_real_B.png")
-                        rows.append((s, ["real_A", "fake_B", "real_B"]))
+                        let x: HostImage, target: HostImage?
+                        if aligned {
+                            let (a, b) = AlignedDataset.halves(try ImageIO.load(path, maxPixels: o.maxPixels))
+                            let (input, other) = o.direction == "AtoB" ? (a, b) : (b, a)
+                            x = try self.input(input, path: path, channels: o.inputNC)
+                            target = try self.input(other, path: path, channels: o.outputNC)
+                        } else {
+                            x = try input(path, channels: o.inputNC)
+                            target = nil
+                        }
+                        try save(x, to: "\(imagesDir)/\(s)_\(names[0]).png")
+                        try save(translate(g, x, label: path, outputNC: o.outputNC, progress: progress), to: "\(imagesDir)/\(s)_\(names[1]).png")
+                        if let target { try save(target, to: "\(imagesDir)/\(s)_\(names[2]).png") }
+                        rows.append((s, names))
                         progress.end()
                     }
                 } else {
