@@ -4,7 +4,7 @@ extension Tensor {
     public func relu() -> Tensor { leakyRelu(slope: 0) }
 
     public func leakyRelu(slope: Float = 0.2) -> Tensor {
-        LayerScope.run("leaky_relu(\(slope)) \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("leaky_relu(\(slope)) \(shapeText)") {
             precondition(slope >= 0, "leaky_relu with a negative slope is not supported")
             let y = Tensor(empty: shape, on: backend)
             backend.leakyReLUForward(x: buffer, y: y.buffer, slope: slope, count: count)
@@ -20,7 +20,7 @@ extension Tensor {
     }
 
     public func tanh() -> Tensor {
-        LayerScope.run("tanh \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("tanh \(shapeText)") {
             let y = Tensor(empty: shape, on: backend)
             backend.tanhForward(x: buffer, y: y.buffer, count: count)
             return Tensor.record(y, inputs: [self]) {
@@ -39,7 +39,7 @@ extension Tensor {
     /// Dropout with probability `p` (PyTorch's F.dropout in training): element i is kept,
     /// scaled by 1/(1 − p), iff uniform01(seed, i) ≥ p; the backward draws the same mask.
     public func dropout(p: Float = 0.5, seed: UInt64) -> Tensor {
-        LayerScope.run("dropout \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("dropout \(shapeText)") {
             precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1), got \(p)")
             let y = Tensor(empty: shape, on: backend)
             backend.dropoutForward(x: buffer, y: y.buffer, p: p, seed: seed, count: count)

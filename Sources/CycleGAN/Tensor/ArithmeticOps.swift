@@ -3,7 +3,7 @@
 extension Tensor {
     /// alpha·self + beta·other.
     public func addScaled(_ other: Tensor, alpha: Float = 1, beta: Float = 1) -> Tensor {
-        LayerScope.run("add_scaled \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("add_scaled \(shapeText)") {
             precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
             let y = Tensor(empty: shape, on: backend)
             backend.addScaled(buffer, other.buffer, out: y.buffer, alpha: alpha, beta: beta, count: count)
@@ -25,7 +25,7 @@ extension Tensor {
 
     /// self · s.
     public static func * (a: Tensor, s: Float) -> Tensor {
-        LayerScope.run("scale \(a.shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("scale \(a.shapeText)") {
             let y = Tensor(empty: a.shape, on: a.backend)
             a.backend.addScaled(a.buffer, a.buffer, out: y.buffer, alpha: s, beta: 0, count: a.count)
             return Tensor.record(y, inputs: [a]) {

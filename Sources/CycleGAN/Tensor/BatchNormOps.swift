@@ -7,7 +7,7 @@ extension Tensor {
     /// statistics the forward used.
     public func batchNorm2d(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, training: Bool,
                             momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
-        LayerScope.run("batch_norm2d \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("batch_norm2d \(shapeText)") {
             precondition(shape.count == 4, "batch_norm2d needs [n, c, h, w], got \(shape)")
             let n = shape[0], c = shape[1], hw = shape[2] * shape[3]
             precondition([weight, bias, runningMean, runningVar].allSatisfy { $0.count == c },

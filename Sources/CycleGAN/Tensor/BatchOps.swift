@@ -30,7 +30,7 @@ extension Tensor {
 extension Tensor {
     /// torch.cat(tensors, dim: 1) of [n, c_i, h, w] tensors.
     public static func cat(_ tensors: [Tensor], dim: Int) -> Tensor {
-        LayerScope.run("cat \(tensors.map { $0.shape.map(String.init).joined(separator: "x") }.joined(separator: ", "))") {
+        LayerScope.run("cat \(tensors.map(\.shapeText).joined(separator: ", "))") {
             precondition(dim == 1, "cat along dimension \(dim) is not supported (only 1, the channels)")
             precondition(!tensors.isEmpty, "cat of no tensors")
             let first = tensors[0], be = first.backend

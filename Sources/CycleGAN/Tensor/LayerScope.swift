@@ -25,3 +25,8 @@ public enum LayerScope {
         return try body()
     }
 }
+
+extension Tensor {
+    /// The shape as `LayerScope` labels write it: 1x64x256x256.
+    var shapeText: String { shape.map(String.init).joined(separator: "x") }
+}

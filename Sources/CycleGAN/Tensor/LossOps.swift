@@ -3,7 +3,7 @@
 extension Tensor {
     /// mean((self − target)²) against a constant label (least-squares GAN loss).
     public func mseLoss(target: Float) -> Tensor {
-        LayerScope.run("mse_loss \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("mse_loss \(shapeText)") {
             let y = Tensor(empty: [], on: backend)
             backend.mseLoss(x: buffer, target: target, count: count, out: y.buffer)
             return Tensor.record(y, inputs: [self]) {
@@ -19,7 +19,7 @@ extension Tensor {
 
     /// mean|self − target| (cycle-consistency and identity losses).
     public func l1Loss(_ target: Tensor) -> Tensor {
-        LayerScope.run("l1_loss \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("l1_loss \(shapeText)") {
             precondition(shape == target.shape, "l1_loss: shapes \(shape) and \(target.shape) differ")
             let y = Tensor(empty: [], on: backend)
             backend.l1Loss(x: buffer, t: target.buffer, count: count, out: y.buffer)
@@ -37,7 +37,7 @@ extension Tensor {
 
     /// mean(BCE(sigmoid(self), target)) computed stably from logits (vanilla GAN loss).
     public func bceWithLogitsLoss(target: Float) -> Tensor {
-        LayerScope.run("bce_with_logits \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("bce_with_logits \(shapeText)") {
             let y = Tensor(empty: [], on: backend)
             backend.bceWithLogitsLoss(x: buffer, target: target, count: count, out: y.buffer)
             return Tensor.record(y, inputs: [self]) {

@@ -2,7 +2,7 @@
 /// no running statistics), alone or fused with the layer after it.
 extension Tensor {
     public func instanceNorm2d(eps: Float = 1e-5) -> Tensor {
-        LayerScope.run("instance_norm2d \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("instance_norm2d \(shapeText)") {
             let (planes, hw) = normPlanes()
             let y = Tensor(empty: shape, on: backend)
             let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
@@ -52,7 +52,7 @@ extension Tensor {
     }
 
     private func fusedNorm(eps: Float, epilogue: NormEpilogue, skip: Tensor?, slope: Float?, consume: Bool) -> Tensor {
-        LayerScope.run("instance_norm2d+\(skip == nil ? "relu" : "skip") \(shape.map(String.init).joined(separator: "x"))") {
+        LayerScope.run("instance_norm2d+\(skip == nil ? "relu" : "skip") \(shapeText)") {
             let (planes, hw) = normPlanes()
             // In place only where no graph is recorded (the backward would read the input); the
             // kernels read each element before they write it, at the same index.

@@ -156,13 +156,7 @@ public final class CycleGANModel: GANModel {
 
         visuals = CycleGANVisuals(realA: realA, fakeB: fakeB.detach(), recA: recA.detach(), idtB: idtB?.detach(),
                                   realB: realB, fakeA: fakeA.detach(), recB: recB.detach(), idtA: idtA?.detach())
-        // The one host synchronisation of the step: the eight losses in a single read.
-        let all = Tensor(filled: 0, shape: [8], on: backend)
-        for (i, loss) in [lossD_A, lossG_A, lossCycleA, lossIdtA, lossD_B, lossG_B, lossCycleB, lossIdtB].enumerated() {
-            if let loss { backend.copy(loss.buffer, srcOffset: 0, to: all.buffer, dstOffset: i, count: 1) }
-        }
-        let v = all.toArray()
-        try backend.throwIfFailed()
+        let v = try readLosses([lossD_A, lossG_A, lossCycleA, lossIdtA, lossD_B, lossG_B, lossCycleB, lossIdtB], on: backend)
         return CycleGANLosses(D_A: v[0], G_A: v[1], cycle_A: v[2], idt_A: v[3], D_B: v[4], G_B: v[5], cycle_B: v[6], idt_B: v[7])
     }
 

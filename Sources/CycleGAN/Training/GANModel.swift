@@ -44,6 +44,19 @@ extension GANModel {
     }
 }
 
+/// The one host synchronisation of a training step: the one-element losses (nil: 0, a loss
+/// the configuration leaves out) gathered on the device and read back in a single transfer,
+/// after which the backend's first device failure, if any, is thrown in their place.
+func readLosses(_ losses: [Tensor?], on backend: Backend) throws -> [Float] {
+    let all = Tensor(filled: 0, shape: [losses.count], on: backend)
+    for (i, loss) in losses.enumerated() {
+        if let loss { backend.copy(loss.buffer, srcOffset: 0, to: all.buffer, dstOffset: i, count: 1) }
+    }
+    let v = all.toArray()
+    try backend.throwIfFailed()
+    return v
+}
+
 /// The generator `--netG` names (resnet_9blocks, resnet_6blocks, unet_256, unet_128), with
 /// `--norm` and dropout, from `inputNC` to `outputNC` channels.
 public func makeGenerator(_ c: CycleGANConfig, inputNC: Int, outputNC: Int, on backend: Backend) -> any Generator {

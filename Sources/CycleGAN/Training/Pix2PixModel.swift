@@ -45,7 +45,7 @@ public final class Pix2PixModel: GANModel {
     public func setLearningRate(_ lr: Double) { optimizerG.lr = lr; optimizerD.lr = lr }
 
     /// One iteration on a batch of inputs `realA` and targets `realB`: the four losses
-    /// (G_GAN, G_L1, D_real, D_fake), read back in one transfer.
+    /// (G_GAN, G_L1, D_real, D_fake).
     public func trainingStep(realA: Tensor, realB: Tensor) throws -> Losses {
         let fakeB = netG(realA)
 
@@ -68,12 +68,6 @@ public final class Pix2PixModel: GANModel {
         optimizerG.step()
 
         currentVisuals = [("real_A", realA), ("fake_B", fakeB.detach()), ("real_B", realB)]
-        let all = Tensor(filled: 0, shape: [4], on: backend)
-        for (i, loss) in [lossGGAN, lossGL1, lossDReal, lossDFake].enumerated() {
-            backend.copy(loss.buffer, srcOffset: 0, to: all.buffer, dstOffset: i, count: 1)
-        }
-        let v = all.toArray()
-        try backend.throwIfFailed()
-        return Losses(names: Self.lossNames, values: v)
+        return Losses(names: Self.lossNames, values: try readLosses([lossGGAN, lossGL1, lossDReal, lossDFake], on: backend))
     }
 }
