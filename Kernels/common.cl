@@ -1,6 +1,63 @@
 // common.cl: helpers shared by every kernel file; the host prepends this file to each
 // program's source before compiling it.
 
+// ---- Precision (--precision; Sources/CycleGAN/Tensor/Precision.swift) ----------------------
+// Activations and their gradients are act_t buffers, read with LD and written with ST. They
+// are float, except in the programs built with -DACT_HALF (--precision mixed), where they are
+// FP16 storage, converted by vload_half / vstore_half_rte (core OpenCL 1.2: no extension).
+// All arithmetic is float. Weights, statistics and scratch stay float in every program. The
+// host runs the FP16 program of a kernel when one of its buffers is FP16.
+// LD16 and ST16 move 16 consecutive values at p (no alignment needed).
+#ifdef ACT_HALF
+#define act_t half
+#define LD(p, i) vload_half((i), (p))
+#define ST(p, i, v) vstore_half_rte((v), (i), (p))
+#define LD16(p) vload_half16(0, (p))
+#define ST16(v, p) vstore_half16_rte((v), 0, (p))
+#else
+#define act_t float
+#define LD(p, i) ((p)[i])
+#define ST(p, i, v) ((p)[i] = (v))
+#define LD16(p) vload16(0, (p))
+#define ST16(v, p) vstore16((v), 0, (p))
+#endif
+
+// x rounded to TF32 (FP32's sign and exponent, 10 mantissa bits): ties to even on the 13
+// dropped bits; inf and NaN kept, a carry past the largest finite value gives inf.
+// The host's twin is Rounding.tf32.
+inline float round_tf32(float x) {
+    uint u = as_uint(x);
+    if ((u & 0x7f800000u) != 0x7f800000u) u += 0xfffu + ((u >> 13) & 1u);
+    return as_float(u & 0xffffe000u);
+}
+
+// x rounded to the nearest FP16 value, ties to even, as vstore_half_rte would store it, but
+// kept in a float: FP16 normals have TF32's 10 mantissa bits; below 2^-14 the subnormals are
+// the multiples of 2^-24; from 65520 (halfway past 65504) on, infinity. The host's twin is
+// Rounding.half.
+inline float round_half(float x) {
+    float a = fabs(x);
+    if (isnan(x)) return x;
+    if (a >= 65520.0f) return copysign(INFINITY, x);
+    if (a < 6.103515625e-05f) return copysign(rint(a * 16777216.0f) * 5.9604644775390625e-08f, x);
+    return round_tf32(x);
+}
+
+// The convolutions' operands as their products read them: ROUND_X for an input or output
+// gradient, ROUND_W for a weight. With -DROUND_TF32 (--precision tf32) both round to TF32;
+// in the FP16 programs the activations are FP16 already and a weight rounds to FP16 (as
+// autocast's weight.half()); otherwise both are the value itself.
+#if defined(ACT_HALF)
+#define ROUND_X(v) (v)
+#define ROUND_W(v) round_half(v)
+#elif defined(ROUND_TF32)
+#define ROUND_X(v) round_tf32(v)
+#define ROUND_W(v) round_tf32(v)
+#else
+#define ROUND_X(v) (v)
+#define ROUND_W(v) (v)
+#endif
+
 // Maps a coordinate of a reflect-padded axis back into [0, n) (PyTorch's ReflectionPad2d:
 // the edge is not repeated).
 inline int reflect_index(int i, int n) {

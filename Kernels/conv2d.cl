@@ -1,4 +1,7 @@
-// conv2d.cl: 2-D convolution, forward and backward, NCHW, fp32.
+// conv2d.cl: 2-D convolution, forward and backward, NCHW. Activations (x, y, gy, gx) are
+// act_t (common.cl: FP16 storage in the programs of --precision mixed); the kernels that read
+// an operand round it as the precision asks (ROUND_X, ROUND_W); weights, their gradients,
+// biases and all scratch (padded planes, packed panels) are float.
 // - The direct kernels conv2d_forward, conv2d_backward_data and conv2d_backward_weight
 //   (CYCLEGAN_CONV=direct), channel_sum and add_channel_bias compute what the CPU reference
 //   methods conv2dForward, conv2dBackwardData, conv2dBackwardWeight, channelSum and
@@ -19,8 +22,8 @@
 // reflect_index and reflect_preimages are in common.cl, prepended to every program.
 
 // One work-item per output element: global (OW, OH, N*K).
-__kernel void conv2d_forward(__global const float* x, __global const float* w,
-                             __global const float* b, int has_bias, __global float* y,
+__kernel void conv2d_forward(__global const act_t* x, __global const float* w,
+                             __global const float* b, int has_bias, __global act_t* y,
                              int N, int C, int H, int W, int K, int OH, int OW,
                              int KH, int KW, int stride, int pad, int reflect) {
     int ox = get_global_id(0), oy = get_global_id(1), nk = get_global_id(2);
@@ -28,7 +31,7 @@ __kernel void conv2d_forward(__global const float* x, __global const float* w,
     int n = nk / K, k = nk % K;
     float acc = 0.0f;
     for (int c = 0; c < C; c++) {
-        __global const float* xp = x + ((size_t)n * C + c) * H * W;
+        __global const act_t* xp = x + ((size_t)n * C + c) * H * W;
         __global const float* wp = w + ((size_t)k * C + c) * KH * KW;
         for (int ky = 0; ky < KH; ky++) {
             int iy = oy * stride - pad + ky;
@@ -38,20 +41,20 @@ __kernel void conv2d_forward(__global const float* x, __global const float* w,
                 int ix = ox * stride - pad + kx;
                 if (reflect) ix = reflect_index(ix, W);
                 else if (ix < 0 || ix >= W) continue;
-                acc += xp[iy * W + ix] * wp[ky * KW + kx];
+                acc += ROUND_X(LD(xp, iy * W + ix)) * ROUND_W(wp[ky * KW + kx]);
             }
         }
     }
     if (has_bias) acc += b[k];
-    y[(((size_t)n * K + k) * OH + oy) * OW + ox] = acc;
+    ST(y, (((size_t)n * K + k) * OH + oy) * OW + ox, acc);
 }
 
 // Gradient with respect to the input, gathered per input element: global (W, H, N*C).
 // A padded coordinate p = o*stride + t (t the tap) reads input index p - pad, or its
 // mirror: reflect_preimages lists the padded rows (columns) that read row iy (column ix).
 // This kernel is also the transposed-convolution forward (zero padding).
-__kernel void conv2d_backward_data(__global const float* gy, __global const float* w,
-                                   __global float* gx,
+__kernel void conv2d_backward_data(__global const act_t* gy, __global const float* w,
+                                   __global act_t* gx,
                                    int N, int C, int H, int W, int K, int OH, int OW,
                                    int KH, int KW, int stride, int pad, int reflect) {
     int ix = get_global_id(0), iy = get_global_id(1), nc = get_global_id(2);
@@ -62,7 +65,7 @@ __kernel void conv2d_backward_data(__global const float* gy, __global const floa
     int ncol = reflect_preimages(ix, W, pad, reflect, cols);
     float acc = 0.0f;
     for (int k = 0; k < K; k++) {
-        __global const float* gp = gy + ((size_t)n * K + k) * OH * OW;
+        __global const act_t* gp = gy + ((size_t)n * K + k) * OH * OW;
         __global const float* wp = w + ((size_t)k * C + c) * KH * KW;
         for (int r = 0; r < nr; r++) {
             for (int ky = 0; ky < KH; ky++) {
@@ -76,18 +79,18 @@ __kernel void conv2d_backward_data(__global const float* gy, __global const floa
                         if (s < 0 || s % stride != 0) continue;
                         int ox = s / stride;
                         if (ox >= OW) continue;
-                        acc += gp[oy * OW + ox] * wp[ky * KW + kx];
+                        acc += ROUND_X(LD(gp, oy * OW + ox)) * ROUND_W(wp[ky * KW + kx]);
                     }
                 }
             }
         }
     }
-    gx[(((size_t)n * C + c) * H + iy) * W + ix] = acc;
+    ST(gx, (((size_t)n * C + c) * H + iy) * W + ix, acc);
 }
 
 // Gradient with respect to the weight: global (KW*KH, C, K), one work-item per weight,
 // summing over batch and output positions in a fixed order (deterministic).
-__kernel void conv2d_backward_weight(__global const float* x, __global const float* gy,
+__kernel void conv2d_backward_weight(__global const act_t* x, __global const act_t* gy,
                                      __global float* gw,
                                      int N, int C, int H, int W, int K, int OH, int OW,
                                      int KH, int KW, int stride, int pad, int reflect) {
@@ -96,8 +99,8 @@ __kernel void conv2d_backward_weight(__global const float* x, __global const flo
     int ky = kk / KW, kx = kk % KW;
     float acc = 0.0f;
     for (int n = 0; n < N; n++) {
-        __global const float* xp = x + ((size_t)n * C + c) * H * W;
-        __global const float* gp = gy + ((size_t)n * K + k) * OH * OW;
+        __global const act_t* xp = x + ((size_t)n * C + c) * H * W;
+        __global const act_t* gp = gy + ((size_t)n * K + k) * OH * OW;
         for (int oy = 0; oy < OH; oy++) {
             int iy = oy * stride - pad + ky;
             if (reflect) iy = reflect_index(iy, H);
@@ -107,7 +110,7 @@ __kernel void conv2d_backward_weight(__global const float* x, __global const flo
                 int ix = ox * stride - pad + kx;
                 if (reflect) ix = reflect_index(ix, W);
                 else if (ix < 0 || ix >= W) continue;
-                row += xp[iy * W + ix] * gp[oy * OW + ox];
+                row += ROUND_X(LD(xp, iy * W + ix)) * ROUND_X(LD(gp, oy * OW + ox));
             }
             acc += row;
         }
@@ -118,23 +121,24 @@ __kernel void conv2d_backward_weight(__global const float* x, __global const flo
 // Bias gradient: out[c] = sum over n, h, w of gy[n][c][h][w].
 // One work-group per channel (global = C * local); the work-items stride over the
 // channel's N*HW elements, then a tree reduction in local memory (local size a power of 2).
-__kernel void channel_sum(__global const float* gy, __global float* out,
+__kernel void channel_sum(__global const act_t* gy, __global float* out,
                           int N, int C, int HW, __local float* scratch) {
     int c = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
     float acc = 0.0f;
     for (int n = 0; n < N; n++) {
-        __global const float* p = gy + ((size_t)n * C + c) * HW;
-        for (int i = lid; i < HW; i += ls) acc += p[i];
+        __global const act_t* p = gy + ((size_t)n * C + c) * HW;
+        for (int i = lid; i < HW; i += ls) acc += LD(p, i);
     }
     float total = tree_sum(acc, scratch);
     if (lid == 0) out[c] = total;
 }
 
 // y[n][c][i] += b[c]: the bias of a transposed convolution. global (HW, N*C).
-__kernel void add_channel_bias(__global float* y, __global const float* b, int C, int HW) {
+__kernel void add_channel_bias(__global act_t* y, __global const float* b, int C, int HW) {
     int i = get_global_id(0), nc = get_global_id(1);
     if (i >= HW) return;
-    y[(size_t)nc * HW + i] += b[nc % C];
+    size_t o = (size_t)nc * HW + i;
+    ST(y, o, LD(y, o) + b[nc % C]);
 }
 
 // ---- Implicit GEMM over phase planes (see gemm.cl) ---------------------------------------
@@ -172,11 +176,12 @@ __kernel void add_channel_bias(__global float* y, __global const float* b, int C
 
 // The padded input's value at padded coordinates (py, px) (rows Hp = H + 2*pad_y, columns
 // Wp = W + 2*pad_x): reflected, or 0 in the zero padding and past the padded input.
-inline float padded_value(__global const float* xc, int H, int W, int pad_y, int pad_x, int reflect, int py, int px) {
+// The value is the operand as the products read it (ROUND_X).
+inline float padded_value(__global const act_t* xc, int H, int W, int pad_y, int pad_x, int reflect, int py, int px) {
     if (py >= H + 2 * pad_y || px >= W + 2 * pad_x) return 0.0f;
     int iy = py - pad_y, ix = px - pad_x;
     if (reflect) { iy = reflect_index(iy, H); ix = reflect_index(ix, W); }
-    return (iy >= 0 && iy < H && ix >= 0 && ix < W) ? xc[iy * W + ix] : 0.0f;
+    return (iy >= 0 && iy < H && ix >= 0 && ix < W) ? ROUND_X(LD(xc, iy * W + ix)) : 0.0f;
 }
 
 // A band of the padded input starts at padded row row0 (0: the whole input; a convolution
@@ -185,7 +190,7 @@ inline float padded_value(__global const float* xc, int H, int W, int pad_y, int
 // A row per work-item (the CPU shape; stride 1 is one phase): row i of phase plane (a, b) of channel c,
 // xp[(a*s + b)*C + c][i][j] = the padded input at (row0 + s*i + a, s*j + b) for j < ldx: the
 // interior a strided copy of one input row, the padding columns apart. Global (Hq, s*s*C).
-__kernel void pad_phases_rows(__global const float* x, int x_off, __global float* xp,
+__kernel void pad_phases_rows(__global const act_t* x, int x_off, __global float* xp,
                               int C, int H, int W, int pad_y, int pad_x, int reflect, int stride, int row0, int Hq, int ldx) {
     int i = get_global_id(0), pc = get_global_id(1);
     if (i >= Hq || pc >= stride * stride * C) return;
@@ -197,19 +202,19 @@ __kernel void pad_phases_rows(__global const float* x, int x_off, __global float
         for (int j = 0; j < ldx; j++) dst[j] = 0.0f;
         return;
     }
-    __global const float* src = x + x_off + ((size_t)c * H + iy) * W;
+    __global const act_t* src = x + x_off + ((size_t)c * H + iy) * W;
     // columns j whose input column s*j + b - pad_x lies in [0, W): j in [j0, j1)
     int j0 = min(ldx, max(0, (pad_x - b + stride - 1) / stride));
     int j1 = max(j0, min(ldx, (W + pad_x - b + stride - 1) / stride));
     for (int j = 0; j < j0; j++) dst[j] = padded_value(src, 1, W, 0, pad_x, reflect, 0, stride * j + b);
-    for (int j = j0; j < j1; j++) dst[j] = src[stride * j + b - pad_x];
+    for (int j = j0; j < j1; j++) dst[j] = ROUND_X(LD(src, stride * j + b - pad_x));
     for (int j = j1; j < ldx; j++) dst[j] = padded_value(src, 1, W, 0, pad_x, reflect, 0, stride * j + b);
 }
 
 // Any stride, an element per work-item (the GPU shape):
 // xp[(a*s + b)*C + c][i][j] = the padded input at (row0 + s*i + a, s*j + b), for i < Hq,
 // j < ldx. Global (ldx, Hq, s*s*C).
-__kernel void pad_phases(__global const float* x, int x_off, __global float* xp,
+__kernel void pad_phases(__global const act_t* x, int x_off, __global float* xp,
                          int C, int H, int W, int pad_y, int pad_x, int reflect, int stride, int row0, int Hq, int ldx) {
     int j = get_global_id(0), i = get_global_id(1), pc = get_global_id(2);
     if (j >= ldx || i >= Hq || pc >= stride * stride * C) return;
@@ -237,7 +242,7 @@ __kernel void zero_tail(__global float* xp, int offset, int n) {
 //   past its last plane.
 // Global (tiles, rows, ceil(M/TM)).
 __kernel void conv2d_s1(__global const float* A, __global const float* xp, int xp_off, __global const int* roff,
-                        __global float* y, int y_off, int M, int Rows, int OH, int OW, int ldx,
+                        __global act_t* y, int y_off, int M, int Rows, int OH, int OW, int ldx,
                         __global const float* bias, int has_bias, int ld_out, int ld_plane, int row_stride) {
     int tile = get_global_id(0), rowi = get_global_id(1), mb = get_global_id(2);
     int q0 = rowi * row_stride + tile * TN;
@@ -261,10 +266,10 @@ __kernel void conv2d_s1(__global const float* A, __global const float* xp, int x
         if (has_bias) v += (CVEC)(bias[m]);
         float tmp[TN];
         CONV_CAT(vstore, TN)(v, 0, tmp);
-        __global float* out = y + y_off + (size_t)m * ld_plane;
+        __global act_t* out = y + y_off + (size_t)m * ld_plane;
         int oy = oy0, ox = ox0;
         for (int j = 0; j < TN; j++) {
-            if (oy < OH && ox < OW) out[oy * ld_out + ox] = tmp[j];
+            if (oy < OH && ox < OW) ST(out, oy * ld_out + ox, tmp[j]);
             if (++ox == ldx) { ox = 0; oy++; }
         }
     }
@@ -280,7 +285,7 @@ __kernel void conv2d_s1(__global const float* A, __global const float* xp, int x
 // lengths are common.cl's.
 __kernel __attribute__((reqd_work_group_size(WGN, WGM, 1)))
 void conv2d_s1_tiled(__global const float* A, __global const float* xp, int xp_off, __global const int* roff,
-                     __global float* y, int y_off, int M, int Rows, int OH, int OW, int ldx,
+                     __global act_t* y, int y_off, int M, int Rows, int OH, int OW, int ldx,
                      __global const float* bias, int has_bias, int ld_out, int ld_plane) {
     __local float As[2 * TILE_A_SIZE];
     __local float Bs[2 * TILE_B_SIZE];
@@ -320,10 +325,10 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, int xp_o
     for (int i = 0; i < TM; i++) {
         int m = (mb0 + ty) * TM + i;
         if (m >= M) break;
-        __global float* out = y + y_off + (size_t)m * ld_plane;
+        __global act_t* out = y + y_off + (size_t)m * ld_plane;
         for (int j = 0; j < TN; j++) {
             int q = q0 + tx * TN + j, oy = q / ldx, ox = q % ldx;
-            if (oy < OH && ox < OW) out[oy * ld_out + ox] = has_bias ? acc[i][j] + bias[m] : acc[i][j];
+            if (oy < OH && ox < OW) ST(out, oy * ld_out + ox, has_bias ? acc[i][j] + bias[m] : acc[i][j]);
         }
     }
 }
@@ -341,7 +346,7 @@ __kernel void pack_flipped_weight(__global const float* w, __global float* dst, 
     __global const float* src = w + ((size_t)k * C + c) * KH * KW;
     for (int u = 0; u < ku; u++)
         for (int v = 0; v < kv; v++)
-            out[(u * kv + v) * TM] = c < C ? src[(a + stride * (ku - 1 - u)) * KW + b + stride * (kv - 1 - v)] : 0.0f;
+            out[(u * kv + v) * TM] = c < C ? ROUND_W(src[(a + stride * (ku - 1 - u)) * KW + b + stride * (kv - 1 - v)]) : 0.0f;
 }
 
 // gx[c][iy][ix] = the sum of the padded input's gradient over every padded position (py, px)
@@ -355,18 +360,18 @@ __kernel void pack_flipped_weight(__global const float* w, __global float* dst, 
 // division per element. With zero padding the planes may hold a band of phase rows from
 // prow0 on, folded into input rows iy0 ..< iy0 + nrows; with reflect
 // they hold every row (iy0 = prow0 = 0).
-__kernel void unpad_fold(__global const float* gxq, __global float* gx, int gx_off,
+__kernel void unpad_fold(__global const float* gxq, __global act_t* gx, int gx_off,
                          int C, int H, int W, int pad, int reflect, int stride, int Hq, int ldq, int iy0, int prow0, int nrows) {
     int iy = iy0 + get_global_id(0), c = get_global_id(1);
     if (iy >= H || iy - iy0 >= nrows || c >= C) return;
-    __global float* out = gx + gx_off + ((size_t)c * H + iy) * W;
+    __global act_t* out = gx + gx_off + ((size_t)c * H + iy) * W;
     if (!reflect) {
         int py = iy + pad, a = py % stride;
         for (int b = 0; b < stride; b++) {
             // columns ix with (ix + pad) % stride == b read plane (a, b) at j = (ix + pad) / stride
             __global const float* src = gxq + (((size_t)(a * stride + b) * C + c) * Hq + py / stride - prow0) * ldq;
             int ix = ((b - pad) % stride + stride) % stride;
-            for (int j = (ix + pad) / stride; ix < W; ix += stride, j++) out[ix] = src[j];
+            for (int j = (ix + pad) / stride; ix < W; ix += stride, j++) ST(out, ix, src[j]);
         }
         return;
     }
@@ -379,7 +384,7 @@ __kernel void unpad_fold(__global const float* gxq, __global float* gx, int gx_o
             float acc = 0.0f;
             for (int a = 0; a < nr; a++)
                 for (int b = 0; b < ncol; b++) acc += plane[(rows[a] - prow0) * ldq + cols[b]];
-            out[ix] = acc;
+            ST(out, ix, acc);
         }
         return;
     }
@@ -391,13 +396,13 @@ __kernel void unpad_fold(__global const float* gxq, __global float* gx, int gx_o
                 int ph = (rows[a] % stride) * stride + cols[b] % stride;
                 acc += gxq[(((size_t)ph * C + c) * Hq + rows[a] / stride - prow0) * ldq + cols[b] / stride];
             }
-        out[ix] = acc;
+        ST(out, ix, acc);
     }
 }
 
 // An element per work-item (the GPU shape; the same preimages, the same order of the sum,
 // the same bands). Global (W, rows, C).
-__kernel void unpad_fold_elem(__global const float* gxq, __global float* gx, int gx_off,
+__kernel void unpad_fold_elem(__global const float* gxq, __global act_t* gx, int gx_off,
                               int C, int H, int W, int pad, int reflect, int stride, int Hq, int ldq, int iy0, int prow0, int nrows) {
     int ix = get_global_id(0), iy = iy0 + get_global_id(1), c = get_global_id(2);
     if (ix >= W || iy >= H || iy - iy0 >= nrows || c >= C) return;
@@ -409,7 +414,7 @@ __kernel void unpad_fold_elem(__global const float* gxq, __global float* gx, int
             int ph = (rows[a] % stride) * stride + cols[b] % stride;
             acc += gxq[(((size_t)ph * C + c) * Hq + rows[a] / stride - prow0) * ldq + cols[b] / stride];
         }
-    gx[gx_off + ((size_t)c * H + iy) * W + ix] = acc;
+    ST(gx, gx_off + ((size_t)c * H + iy) * W + ix, acc);
 }
 
 // ---- Weight gradient ----------------------------------------------------------------------
@@ -425,7 +430,7 @@ __kernel void unpad_fold_elem(__global const float* gxq, __global float* gx, int
 // dst[mb][q][j] = gy[mb*TN + j][oy][ox] for q = oy*ldx + ox (0 where ox >= OW or m >= M).
 // One work-item per (output row, m-panel) writes that row's TN-wide chunks in order.
 // Global (OH, ceil(M/TN)).
-__kernel void pack_flat_cols(__global const float* gy, int gy_off, __global float* dst,
+__kernel void pack_flat_cols(__global const act_t* gy, int gy_off, __global float* dst,
                              int M, int OH, int OW, int ldx) {
     int oy = get_global_id(0), mb = get_global_id(1);
     if (oy >= OH || mb * TN >= M) return;
@@ -433,7 +438,7 @@ __kernel void pack_flat_cols(__global const float* gy, int gy_off, __global floa
     for (int ox = 0; ox < ldx; ox++) {
         for (int j = 0; j < TN; j++) {
             int m = mb * TN + j;
-            out[ox * TN + j] = (m < M && ox < OW) ? gy[gy_off + ((size_t)m * OH + oy) * OW + ox] : 0.0f;
+            out[ox * TN + j] = (m < M && ox < OW) ? ROUND_X(LD(gy, gy_off + ((size_t)m * OH + oy) * OW + ox)) : 0.0f;
         }
     }
 }
@@ -531,11 +536,11 @@ void conv2d_s1_wgrad_tiled(__global const float* xp, __global const int* roff, _
 
 // pack_flat_cols's dst[mb][q][j], one element per work-item (the GPU shape).
 // Global (ldx*TN, OH, ceil(M/TN)).
-__kernel void pack_flat_cols_elem(__global const float* gy, int gy_off, __global float* dst,
+__kernel void pack_flat_cols_elem(__global const act_t* gy, int gy_off, __global float* dst,
                                   int M, int OH, int OW, int ldx) {
     int e = get_global_id(0), oy = get_global_id(1), mb = get_global_id(2);
     if (e >= ldx * TN || oy >= OH || mb * TN >= M) return;
     int ox = e / TN, j = e % TN, m = mb * TN + j;
     dst[((size_t)mb * OH * ldx + (size_t)oy * ldx) * TN + e] =
-        (m < M && ox < OW) ? gy[gy_off + ((size_t)m * OH + oy) * OW + ox] : 0.0f;
+        (m < M && ox < OW) ? ROUND_X(LD(gy, gy_off + ((size_t)m * OH + oy) * OW + ox)) : 0.0f;
 }

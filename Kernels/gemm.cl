@@ -155,6 +155,8 @@ __kernel void reduce_partials(__global const float* partial, int splits, int cou
     out[out_off + i] = accumulate ? out[out_off + i] + s : s;
 }
 
+// The packers pack a GEMM operand: a convolution's weight, rounded as the precision asks
+// (ROUND_W, common.cl).
 // Panels over the rows of a row-major [P][R] matrix: dst[pb][r][i] = src[(pb*T + i)*R + r].
 // Global (T, R, ceil(P/T)).
 __kernel void pack_rows(__global const float* src, int src_off, __global float* dst,
@@ -162,7 +164,7 @@ __kernel void pack_rows(__global const float* src, int src_off, __global float* 
     int i = get_global_id(0), r = get_global_id(1), pb = get_global_id(2);
     if (i >= T || r >= R) return;
     int p = pb * T + i;
-    dst[((size_t)pb * R + r) * T + i] = p < P ? src[src_off + (size_t)p * R + r] : 0.0f;
+    dst[((size_t)pb * R + r) * T + i] = p < P ? ROUND_W(src[src_off + (size_t)p * R + r]) : 0.0f;
 }
 
 // Panels over the columns of a row-major [R][P] matrix: dst[pb][r][i] = src[r*P + pb*T + i].
@@ -172,5 +174,5 @@ __kernel void pack_cols(__global const float* src, int src_off, __global float* 
     int i = get_global_id(0), r = get_global_id(1), pb = get_global_id(2);
     if (i >= T || r >= R) return;
     int p = pb * T + i;
-    dst[((size_t)pb * R + r) * T + i] = p < P ? src[src_off + (size_t)r * P + p] : 0.0f;
+    dst[((size_t)pb * R + r) * T + i] = p < P ? ROUND_W(src[src_off + (size_t)r * P + p]) : 0.0f;
 }

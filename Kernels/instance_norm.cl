@@ -18,9 +18,9 @@
 
 // The norm's output from the normalised value v at element `at`: LeakyReLU (as
 // leaky_relu_forward computes it) when act, plus res[at] when has_res.
-inline float norm_epilogue(float v, int act, float slope, __global const float* res, int has_res, size_t at) {
+inline float norm_epilogue(float v, int act, float slope, __global const act_t* res, int has_res, size_t at) {
     if (act) v = v > 0.0f ? v : slope * v;
-    return has_res ? v + res[at] : v;
+    return has_res ? v + LD(res, at) : v;
 }
 
 // The normalised value at an element: v itself, or (v - mean) * rstd when from_x.
@@ -32,45 +32,45 @@ inline float norm_grad_in(float g, float yh, int act, float slope) { return act 
 
 // y = (x - mean) * rstd with biased variance; saves mean and rstd = 1/sqrt(var + eps).
 // Two passes over the plane (mean, then squared deviations) for a sound variance.
-__kernel void instance_norm_forward(__global const float* x, __global float* y,
+__kernel void instance_norm_forward(__global const act_t* x, __global act_t* y,
                                     __global float* mean_out, __global float* rstd_out,
-                                    int HW, float eps, int act, float slope, __global const float* res, int has_res,
+                                    int HW, float eps, int act, float slope, __global const act_t* res, int has_res,
                                     __local float* scratch) {
     int plane = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
-    __global const float* xp = x + (size_t)plane * HW;
-    __global float* yp = y + (size_t)plane * HW;
+    __global const act_t* xp = x + (size_t)plane * HW;
+    __global act_t* yp = y + (size_t)plane * HW;
     float s = 0.0f;
-    for (int i = lid; i < HW; i += ls) s += xp[i];
+    for (int i = lid; i < HW; i += ls) s += LD(xp, i);
     float mean = tree_sum(s, scratch) / HW;
     float v = 0.0f;
-    for (int i = lid; i < HW; i += ls) { float d = xp[i] - mean; v += d * d; }
+    for (int i = lid; i < HW; i += ls) { float d = LD(xp, i) - mean; v += d * d; }
     float var = tree_sum(v, scratch) / HW;
     float rstd = 1.0f / sqrt(var + eps);
-    for (int i = lid; i < HW; i += ls) yp[i] = norm_epilogue((xp[i] - mean) * rstd, act, slope, res, has_res, (size_t)plane * HW + i);
+    for (int i = lid; i < HW; i += ls) ST(yp, i, norm_epilogue((LD(xp, i) - mean) * rstd, act, slope, res, has_res, (size_t)plane * HW + i));
     if (lid == 0) { mean_out[plane] = mean; rstd_out[plane] = rstd; }
 }
 
 // gx = rstd * (g - mean(g) - yh * mean(g * yh)), with yh the normalised value (norm_yhat of
 // v) and g the gradient that reaches it (norm_grad_in of gy).
-__kernel void instance_norm_backward(__global const float* v, __global const float* gy,
-                                     __global const float* mean, __global const float* rstd, __global float* gx,
+__kernel void instance_norm_backward(__global const act_t* v, __global const act_t* gy,
+                                     __global const float* mean, __global const float* rstd, __global act_t* gx,
                                      int HW, int from_x, int act, float slope,
                                      __local float* scratch) {
     int plane = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
-    __global const float* vp = v + (size_t)plane * HW;
-    __global const float* gp = gy + (size_t)plane * HW;
-    __global float* gxp = gx + (size_t)plane * HW;
+    __global const act_t* vp = v + (size_t)plane * HW;
+    __global const act_t* gp = gy + (size_t)plane * HW;
+    __global act_t* gxp = gx + (size_t)plane * HW;
     float m = mean[plane], r = rstd[plane];
     float a = 0.0f, b = 0.0f;
     for (int i = lid; i < HW; i += ls) {
-        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
+        float yh = norm_yhat(LD(vp, i), from_x, m, r), g = norm_grad_in(LD(gp, i), yh, act, slope);
         a += g; b += g * yh;
     }
     float mean_gy = tree_sum(a, scratch) / HW;
     float mean_gyy = tree_sum(b, scratch) / HW;
     for (int i = lid; i < HW; i += ls) {
-        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
-        gxp[i] = r * (g - mean_gy - yh * mean_gyy);
+        float yh = norm_yhat(LD(vp, i), from_x, m, r), g = norm_grad_in(LD(gp, i), yh, act, slope);
+        ST(gxp, i, r * (g - mean_gy - yh * mean_gyy));
     }
 }
 
@@ -83,17 +83,17 @@ __kernel void instance_norm_backward(__global const float* v, __global const flo
 // below), and applied with one work-item per element (global (HW, planes)).
 
 // part[(plane*chunks + k)*2 + {0,1}] = (mean, M2) of chunk k, two passes over the chunk.
-__kernel void instance_norm_chunk_stats_wg(__global const float* x, __global float* part, int HW, int chunk,
+__kernel void instance_norm_chunk_stats_wg(__global const act_t* x, __global float* part, int HW, int chunk,
                                            __local float* scratch) {
     int k = get_group_id(0), plane = get_global_id(1), lid = get_local_id(0), ls = get_local_size(0);
     int chunks = (HW + chunk - 1) / chunk;
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
-    __global const float* p = x + (size_t)plane * HW;
+    __global const act_t* p = x + (size_t)plane * HW;
     float s = 0.0f;
-    for (int i = i0 + lid; i < i1; i += ls) s += p[i];
+    for (int i = i0 + lid; i < i1; i += ls) s += LD(p, i);
     float mean = tree_sum(s, scratch) / (i1 - i0);
     float v = 0.0f;
-    for (int i = i0 + lid; i < i1; i += ls) { float d = p[i] - mean; v += d * d; }
+    for (int i = i0 + lid; i < i1; i += ls) { float d = LD(p, i) - mean; v += d * d; }
     float m2 = tree_sum(v, scratch);
     if (lid == 0) {
         part[((size_t)plane * chunks + k) * 2] = mean;
@@ -102,29 +102,29 @@ __kernel void instance_norm_chunk_stats_wg(__global const float* x, __global flo
 }
 
 // y = norm_epilogue((x - mean) * rstd), one element per work-item; global (HW, planes).
-__kernel void instance_norm_apply_elem(__global const float* x, __global float* y, __global const float* mean,
+__kernel void instance_norm_apply_elem(__global const act_t* x, __global act_t* y, __global const float* mean,
                                        __global const float* rstd, int HW,
-                                       int act, float slope, __global const float* res, int has_res) {
+                                       int act, float slope, __global const act_t* res, int has_res) {
     int i = get_global_id(0), plane = get_global_id(1);
     if (i >= HW) return;
     size_t at = (size_t)plane * HW + i;
-    y[at] = norm_epilogue((x[at] - mean[plane]) * rstd[plane], act, slope, res, has_res, at);
+    ST(y, at, norm_epilogue((LD(x, at) - mean[plane]) * rstd[plane], act, slope, res, has_res, at));
 }
 
 // part[(plane*chunks + k)*2 + {0,1}] = (sum g, sum g*yh) over chunk k (yh, g as in
 // instance_norm_backward).
-__kernel void instance_norm_chunk_grad_sums_wg(__global const float* v, __global const float* gy,
+__kernel void instance_norm_chunk_grad_sums_wg(__global const act_t* v, __global const act_t* gy,
                                                __global const float* mean, __global const float* rstd, __global float* part,
                                                int HW, int chunk, int from_x, int act, float slope, __local float* scratch) {
     int k = get_group_id(0), plane = get_global_id(1), lid = get_local_id(0), ls = get_local_size(0);
     int chunks = (HW + chunk - 1) / chunk;
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
-    __global const float* vp = v + (size_t)plane * HW;
-    __global const float* gp = gy + (size_t)plane * HW;
+    __global const act_t* vp = v + (size_t)plane * HW;
+    __global const act_t* gp = gy + (size_t)plane * HW;
     float m = mean[plane], r = rstd[plane];
     float a = 0.0f, b = 0.0f;
     for (int i = i0 + lid; i < i1; i += ls) {
-        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
+        float yh = norm_yhat(LD(vp, i), from_x, m, r), g = norm_grad_in(LD(gp, i), yh, act, slope);
         a += g; b += g * yh;
     }
     a = tree_sum(a, scratch);
@@ -150,14 +150,14 @@ __kernel void instance_norm_merge_grad(__global const float* part, __global floa
 }
 
 // gx = rstd * (g - mean(g) - yh * mean(g*yh)), one element per work-item; global (HW, planes).
-__kernel void instance_norm_apply_grad_elem(__global const float* v, __global const float* gy, __global const float* stats,
-                                            __global const float* mean, __global const float* rstd, __global float* gx, int HW,
+__kernel void instance_norm_apply_grad_elem(__global const act_t* v, __global const act_t* gy, __global const float* stats,
+                                            __global const float* mean, __global const float* rstd, __global act_t* gx, int HW,
                                             int from_x, int act, float slope) {
     int i = get_global_id(0), plane = get_global_id(1);
     if (i >= HW) return;
     size_t at = (size_t)plane * HW + i;
-    float r = rstd[plane], yh = norm_yhat(v[at], from_x, mean[plane], r), g = norm_grad_in(gy[at], yh, act, slope);
-    gx[at] = r * (g - stats[plane * 2] - yh * stats[plane * 2 + 1]);
+    float r = rstd[plane], yh = norm_yhat(LD(v, at), from_x, mean[plane], r), g = norm_grad_in(LD(gy, at), yh, act, slope);
+    ST(gx, at, r * (g - stats[plane * 2] - yh * stats[plane * 2 + 1]));
 }
 
 // ---- CPU-shaped variant: no barriers ---------------------------------------------------
@@ -175,23 +175,23 @@ inline float hsum16(float16 v) {
 }
 
 // part[(plane*chunks + k)*2 + {0,1}] = (mean, M2) of chunk k: two passes over the chunk.
-__kernel void instance_norm_chunk_stats(__global const float* x, __global float* part, int HW, int chunk) {
+__kernel void instance_norm_chunk_stats(__global const act_t* x, __global float* part, int HW, int chunk) {
     int k = get_global_id(0), plane = get_global_id(1);
     int chunks = (HW + chunk - 1) / chunk;
     if (k >= chunks) return;
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
-    __global const float* p = x + (size_t)plane * HW;
+    __global const act_t* p = x + (size_t)plane * HW;
     // float16 lanes (16 partial sums: vector code on CPUs), the ragged tail scalar
     int iv = i0 + (i1 - i0) / 16 * 16;
     float16 sv = (float16)(0.0f);
-    for (int i = i0; i < iv; i += 16) sv += vload16(0, p + i);
+    for (int i = i0; i < iv; i += 16) sv += LD16(p + i);
     float s = hsum16(sv);
-    for (int i = iv; i < i1; i++) s += p[i];
+    for (int i = iv; i < i1; i++) s += LD(p, i);
     float mean = s / (i1 - i0);
     float16 mv = (float16)(0.0f);
-    for (int i = i0; i < iv; i += 16) { float16 d = vload16(0, p + i) - mean; mv += d * d; }
+    for (int i = i0; i < iv; i += 16) { float16 d = LD16(p + i) - mean; mv += d * d; }
     float m2 = hsum16(mv);
-    for (int i = iv; i < i1; i++) { float d = p[i] - mean; m2 += d * d; }
+    for (int i = iv; i < i1; i++) { float d = LD(p, i) - mean; m2 += d * d; }
     part[((size_t)plane * chunks + k) * 2] = mean;
     part[((size_t)plane * chunks + k) * 2 + 1] = m2;
 }
@@ -217,24 +217,24 @@ __kernel void instance_norm_merge(__global const float* part, __global float* me
 
 // y = norm_epilogue((x - mean) * rstd) over chunk k of each plane (float16 vectors, the
 // epilogue's select and add lane by lane).
-__kernel void instance_norm_apply(__global const float* x, __global float* y, __global const float* mean,
+__kernel void instance_norm_apply(__global const act_t* x, __global act_t* y, __global const float* mean,
                                   __global const float* rstd, int HW, int chunk,
-                                  int act, float slope, __global const float* res, int has_res) {
+                                  int act, float slope, __global const act_t* res, int has_res) {
     int k = get_global_id(0), plane = get_global_id(1);
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
     if (i0 >= HW) return;
     float m = mean[plane], r = rstd[plane];
-    __global const float* p = x + (size_t)plane * HW;
-    __global const float* rp = res + (size_t)plane * HW;
-    __global float* q = y + (size_t)plane * HW;
+    __global const act_t* p = x + (size_t)plane * HW;
+    __global const act_t* rp = res + (size_t)plane * HW;
+    __global act_t* q = y + (size_t)plane * HW;
     int iv = i0 + (i1 - i0) / 16 * 16;
     for (int i = i0; i < iv; i += 16) {
-        float16 v = (vload16(0, p + i) - m) * r;
+        float16 v = (LD16(p + i) - m) * r;
         if (act) v = select(slope * v, v, v > 0.0f);
-        if (has_res) v += vload16(0, rp + i);
-        vstore16(v, 0, q + i);
+        if (has_res) v += LD16(rp + i);
+        ST16(v, q + i);
     }
-    for (int i = iv; i < i1; i++) q[i] = norm_epilogue((p[i] - m) * r, act, slope, res, has_res, (size_t)plane * HW + i);
+    for (int i = iv; i < i1; i++) ST(q, i, norm_epilogue((LD(p, i) - m) * r, act, slope, res, has_res, (size_t)plane * HW + i));
 }
 
 // The float16 forms of norm_yhat and norm_grad_in.
@@ -243,25 +243,25 @@ inline float16 norm_grad_in16(float16 g, float16 yh, int act, float slope) { ret
 
 // part[(plane*chunks + k)*2 + {0,1}] = (sum g, sum g*yh) over chunk k (yh, g as in
 // instance_norm_backward).
-__kernel void instance_norm_chunk_grad_sums(__global const float* v, __global const float* gy,
+__kernel void instance_norm_chunk_grad_sums(__global const act_t* v, __global const act_t* gy,
                                             __global const float* mean, __global const float* rstd, __global float* part,
                                             int HW, int chunk, int from_x, int act, float slope) {
     int k = get_global_id(0), plane = get_global_id(1);
     int chunks = (HW + chunk - 1) / chunk;
     if (k >= chunks) return;
     int i0 = k * chunk, i1 = min(HW, i0 + chunk);
-    __global const float* vp = v + (size_t)plane * HW;
-    __global const float* gp = gy + (size_t)plane * HW;
+    __global const act_t* vp = v + (size_t)plane * HW;
+    __global const act_t* gp = gy + (size_t)plane * HW;
     float m = mean[plane], r = rstd[plane];
     int iv = i0 + (i1 - i0) / 16 * 16;
     float16 av = (float16)(0.0f), bv = (float16)(0.0f);
     for (int i = i0; i < iv; i += 16) {
-        float16 yh = norm_yhat16(vload16(0, vp + i), from_x, m, r), g = norm_grad_in16(vload16(0, gp + i), yh, act, slope);
+        float16 yh = norm_yhat16(LD16(vp + i), from_x, m, r), g = norm_grad_in16(LD16(gp + i), yh, act, slope);
         av += g; bv += g * yh;
     }
     float a = hsum16(av), b = hsum16(bv);
     for (int i = iv; i < i1; i++) {
-        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
+        float yh = norm_yhat(LD(vp, i), from_x, m, r), g = norm_grad_in(LD(gp, i), yh, act, slope);
         a += g; b += g * yh;
     }
     part[((size_t)plane * chunks + k) * 2] = a;
@@ -270,8 +270,8 @@ __kernel void instance_norm_chunk_grad_sums(__global const float* v, __global co
 
 // gx = rstd * (g - mean(g) - yh * mean(g*yh)); the chunk sums are added in order here
 // (per work-item, the same order for every chunk of a plane).
-__kernel void instance_norm_apply_grad(__global const float* v, __global const float* gy, __global const float* part,
-                                       __global const float* mean, __global const float* rstd, __global float* gx,
+__kernel void instance_norm_apply_grad(__global const act_t* v, __global const act_t* gy, __global const float* part,
+                                       __global const float* mean, __global const float* rstd, __global act_t* gx,
                                        int HW, int chunk, int from_x, int act, float slope) {
     int k = get_global_id(0), plane = get_global_id(1);
     int chunks = (HW + chunk - 1) / chunk;
@@ -283,16 +283,16 @@ __kernel void instance_norm_apply_grad(__global const float* v, __global const f
         b += part[((size_t)plane * chunks + j) * 2 + 1];
     }
     float mean_gy = a / HW, mean_gyy = b / HW, m = mean[plane], r = rstd[plane];
-    __global const float* vp = v + (size_t)plane * HW;
-    __global const float* gp = gy + (size_t)plane * HW;
-    __global float* out = gx + (size_t)plane * HW;
+    __global const act_t* vp = v + (size_t)plane * HW;
+    __global const act_t* gp = gy + (size_t)plane * HW;
+    __global act_t* out = gx + (size_t)plane * HW;
     int iv = i0 + (i1 - i0) / 16 * 16;
     for (int i = i0; i < iv; i += 16) {
-        float16 yh = norm_yhat16(vload16(0, vp + i), from_x, m, r), g = norm_grad_in16(vload16(0, gp + i), yh, act, slope);
-        vstore16(r * (g - mean_gy - yh * mean_gyy), 0, out + i);
+        float16 yh = norm_yhat16(LD16(vp + i), from_x, m, r), g = norm_grad_in16(LD16(gp + i), yh, act, slope);
+        ST16(r * (g - mean_gy - yh * mean_gyy), out + i);
     }
     for (int i = iv; i < i1; i++) {
-        float yh = norm_yhat(vp[i], from_x, m, r), g = norm_grad_in(gp[i], yh, act, slope);
-        out[i] = r * (g - mean_gy - yh * mean_gyy);
+        float yh = norm_yhat(LD(vp, i), from_x, m, r), g = norm_grad_in(LD(gp, i), yh, act, slope);
+        ST(out, i, r * (g - mean_gy - yh * mean_gyy));
     }
 }

@@ -15,29 +15,29 @@ inline float uniform01(ulong seed, ulong counter) {
     return ((float)(mix64(seed, counter) >> 40) + 0.5f) * (1.0f / 16777216.0f);
 }
 
-__kernel void random_uniform(__global float* y, ulong seed, float low, float high, int n) {
+__kernel void random_uniform(__global act_t* y, ulong seed, float low, float high, int n) {
     int i = get_global_id(0);
-    if (i < n) y[i] = low + (high - low) * uniform01(seed, (ulong)i);
+    if (i < n) ST(y, i, low + (high - low) * uniform01(seed, (ulong)i));
 }
 
 // Box-Muller on the pair of uniforms (2i, 2i+1); only the cosine branch is used.
-__kernel void random_normal(__global float* y, ulong seed, float mean, float std, int n) {
+__kernel void random_normal(__global act_t* y, ulong seed, float mean, float std, int n) {
     int i = get_global_id(0);
     if (i >= n) return;
     float u1 = uniform01(seed, 2 * (ulong)i);
     float u2 = uniform01(seed, 2 * (ulong)i + 1);
     float r = sqrt(-2.0f * log(u1));
-    y[i] = mean + std * r * cos(6.283185307179586f * u2);
+    ST(y, i, mean + std * r * cos(6.283185307179586f * u2));
 }
 
 // Dropout: element i is kept iff uniform01(seed, i) >= p (so with probability 1 - p) and
 // scaled by `scale` = 1/(1 - p); the backward draws the same mask from the same seed.
-__kernel void dropout_forward(__global const float* x, __global float* y, ulong seed, float p, float scale, int n) {
+__kernel void dropout_forward(__global const act_t* x, __global act_t* y, ulong seed, float p, float scale, int n) {
     int i = get_global_id(0);
-    if (i < n) y[i] = uniform01(seed, (ulong)i) >= p ? x[i] * scale : 0.0f;
+    if (i < n) ST(y, i, uniform01(seed, (ulong)i) >= p ? LD(x, i) * scale : 0.0f);
 }
 
-__kernel void dropout_backward(__global const float* gy, __global float* gx, ulong seed, float p, float scale, int n) {
+__kernel void dropout_backward(__global const act_t* gy, __global act_t* gx, ulong seed, float p, float scale, int n) {
     int i = get_global_id(0);
-    if (i < n) gx[i] = uniform01(seed, (ulong)i) >= p ? gy[i] * scale : 0.0f;
+    if (i < n) ST(gx, i, uniform01(seed, (ulong)i) >= p ? LD(gy, i) * scale : 0.0f);
 }

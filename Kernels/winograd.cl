@@ -5,6 +5,8 @@
 //   Mo[p][m][n] = sum over c of U[p][m][c] * V[p][c][n],  p = the 4x4 position (i*4 + j),
 // with U the transformed weights, V the transformed input patches, n the output tile.
 // The CPU reference computes the same convolution directly (CPUConv2d.swift).
+// The input x and output y are act_t (common.cl); the operands are rounded as the precision
+// asks (ROUND_X, ROUND_W) before they are transformed.
 //
 //   Bᵀ = | 1  0 -1  0 |    G = | 1    0    0  |    Aᵀ = | 1  1  1  0 |
 //        | 0  1  1  0 |        | 1/2  1/2  1/2 |         | 0  1 -1 -1 |
@@ -36,7 +38,7 @@ __kernel void winograd_weight(__global const float* w, __global float* u, int u_
     for (int ky = 0; ky < 3; ky++)
         for (int kx = 0; kx < 3; kx++)
             g[ky][kx] = m >= M ? 0.0f
-                : flip ? w[((size_t)c * M + m) * 9 + (2 - ky) * 3 + (2 - kx)] : w[((size_t)m * C + c) * 9 + ky * 3 + kx];
+                : ROUND_W(flip ? w[((size_t)c * M + m) * 9 + (2 - ky) * 3 + (2 - kx)] : w[((size_t)m * C + c) * 9 + ky * 3 + kx]);
     for (int kx = 0; kx < 3; kx++) {  // t = G g: the columns
         t[0][kx] = g[0][kx];
         t[1][kx] = 0.5f * (g[0][kx] + g[1][kx] + g[2][kx]);
@@ -57,12 +59,12 @@ __kernel void winograd_weight(__global const float* w, __global float* u, int u_
 // Column px of the padded input under patch rows row[0..3] (offsets of the input rows read,
 // -1 for a zero row), transformed by Bᵀ: (d0 - d2, d1 + d2, d2 - d1, d1 - d3). Reflected or
 // zero outside the input; 0 past the padded extent W + 2*pad.
-inline float4 winograd_column(__global const float* xc, const int row[4], int px, int W, int pad, int reflect) {
+inline float4 winograd_column(__global const act_t* xc, const int row[4], int px, int W, int pad, int reflect) {
     int ix = px - pad;
     if (reflect) ix = reflect_index(ix, W);
     int ok = px < W + 2 * pad && ix >= 0 && ix < W;
-    float d0 = ok && row[0] >= 0 ? xc[row[0] + ix] : 0.0f, d1 = ok && row[1] >= 0 ? xc[row[1] + ix] : 0.0f;
-    float d2 = ok && row[2] >= 0 ? xc[row[2] + ix] : 0.0f, d3 = ok && row[3] >= 0 ? xc[row[3] + ix] : 0.0f;
+    float d0 = ok && row[0] >= 0 ? ROUND_X(LD(xc, row[0] + ix)) : 0.0f, d1 = ok && row[1] >= 0 ? ROUND_X(LD(xc, row[1] + ix)) : 0.0f;
+    float d2 = ok && row[2] >= 0 ? ROUND_X(LD(xc, row[2] + ix)) : 0.0f, d3 = ok && row[3] >= 0 ? ROUND_X(LD(xc, row[3] + ix)) : 0.0f;
     return (float4)(d0 - d2, d1 + d2, d2 - d1, d1 - d3);
 }
 
@@ -84,12 +86,12 @@ inline void winograd_rows(int ty, int H, int W, int pad, int reflect, int row[4]
 // columns of a patch are the two left ones of the next, so each tile loads two new columns.
 // The tiles may be a band: tile rows ty0 onwards, `tiles` of them in all (n counts from the
 // band's first tile). Global (tiles / tiles_x, C).
-__kernel void winograd_input(__global const float* x, int x_off, __global float* v, int v_stride,
+__kernel void winograd_input(__global const act_t* x, int x_off, __global float* v, int v_stride,
                              int C, int H, int W, int pad, int reflect, int tiles_x, int tiles, int ty0) {
     int ty = get_global_id(0), c = get_global_id(1);
     int tiles_y = tiles / tiles_x, nblocks = (tiles + TN - 1) / TN;
     if (ty >= tiles_y || c >= C) return;
-    __global const float* xc = x + x_off + (size_t)c * H * W;
+    __global const act_t* xc = x + x_off + (size_t)c * H * W;
     int row[4];
     winograd_rows(ty0 + ty, H, W, pad, reflect, row);
     size_t panel = v_stride;  // floats from position p = i*4 + j to the next
@@ -117,7 +119,7 @@ __kernel void winograd_input(__global const float* x, int x_off, __global float*
 
 // Y = Aᵀ s A (+ b) of one tile: s holds its 16 positions ps floats apart; the 2x2 outputs
 // inside OH x OW go to out (the tile's first output row, rows ld_out apart) at column ox.
-inline void winograd_store_tile(__global const float* s, size_t ps, __global float* out, int ox, int oy,
+inline void winograd_store_tile(__global const float* s, size_t ps, __global act_t* out, int ox, int oy,
                                 int OH, int OW, int ld_out, float b) {
     // the rows of the 4x4 tile, then t = Aᵀ s (2 x 4), then Y = t A
     float4 s0 = (float4)(s[0], s[ps], s[2 * ps], s[3 * ps]);
@@ -125,11 +127,11 @@ inline void winograd_store_tile(__global const float* s, size_t ps, __global flo
     float4 s2 = (float4)(s[8 * ps], s[9 * ps], s[10 * ps], s[11 * ps]);
     float4 s3 = (float4)(s[12 * ps], s[13 * ps], s[14 * ps], s[15 * ps]);
     float4 r0 = s0 + s1 + s2, r1 = s1 - s2 - s3;
-    out[ox] = r0.x + r0.y + r0.z + b;
-    if (ox + 1 < OW) out[ox + 1] = r0.y - r0.z - r0.w + b;
+    ST(out, ox, r0.x + r0.y + r0.z + b);
+    if (ox + 1 < OW) ST(out, ox + 1, r0.y - r0.z - r0.w + b);
     if (oy + 1 < OH) {
-        out[ld_out + ox] = r1.x + r1.y + r1.z + b;
-        if (ox + 1 < OW) out[ld_out + ox + 1] = r1.y - r1.z - r1.w + b;
+        ST(out, ld_out + ox, r1.x + r1.y + r1.z + b);
+        if (ox + 1 < OW) ST(out, ld_out + ox + 1, r1.y - r1.z - r1.w + b);
     }
 }
 
@@ -137,14 +139,14 @@ inline void winograd_store_tile(__global const float* s, size_t ps, __global flo
 // mo[p][m][n] ([16][M][tiles], positions mo_stride apart); stores the outputs of each 2x2 tile that lie inside
 // OH x OW, rows ld_out apart (y[m][oy][ox] at y_off + (m*OH + oy)*ld_out + ox); a band's
 // tiles from tile row ty0 on. Global (tiles / tiles_x, M).
-__kernel void winograd_output(__global const float* mo, int mo_stride, __global float* y, int y_off, int M, int tiles, int tiles_x,
+__kernel void winograd_output(__global const float* mo, int mo_stride, __global act_t* y, int y_off, int M, int tiles, int tiles_x,
                               int OH, int OW, int ld_out, __global const float* bias, int has_bias, int ty0) {
     int ty = get_global_id(0), m = get_global_id(1);
     if (ty >= tiles / tiles_x || m >= M) return;
     float b = has_bias ? bias[m] : 0.0f;
     size_t ps = mo_stride;  // floats from position p to the next
     int oy = 2 * (ty0 + ty);
-    __global float* out = y + y_off + ((size_t)m * OH + oy) * ld_out;
+    __global act_t* out = y + y_off + ((size_t)m * OH + oy) * ld_out;
     for (int tx = 0; tx < tiles_x; tx++) {
         winograd_store_tile(mo + (size_t)m * tiles + ty * tiles_x + tx, ps, out, 2 * tx, oy, OH, OW, ld_out, b);
     }
@@ -158,7 +160,7 @@ __kernel void winograd_output(__global const float* mo, int mo_stride, __global 
 
 // V for tile n and input channel c, as winograd_input computes it; work-items with
 // tiles <= n < ceil(tiles/TN)*TN zero the panel's padding columns. Global (ceil(tiles/TN)*TN, C).
-__kernel void winograd_input_tile(__global const float* x, int x_off, __global float* v, int v_stride,
+__kernel void winograd_input_tile(__global const act_t* x, int x_off, __global float* v, int v_stride,
                                   int C, int H, int W, int pad, int reflect, int tiles_x, int tiles, int ty0) {
     int n = get_global_id(0), c = get_global_id(1);
     int nblocks = (tiles + TN - 1) / TN;
@@ -170,7 +172,7 @@ __kernel void winograd_input_tile(__global const float* x, int x_off, __global f
         return;
     }
     int ty = ty0 + n / tiles_x, tx = n % tiles_x;
-    __global const float* xc = x + x_off + (size_t)c * H * W;
+    __global const act_t* xc = x + x_off + (size_t)c * H * W;
     int row[4];
     winograd_rows(ty, H, W, pad, reflect, row);
     float4 t0 = winograd_column(xc, row, 2 * tx, W, pad, reflect), t1 = winograd_column(xc, row, 2 * tx + 1, W, pad, reflect);
@@ -183,7 +185,7 @@ __kernel void winograd_input_tile(__global const float* x, int x_off, __global f
 }
 
 // Y for tile n and output channel m, as winograd_output computes it. Global (tiles, M).
-__kernel void winograd_output_tile(__global const float* mo, int mo_stride, __global float* y, int y_off, int M, int tiles,
+__kernel void winograd_output_tile(__global const float* mo, int mo_stride, __global act_t* y, int y_off, int M, int tiles,
                                    int tiles_x, int OH, int OW, int ld_out, __global const float* bias, int has_bias, int ty0) {
     int n = get_global_id(0), m = get_global_id(1);
     if (n >= tiles || m >= M) return;

@@ -34,6 +34,16 @@ struct DeviceOption: ParsableArguments {
             help: "auto (first GPU, else any OpenCL device, else cpu-ref), gpu, gpu:N, cl:P:D or cpu-ref. Default: $CYCLEGAN_DEVICE or auto.")
     var device: String?
 
+    @Option(name: .customLong("precision"),
+            help: "fp32 (default), tf32 (convolution operands rounded to TF32, FP32 sums; emulated), or mixed (FP16 activations, FP32 weights and Adam, dynamic loss scale; as torch.autocast). Default: $CYCLEGAN_PRECISION or fp32.")
+    var precisionText: String?
+
+    /// The precision the option (else $CYCLEGAN_PRECISION) names.
+    func precision() throws -> Precision {
+        if let p = precisionText { return try Precision.parse(p, source: "--precision") }
+        return try defaultPrecision()
+    }
+
     /// The backend the option names; `tuned`: with the tiling `cyclegan tune` cached. Under
     /// mpirun (`localRank` given), `auto` takes GPU local rank mod the GPU count, and a list
     /// `--device A,B,…` one device per local rank (local rank mod its length).
@@ -43,7 +53,7 @@ struct DeviceOption: ParsableArguments {
             let gpus = openCLDevices().filter { $0.isGPU }
             if !gpus.isEmpty { spec = .gpu(r % gpus.count) }
         }
-        return try makeBackend(spec, profiling: profiling, tuned: tuned)
+        return try makeBackend(spec, profiling: profiling, tuned: tuned, precision: try precision())
     }
 
     func spec(localRank: Int = 0) throws -> DeviceSpec {

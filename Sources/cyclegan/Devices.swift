@@ -21,6 +21,7 @@ struct Devices: ParsableCommand {
                   + "\(d.localMemory >> 10) KiB local, max work-group \(d.maxWorkGroupSize), "
                   + "preferred float vector width \(d.preferredFloatWidth)")
             print("      \(d.openCLCVersion), driver \(d.driverVersion), fp16 \(d.hasFP16 ? "yes" : "no"), fp64 \(d.hasFP64 ? "yes" : "no")")
+            print("      precisions: \(d.precisionSupport)")
         }
         print("cpu-ref  CPU reference backend (plain Swift)\(auto == nil ? "  <- auto" : "")")
         switch Distributed.availability() {

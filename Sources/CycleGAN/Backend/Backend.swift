@@ -1,7 +1,9 @@
-/// Storage for `count` fp32 values on one backend's device.
+/// Storage for `count` values of one element type on one backend's device.
 public protocol Buffer: AnyObject {
-    /// Number of Float elements.
+    /// Number of elements.
     var count: Int { get }
+    /// FP32, or FP16 (activations under `--precision mixed`); uploads and downloads convert.
+    var dtype: DType { get }
 }
 
 /// The operations every backend implements with identical semantics. The CPU reference
@@ -14,14 +16,18 @@ public protocol Backend: AnyObject {
     /// What decides the rounding of the backend's results: the device and its kernel
     /// choices. The train state records it; a resume under another says so.
     var kernelConfiguration: String { get }
+    /// How the ops compute (`Precision`): the convolutions round their operands under
+    /// `tf32`; under `mixed` the tensor ops keep activations in FP16 buffers.
+    var precision: Precision { get }
 
     // MARK: memory
-    /// A buffer of `count` floats with unspecified contents.
-    func makeBuffer(count: Int) -> Buffer
+    /// A buffer of `count` elements of `dtype` with unspecified contents.
+    func makeBuffer(count: Int, dtype: DType) -> Buffer
+    /// Stores `values` (rounded to FP16, ties to even, into an FP16 buffer).
     func upload(_ values: [Float], to buffer: Buffer)
     func download(_ buffer: Buffer) -> [Float]
     func fill(_ buffer: Buffer, value: Float)
-    /// dst[dstOffset ..< dstOffset+count] = src[srcOffset ..< srcOffset+count].
+    /// dst[dstOffset ..< dstOffset+count] = src[srcOffset ..< srcOffset+count] (the same element type).
     func copy(_ src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, count: Int)
     /// Waits until every queued operation has finished.
     func synchronize()
@@ -71,6 +77,8 @@ public protocol Backend: AnyObject {
                            gx: Buffer, gweight: Buffer, gbias: Buffer, n: Int, c: Int, hw: Int, training: Bool)
 
     // MARK: elementwise
+    /// y = x converted to y's element type (to FP16: rounded to nearest, ties to even).
+    func cast(_ x: Buffer, to y: Buffer, count: Int)
     func leakyReLUForward(x: Buffer, y: Buffer, slope: Float, count: Int)
     func leakyReLUBackward(x: Buffer, gy: Buffer, gx: Buffer, slope: Float, count: Int)
     func tanhForward(x: Buffer, y: Buffer, count: Int)
@@ -95,6 +103,9 @@ public protocol Backend: AnyObject {
 
     // MARK: optimiser and initialisation
     func adamStep(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, count: Int, _ s: AdamScalars)
+    /// grad *= invScale; found[0] = 1 if any result is inf or NaN (found is left alone
+    /// otherwise): the loss scaler's unscale and check (`torch._amp_foreach_non_finite_check_and_unscale_`).
+    func unscaleCheck(_ grad: Buffer, count: Int, invScale: Float, found: Buffer)
     func randomUniform(_ y: Buffer, count: Int, seed: UInt64, low: Float, high: Float)
     func randomNormal(_ y: Buffer, count: Int, seed: UInt64, mean: Float, std: Float)
     /// y = x·mask/(1 − p), element i kept iff uniform01(seed, i) ≥ p (the same mask on every backend).
@@ -114,6 +125,9 @@ public enum NormEpilogue {
 }
 
 extension Backend {
+    /// An FP32 buffer.
+    public func makeBuffer(count: Int) -> Buffer { makeBuffer(count: count, dtype: .float32) }
+
     /// The unfused norm.
     public func instanceNormForward(x: Buffer, y: Buffer, mean: Buffer, rstd: Buffer, planes: Int, hw: Int, eps: Float) {
         instanceNormForward(x: x, y: y, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps, epilogue: .none)

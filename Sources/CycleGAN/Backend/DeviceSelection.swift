@@ -59,17 +59,19 @@ public enum DeviceError: Error, CustomStringConvertible {
 
 /// Opens the backend `spec` names. With `.auto` and no OpenCL device, returns the CPU
 /// reference and says so once on stderr. With `tuned`, an OpenCL device takes the GEMM
-/// tiling `cyclegan tune` cached for it, and says so (`check` passes false).
-public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false, tuned: Bool = true) throws -> Backend {
+/// tiling `cyclegan tune` cached for it, and says so (`check` passes false). `precision`
+/// is how it computes; `tf32` says once that it runs emulated (no device here has the
+/// tensor-core path).
+public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false, tuned: Bool = true, precision: Precision = .fp32) throws -> Backend {
     let devices = openCLDevices()
     let chosen: OpenCLDeviceInfo?
     switch spec {
-    case .cpuReference: return CPUBackend()
+    case .cpuReference: return CPUBackend(precision: precision)
     case .auto:
         chosen = DeviceSpec.autoChoice(devices)
         if chosen == nil {
             FileHandle.standardError.write(Data("note: no OpenCL device found; using the CPU reference backend (slow)\n".utf8))
-            return CPUBackend()
+            return CPUBackend(precision: precision)
         }
     case .gpu(let n):
         let gpus = devices.filter { $0.isGPU }
@@ -80,11 +82,21 @@ public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false, tuned: Bool
     guard let device = chosen else {
         throw DeviceError.noMatch(spec.description, available: devices.map { "\($0.spec) \($0.name)" } + ["cpu-ref"])
     }
+    if precision == .tf32 {
+        FileHandle.standardError.write(Data(("note: --precision tf32 runs emulated on \(device.name): the convolutions' operands "
+            + "rounded to TF32 as the GEMMs load them, products summed in FP32 (\(device.precisionSupport))\n").utf8))
+    }
     if tuned, let entry = Tuner.cached(for: device, gpuShaped: try OpenCLTuning().isGPUShaped(on: device)) {
         FileHandle.standardError.write(Data("note: GEMM tiling \(entry.tile.description) from \(Tuner.cachePath(for: device)) (cyclegan tune)\n".utf8))
-        return try OpenCLBackend(device: device, profiling: profiling, gemmTile: entry.tile)
+        return try OpenCLBackend(device: device, profiling: profiling, gemmTile: entry.tile, precision: precision)
     }
-    return try OpenCLBackend(device: device, profiling: profiling)
+    return try OpenCLBackend(device: device, profiling: profiling, precision: precision)
+}
+
+/// The precision from $CYCLEGAN_PRECISION, else fp32.
+public func defaultPrecision() throws -> Precision {
+    guard let s = ProcessInfo.processInfo.environment["CYCLEGAN_PRECISION"], !s.isEmpty else { return .fp32 }
+    return try Precision.parse(s, source: "CYCLEGAN_PRECISION")
 }
 
 /// The device spec from $CYCLEGAN_DEVICE, else auto.

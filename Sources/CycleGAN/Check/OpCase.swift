@@ -14,6 +14,18 @@ public struct OpCase {
 
     /// Runs on `backend` with this case's inputs.
     public func outputs(on backend: Backend) -> [String: [Float]] { run(backend, inputs) }
+
+    /// The ops whose activations (inputs "x", "gy", "skip", "target" of the arithmetic; outputs
+    /// `activationOutputs`) are FP16 under `--precision mixed`: the cases that `mixed` changes.
+    /// The losses, the sum, Adam and the initialisation are FP32 in every precision.
+    public var runsOnActivations: Bool {
+        ["conv2d", "conv_transpose2d", "instance_norm2d", "batch_norm2d", "dropout", "leaky_relu", "relu", "tanh", "add_scaled"]
+            .contains { op.hasPrefix($0) }
+    }
+
+    /// The outputs of a case that `runsOnActivations` stored as activations (FP16 under
+    /// `mixed`); the others (weight and bias gradients, statistics) are FP32.
+    public static let activationOutputs: Set<String> = ["y", "grad_x", "grad_skip", "add_scaled", "axpy"]
 }
 
 /// Deterministic pseudo-random test data in [lo, hi), from the counter-based generator.
@@ -23,20 +35,25 @@ public func randomHostTensor(_ shape: [Int], seed: UInt64, _ lo: Float = -1, _ h
 }
 
 extension Backend {
-    func upload(_ t: HostTensor) -> Buffer {
-        let b = makeBuffer(count: t.values.count)
+    func upload(_ t: HostTensor, dtype: DType = .float32) -> Buffer {
+        let b = makeBuffer(count: t.values.count, dtype: dtype)
         upload(t.values, to: b)
         return b
     }
+
+    /// An activation's buffer (FP16 under `--precision mixed`), holding `t`.
+    func uploadActivation(_ t: HostTensor) -> Buffer { upload(t, dtype: precision.activationType) }
+    /// An activation's buffer of `count` elements.
+    func makeActivation(count: Int) -> Buffer { makeBuffer(count: count, dtype: precision.activationType) }
 }
 
 /// The op runners: each takes inputs by name, returns outputs by name.
 public enum OpRunner {
     public static func conv2d(_ g: Conv2dGeometry, bias: Bool = true) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
-            let x = b.upload(t["x"]!), w = b.upload(t["weight"]!), gy = b.upload(t["gy"]!)
+            let x = b.uploadActivation(t["x"]!), w = b.upload(t["weight"]!), gy = b.uploadActivation(t["gy"]!)
             let bs = bias ? b.upload(t["bias"]!) : nil
-            let y = b.makeBuffer(count: g.outputCount), gx = b.makeBuffer(count: g.inputCount)
+            let y = b.makeActivation(count: g.outputCount), gx = b.makeActivation(count: g.inputCount)
             let gw = b.makeBuffer(count: g.weightCount), gb = b.makeBuffer(count: g.k)
             b.conv2dForward(x: x, weight: w, bias: bs, y: y, g)
             b.conv2dBackwardData(gy: gy, weight: w, gx: gx, g)
@@ -51,8 +68,8 @@ public enum OpRunner {
     /// `g` is the geometry of the convolution that the transposed conv is the adjoint of.
     public static func convTranspose2d(_ g: Conv2dGeometry) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
-            let x = b.upload(t["x"]!), w = b.upload(t["weight"]!), bs = b.upload(t["bias"]!), gy = b.upload(t["gy"]!)
-            let y = b.makeBuffer(count: g.inputCount), gx = b.makeBuffer(count: g.outputCount)
+            let x = b.uploadActivation(t["x"]!), w = b.upload(t["weight"]!), bs = b.upload(t["bias"]!), gy = b.uploadActivation(t["gy"]!)
+            let y = b.makeActivation(count: g.inputCount), gx = b.makeActivation(count: g.outputCount)
             let gw = b.makeBuffer(count: g.weightCount), gb = b.makeBuffer(count: g.c)
             b.convTranspose2dForward(x: x, weight: w, bias: bs, y: y, g)
             b.convTranspose2dBackwardData(gy: gy, weight: w, gx: gx, g)
@@ -70,8 +87,8 @@ public enum OpRunner {
     public static func instanceNorm(planes: Int, hw: Int, eps: Float = 1e-5,
                                     fusion: NormFusion = .none) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
-            let x = b.upload(t["x"]!), gy = b.upload(t["gy"]!)
-            let y = b.makeBuffer(count: planes * hw), gx = b.makeBuffer(count: planes * hw)
+            let x = b.uploadActivation(t["x"]!), gy = b.uploadActivation(t["gy"]!)
+            let y = b.makeActivation(count: planes * hw), gx = b.makeActivation(count: planes * hw)
             let mean = b.makeBuffer(count: planes), rstd = b.makeBuffer(count: planes)
             var out: [String: [Float]] = [:]
             switch fusion {
@@ -84,9 +101,9 @@ public enum OpRunner {
                 b.instanceNormBackward(x: x, mean: mean, rstd: rstd, gy: gy, gx: gx, planes: planes, hw: hw, slope: slope)
             case .residual:
                 b.instanceNormForward(x: x, y: y, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps,
-                                      epilogue: .residual(b.upload(t["skip"]!)))
+                                      epilogue: .residual(b.uploadActivation(t["skip"]!)))
                 b.instanceNormBackward(x: x, mean: mean, rstd: rstd, gy: gy, gx: gx, planes: planes, hw: hw, slope: nil)
-                out["grad_skip"] = t["gy"]!.values
+                out["grad_skip"] = b.download(gy)
             }
             out.merge(["y": b.download(y), "grad_x": b.download(gx), "mean": b.download(mean), "rstd": b.download(rstd)]) { a, _ in a }
             return out
@@ -98,9 +115,9 @@ public enum OpRunner {
     /// running statistics; outputs y, every gradient and the running statistics after.
     public static func batchNorm(n: Int, c: Int, hw: Int, training: Bool) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
-            let x = b.upload(t["x"]!), gy = b.upload(t["gy"]!), w = b.upload(t["weight"]!), bias = b.upload(t["bias"]!)
+            let x = b.uploadActivation(t["x"]!), gy = b.uploadActivation(t["gy"]!), w = b.upload(t["weight"]!), bias = b.upload(t["bias"]!)
             let rm = b.upload(t["running_mean"]!), rv = b.upload(t["running_var"]!)
-            let y = b.makeBuffer(count: n * c * hw), gx = b.makeBuffer(count: n * c * hw)
+            let y = b.makeActivation(count: n * c * hw), gx = b.makeActivation(count: n * c * hw)
             let mean = b.makeBuffer(count: c), rstd = b.makeBuffer(count: c), gw = b.makeBuffer(count: c), gb = b.makeBuffer(count: c)
             if training {
                 b.batchNormStatistics(x: x, mean: mean, rstd: rstd, running: (rm, rv), n: n, c: c, hw: hw, eps: 1e-5, momentum: 0.1)
@@ -119,7 +136,7 @@ public enum OpRunner {
     public static func dropout(p: Float, seed: UInt64) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
             let n = t["x"]!.values.count
-            let x = b.upload(t["x"]!), gy = b.upload(t["gy"]!), y = b.makeBuffer(count: n), gx = b.makeBuffer(count: n)
+            let x = b.uploadActivation(t["x"]!), gy = b.uploadActivation(t["gy"]!), y = b.makeActivation(count: n), gx = b.makeActivation(count: n)
             b.dropoutForward(x: x, y: y, p: p, seed: seed, count: n)
             b.dropoutBackward(gy: gy, gx: gx, p: p, seed: seed, count: n)
             return ["y": b.download(y), "grad_x": b.download(gx)]
@@ -129,7 +146,7 @@ public enum OpRunner {
     public static func leakyReLU(slope: Float) -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
             let n = t["x"]!.values.count
-            let x = b.upload(t["x"]!), gy = b.upload(t["gy"]!), y = b.makeBuffer(count: n), gx = b.makeBuffer(count: n)
+            let x = b.uploadActivation(t["x"]!), gy = b.uploadActivation(t["gy"]!), y = b.makeActivation(count: n), gx = b.makeActivation(count: n)
             b.leakyReLUForward(x: x, y: y, slope: slope, count: n)
             b.leakyReLUBackward(x: x, gy: gy, gx: gx, slope: slope, count: n)
             return ["y": b.download(y), "grad_x": b.download(gx)]
@@ -139,7 +156,7 @@ public enum OpRunner {
     public static func tanh() -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
             let n = t["x"]!.values.count
-            let x = b.upload(t["x"]!), gy = b.upload(t["gy"]!), y = b.makeBuffer(count: n), gx = b.makeBuffer(count: n)
+            let x = b.uploadActivation(t["x"]!), gy = b.uploadActivation(t["gy"]!), y = b.makeActivation(count: n), gx = b.makeActivation(count: n)
             b.tanhForward(x: x, y: y, count: n)
             b.tanhBackward(y: y, gy: gy, gx: gx, count: n)
             return ["y": b.download(y), "grad_x": b.download(gx)]
@@ -150,7 +167,7 @@ public enum OpRunner {
     public static func arithmetic() -> (Backend, [String: HostTensor]) -> [String: [Float]] {
         return { b, t in
             let n = t["x"]!.values.count
-            let a = b.upload(t["x"]!), c = b.upload(t["target"]!), y = b.makeBuffer(count: n)
+            let a = b.uploadActivation(t["x"]!), c = b.uploadActivation(t["target"]!), y = b.makeActivation(count: n)
             b.addScaled(a, c, out: y, alpha: 1.5, beta: -0.5, count: n)
             b.axpy(a, c, alpha: 0.25, count: n)
             return ["add_scaled": b.download(y), "axpy": b.download(c)]

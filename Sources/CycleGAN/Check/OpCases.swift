@@ -223,14 +223,20 @@ public func compareOutputs(_ c: OpCase, got: [String: [Float]], reference ref: [
     }
 }
 
-/// Runs every case on `backend` and on the CPU reference and compares each output:
-/// ‖ours − cpu‖/‖cpu‖ ≤ `tolerance`.
-public func checkParity(_ cases: [OpCase], on backend: Backend, reference: Backend = CPUBackend(),
+/// Runs every case on `backend` and on the CPU reference (by default the CPU reference in
+/// `backend`'s precision) and compares each output: ‖ours − cpu‖/‖cpu‖ ≤ `tolerance`, or
+/// under `--precision mixed` for an output stored in FP16 ≤ `Precision.fp16StoredTolerance`.
+public func checkParity(_ cases: [OpCase], on backend: Backend, reference: Backend? = nil,
                         tolerance: Double = 1e-4, progress: ((ParityResult) -> Void)? = nil) -> [ParityResult] {
+    let reference = reference ?? CPUBackend(precision: backend.precision)
+    precondition(reference.precision == backend.precision, "parity of \(backend.precision) against \(reference.precision)")
     var results: [ParityResult] = []
     for c in cases {
-        let ref = c.outputs(on: reference)
-        for res in compareOutputs(c, got: c.outputs(on: backend), reference: ref, tolerance: tolerance) {
+        let ref = c.outputs(on: reference), got = c.outputs(on: backend)
+        for key in ref.keys.sorted() {
+            let half = backend.precision == .mixed && c.runsOnActivations && OpCase.activationOutputs.contains(key)
+            let res = ParityResult(op: c.op, shape: c.shape, output: key, got: got[key] ?? [], reference: ref[key]!,
+                                   tolerance: half ? max(tolerance, Precision.fp16StoredTolerance) : tolerance)
             results.append(res)
             progress?(res)
         }

@@ -227,13 +227,13 @@ struct CheckpointFormatError: Error {
 // MARK: - torch's vocabulary
 
 /// The element types of torch storages.
-private enum DType {
+private enum TorchDType {
     case float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool
 
     /// The dtype of a storage type global: torch.FloatStorage (or torch.cuda.FloatStorage),
     /// a dtype such as torch.float32, or torch.storage.UntypedStorage (bytes).
     init?(storageType name: String) {
-        let table: [String: DType] = [
+        let table: [String: TorchDType] = [
             "Float": .float32, "Double": .float64, "Half": .float16, "BFloat16": .bfloat16, "Long": .int64,
             "Int": .int32, "Short": .int16, "Char": .int8, "Byte": .uint8, "Bool": .bool,
             "float32": .float32, "float64": .float64, "float16": .float16, "bfloat16": .bfloat16,
@@ -283,7 +283,7 @@ private enum DType {
 /// the root storage `key`.
 private struct StorageRef {
     var key: String
-    var dtype: DType
+    var dtype: TorchDType
     var count: Int
     var viewOffset = 0
 }
@@ -299,7 +299,7 @@ private struct TensorRef {
 /// An unpickler with torch's vocabulary; remembers each root storage's dtype and count
 /// (the legacy format needs them to read the storages that follow the pickle).
 private final class StateDictReader {
-    private(set) var storages: [String: (dtype: DType, count: Int)] = [:]
+    private(set) var storages: [String: (dtype: TorchDType, count: Int)] = [:]
     private var persistentLoads = 0
 
     private static let callables: Set<String> = [
@@ -309,7 +309,7 @@ private final class StateDictReader {
 
     var unpickler: Unpickler {
         Unpickler(
-            isAllowed: { Self.callables.contains($0) || DType(storageType: $0) != nil },
+            isAllowed: { Self.callables.contains($0) || TorchDType(storageType: $0) != nil },
             call: { try self.call($0, $1) },
             persistentLoad: { try self.persistentLoad($0) })
     }
@@ -339,7 +339,7 @@ private final class StateDictReader {
 
     private func persistentLoad(_ id: PickleValue) throws -> PickleValue {
         guard case .tuple(let f) = id, f.count == 5 || f.count == 6, case .string("storage") = f[0],
-              case .global(let type) = f[1], let dtype = DType(storageType: type),
+              case .global(let type) = f[1], let dtype = TorchDType(storageType: type),
               case .string(let key) = f[2], case .int(let count) = f[4], count >= 0, count < 1 << 56 else {
             throw CheckpointFormatError("unexpected persistent id in the pickle (expected a torch storage)")
         }

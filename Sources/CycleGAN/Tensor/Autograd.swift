@@ -109,7 +109,7 @@ extension Tensor {
 
     /// a + b without history (used to sum gradients).
     func adding(_ other: Tensor) -> Tensor {
-        let out = Tensor(empty: shape, on: backend)
+        let out = Tensor(empty: shape, on: backend, dtype: dtype)
         backend.addScaled(buffer, other.buffer, out: out.buffer, alpha: 1, beta: 1, count: count)
         return out
     }

@@ -21,13 +21,13 @@ extension Tensor {
                 backend.batchNormEvalStatistics(runningMean: runningMean.buffer, runningVar: runningVar.buffer,
                                                 mean: mean, rstd: rstd, c: c, eps: eps)
             }
-            let y = Tensor(empty: shape, on: backend)
+            let y = Tensor(empty: shape, on: backend, dtype: dtype)
             backend.batchNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, weight: weight.buffer, bias: bias.buffer,
                                      n: n, c: c, hw: hw)
             return Tensor.record(y, inputs: [self, weight, bias]) {
                 let input = self.detach(), w = weight.detach(), be = backend, shape = shape
                 return { gy in
-                    let gx = Tensor(empty: shape, on: be), gw = Tensor(empty: [c], on: be), gb = Tensor(empty: [c], on: be)
+                    let gx = Tensor(empty: shape, on: be, dtype: gy.dtype), gw = Tensor(empty: [c], on: be), gb = Tensor(empty: [c], on: be)
                     be.batchNormBackward(x: input.buffer, gy: gy.buffer, mean: mean, rstd: rstd, weight: w.buffer,
                                          gx: gx.buffer, gweight: gw.buffer, gbias: gb.buffer, n: n, c: c, hw: hw, training: training)
                     return [gx, gw, gb]

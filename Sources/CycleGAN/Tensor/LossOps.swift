@@ -1,9 +1,11 @@
 /// The loss reductions as differentiable ops; each returns a one-element tensor that
-/// stays on the device.
+/// stays on the device. They compute in FP32: an FP16 input is cast first (autocast's
+/// FP32 ops).
 extension Tensor {
     /// mean((self − target)²) against a constant label (least-squares GAN loss).
     public func mseLoss(target: Float) -> Tensor {
-        LayerScope.run("mse_loss \(shapeText)") {
+        if dtype != .float32 { return to(.float32).mseLoss(target: target) }
+        return LayerScope.run("mse_loss \(shapeText)") {
             let y = Tensor(empty: [], on: backend)
             backend.mseLoss(x: buffer, target: target, count: count, out: y.buffer)
             return Tensor.record(y, inputs: [self]) {
@@ -19,7 +21,8 @@ extension Tensor {
 
     /// mean|self − target| (cycle-consistency and identity losses).
     public func l1Loss(_ target: Tensor) -> Tensor {
-        LayerScope.run("l1_loss \(shapeText)") {
+        if dtype != .float32 || target.dtype != .float32 { return to(.float32).l1Loss(target.to(.float32)) }
+        return LayerScope.run("l1_loss \(shapeText)") {
             precondition(shape == target.shape, "l1_loss: shapes \(shape) and \(target.shape) differ")
             let y = Tensor(empty: [], on: backend)
             backend.l1Loss(x: buffer, t: target.buffer, count: count, out: y.buffer)
@@ -37,7 +40,8 @@ extension Tensor {
 
     /// mean(BCE(sigmoid(self), target)) computed stably from logits (vanilla GAN loss).
     public func bceWithLogitsLoss(target: Float) -> Tensor {
-        LayerScope.run("bce_with_logits \(shapeText)") {
+        if dtype != .float32 { return to(.float32).bceWithLogitsLoss(target: target) }
+        return LayerScope.run("bce_with_logits \(shapeText)") {
             let y = Tensor(empty: [], on: backend)
             backend.bceWithLogitsLoss(x: buffer, target: target, count: count, out: y.buffer)
             return Tensor.record(y, inputs: [self]) {

@@ -4,14 +4,14 @@ extension Tensor {
     public func instanceNorm2d(eps: Float = 1e-5) -> Tensor {
         LayerScope.run("instance_norm2d \(shapeText)") {
             let (planes, hw) = normPlanes()
-            let y = Tensor(empty: shape, on: backend)
+            let y = Tensor(empty: shape, on: backend, dtype: dtype)
             let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
             backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps)
             return Tensor.record(y, inputs: [self]) {
                 // Backward reads the normalised output and 1/σ, not the input.
                 let out = y.detach(), be = backend, shape = shape
                 return { gy in
-                    let gx = Tensor(empty: shape, on: be)
+                    let gx = Tensor(empty: shape, on: be, dtype: gy.dtype)
                     be.instanceNormBackward(y: out.buffer, gy: gy.buffer, rstd: rstd, gx: gx.buffer, planes: planes, hw: hw)
                     return [gx]
                 }
@@ -42,7 +42,8 @@ extension Tensor {
     }
 
     func instanceNorm2d(eps: Float = 1e-5, adding skip: Tensor, consumingInput: Bool) -> Tensor {
-        precondition(skip.shape == shape, "instance_norm2d + skip: shapes \(shape) and \(skip.shape) differ")
+        precondition(skip.shape == shape && skip.dtype == dtype,
+                     "instance_norm2d + skip: \(dtype) \(shape) and \(skip.dtype) \(skip.shape) differ")
         return fusedNorm(eps: eps, epilogue: .residual(skip.buffer), skip: skip, slope: nil, consume: consumingInput)
     }
 
@@ -57,14 +58,14 @@ extension Tensor {
             // In place only where no graph is recorded (the backward would read the input); the
             // kernels read each element before they write it, at the same index.
             let inPlace = consume && !(GradMode.enabled && (needsGrad || (skip?.needsGrad ?? false)))
-            let y = inPlace ? detach() : Tensor(empty: shape, on: backend)
+            let y = inPlace ? detach() : Tensor(empty: shape, on: backend, dtype: dtype)
             let mean = backend.makeBuffer(count: planes), rstd = backend.makeBuffer(count: planes)
             backend.instanceNormForward(x: buffer, y: y.buffer, mean: mean, rstd: rstd, planes: planes, hw: hw, eps: eps,
                                         epilogue: epilogue)
             return Tensor.record(y, inputs: skip.map { [self, $0] } ?? [self]) {
                 let input = self.detach(), be = backend, shape = shape, hasSkip = skip != nil
                 return { gy in
-                    let gx = Tensor(empty: shape, on: be)
+                    let gx = Tensor(empty: shape, on: be, dtype: gy.dtype)
                     be.instanceNormBackward(x: input.buffer, mean: mean, rstd: rstd, gy: gy.buffer, gx: gx.buffer,
                                             planes: planes, hw: hw, slope: slope)
                     return hasSkip ? [gx, gy] : [gx]

@@ -1,4 +1,5 @@
-/// An n-dimensional fp32 array on one backend's device (NCHW for images), with the
+/// An n-dimensional array of FP32 (or, for activations under `--precision mixed`, FP16)
+/// values on one backend's device (NCHW for images), with the
 /// autograd fields of PyTorch's tensors: `requiresGrad`, `grad`, and the node that made it.
 public final class Tensor {
     public let shape: [Int]
@@ -21,8 +22,8 @@ public final class Tensor {
     }
 
     /// A new tensor with unspecified contents.
-    public convenience init(empty shape: [Int], on backend: Backend) {
-        self.init(shape: shape, buffer: backend.makeBuffer(count: shape.reduce(1, *)), backend: backend)
+    public convenience init(empty shape: [Int], on backend: Backend, dtype: DType = .float32) {
+        self.init(shape: shape, buffer: backend.makeBuffer(count: shape.reduce(1, *), dtype: dtype), backend: backend)
     }
 
     /// A tensor holding `values`.
@@ -39,6 +40,8 @@ public final class Tensor {
     }
 
     public var count: Int { buffer.count }
+    /// The element type of the values.
+    public var dtype: DType { buffer.dtype }
 
     /// Whether gradients flow to or through this tensor.
     var needsGrad: Bool { requiresGrad || node != nil }
@@ -57,11 +60,37 @@ public final class Tensor {
 
     /// A copy of the data in a new buffer, without history.
     public func clone() -> Tensor {
-        let t = Tensor(empty: shape, on: backend)
+        let t = Tensor(empty: shape, on: backend, dtype: dtype)
         backend.copy(buffer, srcOffset: 0, to: t.buffer, dstOffset: 0, count: count)
         return t
     }
 
     /// The host copy, for checkpoints.
     public func toHost() -> HostTensor { HostTensor(shape: shape, values: toArray()) }
+
+    /// The values converted to `dtype` (to FP16: rounded to nearest, ties to even), as a
+    /// differentiable op whose gradient is converted back: autocast's casts. Self when the
+    /// type is already `dtype`.
+    public func to(_ dtype: DType) -> Tensor {
+        guard dtype != self.dtype else { return self }
+        return LayerScope.run("cast \(shapeText) to \(dtype.rawValue)") {
+            let y = Tensor(empty: shape, on: backend, dtype: dtype)
+            backend.cast(buffer, to: y.buffer, count: count)
+            return Tensor.record(y, inputs: [self]) {
+                let be = backend, shape = shape, from = self.dtype
+                return { gy in
+                    let gx = Tensor(empty: shape, on: be, dtype: from)
+                    be.cast(gy.buffer, to: gx.buffer, count: gy.count)
+                    return [gx]
+                }
+            }
+        }
+    }
+
+    /// The tensors converted to their widest element type (FP32 if any is): PyTorch's type
+    /// promotion, for ops on tensors of mixed types.
+    static func promoted(_ tensors: [Tensor]) -> [Tensor] {
+        guard Set(tensors.map(\.dtype)).count > 1 else { return tensors }
+        return tensors.map { $0.to(.float32) }
+    }
 }

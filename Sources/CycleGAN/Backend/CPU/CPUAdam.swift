@@ -14,4 +14,12 @@ extension CPUBackend {
             p[i] = p[i] - s.stepSize * (mi / denom)
         }
     }
+
+    public func unscaleCheck(_ grad: Buffer, count: Int, invScale: Float, found: Buffer) {
+        let g = ptr(grad)
+        for i in 0..<count {
+            g[i] *= invScale
+            if !g[i].isFinite { ptr(found)[0] = 1 }
+        }
+    }
 }

@@ -37,6 +37,7 @@ extension CPUBackend {
             let ch = plane % c, base = plane * hw
             for i in 0..<hw { yp[base + i] = (xp[base + i] - mp[ch]) * rp[ch] * wp[ch] + bp[ch] }
         }
+        stored(y)
     }
 
     public func batchNormBackward(x: Buffer, gy: Buffer, mean: Buffer, rstd: Buffer, weight: Buffer,
@@ -64,5 +65,6 @@ extension CPUBackend {
                 }
             }
         }
+        stored(gx)
     }
 }

@@ -13,8 +13,23 @@ extension CPUBackend {
         return (i < 0 || i >= n) ? nil : i
     }
 
+    /// A convolution's operand as its products read it: under `tf32` rounded to TF32; a
+    /// weight beside FP16 activations rounded to FP16 (autocast's `weight.half()`); else
+    /// the buffer itself. A rounded copy lives as long as `keep`.
+    func operand(_ b: Buffer, weightBeside activation: Buffer? = nil, keep: inout [[Float]]) -> UnsafePointer<Float> {
+        let round: ((Float) -> Float)?
+        if precision == .tf32 { round = Rounding.tf32 }
+        else if let a = activation, a.dtype == .float16, b.dtype == .float32 { round = Rounding.half }
+        else { round = nil }
+        guard let round else { return UnsafePointer(ptr(b)) }
+        keep.append(UnsafeBufferPointer(start: ptr(b), count: b.count).map(round))
+        return keep.last!.withUnsafeBufferPointer { $0.baseAddress! }
+    }
+
     public func conv2dForward(x: Buffer, weight: Buffer, bias: Buffer?, y: Buffer, _ g: Conv2dGeometry) {
-        let xp = ptr(x), wp = ptr(weight), yp = ptr(y), bp = bias.map { ptr($0) }
+        var keep: [[Float]] = []
+        let xp = operand(x, keep: &keep), wp = operand(weight, weightBeside: x, keep: &keep)
+        let yp = ptr(y), bp = bias.map { ptr($0) }
         let (oh, ow) = (g.oh, g.ow)
         parallelFor(g.n * g.k) { nk in
             let n = nk / g.k, k = nk % g.k
@@ -36,12 +51,15 @@ extension CPUBackend {
                 }
             }
         }
+        stored(y)
+        withExtendedLifetime(keep) {}
     }
 
     /// Scatters every output gradient back along the same index map the forward read
     /// through (reflect padding included), so mirrored borders collect their share.
     public func conv2dBackwardData(gy: Buffer, weight: Buffer, gx: Buffer, _ g: Conv2dGeometry) {
-        let gp = ptr(gy), wp = ptr(weight), gxp = ptr(gx)
+        var keep: [[Float]] = []
+        let gp = operand(gy, keep: &keep), wp = operand(weight, weightBeside: gy, keep: &keep), gxp = ptr(gx)
         let (oh, ow) = (g.oh, g.ow)
         parallelFor(g.n) { n in
             var acc = [Double](repeating: 0, count: g.c * g.h * g.w)
@@ -63,10 +81,14 @@ extension CPUBackend {
             }
             for i in 0..<acc.count { gxp[n * acc.count + i] = Float(acc[i]) }
         }
+        stored(gx)
+        withExtendedLifetime(keep) {}
     }
 
+    /// The weight gradient is stored in FP32 under every precision (the master weights').
     public func conv2dBackwardWeight(x: Buffer, gy: Buffer, gw: Buffer, _ g: Conv2dGeometry) {
-        let xp = ptr(x), gp = ptr(gy), gwp = ptr(gw)
+        var keep: [[Float]] = []
+        let xp = operand(x, keep: &keep), gp = operand(gy, keep: &keep), gwp = ptr(gw)
         let (oh, ow) = (g.oh, g.ow)
         parallelFor(g.k * g.c) { kc in
             let k = kc / g.c, c = kc % g.c
@@ -87,6 +109,8 @@ extension CPUBackend {
                 }
             }
         }
+        stored(gw)
+        withExtendedLifetime(keep) {}
     }
 
     public func channelSum(_ x: Buffer, out: Buffer, n: Int, c: Int, hw: Int) {
@@ -103,5 +127,6 @@ extension CPUBackend {
         for plane in 0..<(n * c) {
             for i in 0..<hw { yp[plane * hw + i] += bp[plane % c] }
         }
+        stored(y)
     }
 }

@@ -26,12 +26,14 @@ extension CPUBackend {
             mp[p] = Float(mu)
             rp[p] = Float(r)
         }
+        stored(y)
     }
 
     /// gx = rstd·(gy − mean(gy) − y·mean(gy·y)), y the normalised output.
     public func instanceNormBackward(y: Buffer, gy: Buffer, rstd: Buffer, gx: Buffer, planes: Int, hw: Int) {
         let yp = ptr(y), gp = ptr(gy)
         normBackward(rstd: rstd, gx: gx, planes: planes, hw: hw) { i, _ in (yp[i], gp[i]) }
+        stored(gx)
     }
 
     /// As above with y = (x − mean)·rstd recomputed, and gy through the LeakyReLU first.
@@ -43,6 +45,7 @@ extension CPUBackend {
             guard let slope, !(yh > 0) else { return (yh, gp[i]) }
             return (yh, slope * gp[i])  // as leakyReLUBackward
         }
+        stored(gx)
     }
 
     /// gx = rstd·(g − mean(g) − y·mean(g·y)) with (y, g) = `values(i, plane)` at element i.

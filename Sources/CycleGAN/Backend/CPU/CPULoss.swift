@@ -5,6 +5,7 @@ extension CPUBackend {
     public func mseLossBackward(x: Buffer, target: Float, gy: Buffer, gx: Buffer, count: Int) {
         let xp = ptr(x), g = ptr(gy)[0], gxp = ptr(gx)
         for i in 0..<count { gxp[i] = g * 2 * (xp[i] - target) / Float(count) }
+        stored(gx)
     }
 
     public func l1LossBackward(x: Buffer, t: Buffer, gy: Buffer, gx: Buffer, gt: Buffer?, count: Int) {
@@ -15,10 +16,12 @@ extension CPUBackend {
             gxp[i] = g * s / Float(count)
             gtp?[i] = -gxp[i]
         }
+        stored(gx, gt)
     }
 
     public func bceWithLogitsLossBackward(x: Buffer, target: Float, gy: Buffer, gx: Buffer, count: Int) {
         let xp = ptr(x), g = ptr(gy)[0], gxp = ptr(gx)
         for i in 0..<count { gxp[i] = g * (1 / (1 + exp(-xp[i])) - target) / Float(count) }
+        stored(gx)
     }
 }

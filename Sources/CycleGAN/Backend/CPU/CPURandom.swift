@@ -19,6 +19,7 @@ extension CPUBackend {
     public func randomUniform(_ y: Buffer, count: Int, seed: UInt64, low: Float, high: Float) {
         let yp = ptr(y)
         for i in 0..<count { yp[i] = low + (high - low) * Self.uniform01(seed, UInt64(i)) }
+        stored(y)
     }
 
     public func randomNormal(_ y: Buffer, count: Int, seed: UInt64, mean: Float, std: Float) {
@@ -29,6 +30,7 @@ extension CPUBackend {
             let r = (-2 * Foundation.log(u1)).squareRoot()
             yp[i] = mean + std * r * Foundation.cos(6.283185307179586 * u2)
         }
+        stored(y)
     }
 }
 
@@ -38,9 +40,11 @@ extension CPUBackend {
     public func dropoutForward(x: Buffer, y: Buffer, p: Float, seed: UInt64, count: Int) {
         let xp = ptr(x), yp = ptr(y), scale = 1 / (1 - p)
         for i in 0..<count { yp[i] = Self.uniform01(seed, UInt64(i)) >= p ? xp[i] * scale : 0 }
+        stored(y)
     }
 
     public func dropoutBackward(gy: Buffer, gx: Buffer, p: Float, seed: UInt64, count: Int) {
         dropoutForward(x: gy, y: gx, p: p, seed: seed, count: count)
+        stored(gx)
     }
 }

@@ -49,6 +49,10 @@ public final class OpenCLBackend: Backend {
     /// output rows: `tuning.scratchLimit`, else $CYCLEGAN_SCRATCH_LIMIT (for oclgrind's bounds
     /// check of the bands), else 16M (64 MiB).
     public let scratchLimit: Int
+    /// How the ops compute (`Precision`): `tf32` builds the convolution files with
+    /// -DROUND_TF32; `mixed` builds the files with FP16 activations a second time with
+    /// -DACT_HALF (`halfFiles`), whose kernels run when a launch has an FP16 buffer.
+    public let precision: Precision
 
     public var name: String { "\(device.spec) \(device.name)" }
 
@@ -57,17 +61,23 @@ public final class OpenCLBackend: Backend {
         let t = gemmTile
         return "\(device.name) \(gpuShaped ? "gpu" : "cpu")-shaped, gemm v\(gemmVersion.rawValue) tile \(t.description), "
             + "work-group tile \(t.wgm)x\(t.wgn) slice \(t.ks), conv \(convAlgorithm.rawValue)\(useWinograd ? ", winograd" : "")"
+            + (precision == .fp32 ? "" : ", \(precision.rawValue)")
     }
 
     /// The kernel files compiled at start-up.
     static let kernelFiles = ["bench", "conv2d", "gemm", "winograd", "instance_norm", "batch_norm", "elementwise", "reduce", "loss", "adam", "random"]
+    /// The kernel files with act_t buffers (common.cl), built with -DACT_HALF too under `mixed`.
+    static let halfFiles = ["conv2d", "gemm", "winograd", "instance_norm", "batch_norm", "elementwise", "random"]
+    /// The files whose kernels load convolution operands (rounded under `tf32`).
+    static let operandFiles = ["conv2d", "gemm", "winograd"]
 
     /// `gemmTile` overrides the tiling chosen for the device type (tests run the GPU
     /// tiling on PoCL this way); `convAlgorithm` overrides $CYCLEGAN_CONV; `tuning` overrides
     /// the kernel shape, the weight gradients' split count and the instance norm's chunk.
     public init(device: OpenCLDeviceInfo, profiling: Bool = false, gemmTile: GEMMTile? = nil,
-                convAlgorithm: ConvAlgorithm? = nil, tuning: OpenCLTuning = OpenCLTuning()) throws {
+                convAlgorithm: ConvAlgorithm? = nil, tuning: OpenCLTuning = OpenCLTuning(), precision: Precision = .fp32) throws {
         self.device = device
+        self.precision = precision
         cl = try OpenCLContext(device: device, profiling: profiling)
         pool = OpenCLBufferPool(context: cl)
         self.tuning = tuning
@@ -89,6 +99,9 @@ public final class OpenCLBackend: Backend {
             scratchLimit = 16 << 20
         }
         for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
+        if precision == .mixed {
+            for f in Self.halfFiles { _ = try cl.program(f, options: options(for: f, half: true)) }
+        }
         try fitGroupSizes()
         gemmVersion = try chooseGEMMVersion()
         narrowTile = try chooseNarrowTile()
@@ -107,10 +120,11 @@ public final class OpenCLBackend: Backend {
         var t = GEMMTile(tm: 4, tn: gemmTile.tn, local: gemmTile.local)
         if gemmVersion == .tiled {
             t.wgm = 1; t.wgn = 64; t.ks = 4
-            let limit = cl.groupLimit(try cl.kernel("conv2d", "conv2d_s1_tiled", options: t.buildOptions))
+            let limit = cl.groupLimit(try cl.kernel("conv2d", "conv2d_s1_tiled", options: options(for: "conv2d", tile: t)))
             guard t.wgn <= limit, t.tiledLocalBytes <= device.localMemory else { return nil }
         } else {
-            _ = try cl.program("conv2d", options: t.buildOptions)
+            _ = try cl.program("conv2d", options: options(for: "conv2d", tile: t))
+            if precision == .mixed { _ = try cl.program("conv2d", options: options(for: "conv2d", half: true, tile: t)) }
         }
         return t
     }
@@ -139,7 +153,7 @@ public final class OpenCLBackend: Backend {
             cl.warnOnce("note: reductions run in work-groups of \(g) work-items, not \(wanted): the most \(device.name) allows them")
         }
         let elementLimit = min(device.maxWorkGroupSize, try groupLimit("elementwise", ["add_scaled", "fill", "leaky_relu_forward"]))
-        let multiple = cl.preferredGroupMultiple(try cl.kernel("elementwise", "add_scaled", options: ""))
+        let multiple = cl.preferredGroupMultiple(try cl.kernel("elementwise", "add_scaled", options: options(for: "elementwise")))
         var e = gpuShaped ? 128 : 64
         if e % multiple != 0 { e = (e + multiple - 1) / multiple * multiple }
         if e > elementLimit { e = elementLimit >= multiple ? elementLimit / multiple * multiple : elementLimit }
@@ -182,19 +196,29 @@ public final class OpenCLBackend: Backend {
     /// as a width OpenCL C has (1, 2, 4, 8 or 16).
     var fmaWidth: Int { [16, 8, 4, 2].first { $0 <= device.preferredFloatWidth } ?? 1 }
 
-    /// Build options of a kernel file on this device (the GEMM's tile sizes, the ceiling's width).
-    func options(for file: String) -> String {
+    /// Build options of a kernel file on this device (the GEMM's tile sizes, or `tile`'s; the
+    /// ceiling's width), of its FP16 program when `half`, and the precision's rounding.
+    func options(for file: String, half: Bool = false, tile: GEMMTile? = nil) -> String {
+        var o: String
         switch file {
-        case "gemm", "conv2d", "winograd": return gemmTile.buildOptions
-        case "bench": return "-DFMA_WIDTH=\(fmaWidth)"
-        default: return ""
+        case "gemm", "conv2d", "winograd": o = (tile ?? gemmTile).buildOptions
+        case "bench": o = "-DFMA_WIDTH=\(fmaWidth)"
+        default: o = ""
         }
+        if half { o += " -DACT_HALF" }
+        if precision == .tf32 && Self.operandFiles.contains(file) { o += " -DROUND_TF32" }
+        return o
+    }
+
+    /// Whether a launch with `args` runs the FP16 program: when one of its buffers is FP16.
+    static func hasHalf(_ args: [KernelArg]) -> Bool {
+        args.contains { if case .buffer(let b) = $0 { return b.dtype == .float16 } else { return false } }
     }
 
     /// Creates (once) and returns a kernel; the sources were built in init, so a failure
     /// here (a kernel name missing from its file) is recorded like any device failure.
-    func kernel(_ file: String, _ name: String) -> cl_kernel? {
-        do { return try cl.kernel(file, name, options: options(for: file)) } catch let e as OpenCLError {
+    func kernel(_ file: String, _ name: String, half: Bool = false) -> cl_kernel? {
+        do { return try cl.kernel(file, name, options: options(for: file, half: half)) } catch let e as OpenCLError {
             cl.record(e.code, e.operation)
         } catch {
             cl.record(CL_INVALID_KERNEL, "creating kernel \(name) of \(file).cl: \(error)")
@@ -202,16 +226,19 @@ public final class OpenCLBackend: Backend {
         return nil
     }
 
-    /// Launches `name` from `file`.
-    func run(_ file: String, _ name: String, global: [Int], local: [Int]?, _ args: [KernelArg]) {
-        cl.launch(kernel(file, name), name, global: global, local: local, args)
+    /// Launches `name` from `file`: from its FP16 program when `half` says so, else when one
+    /// of `args` is an FP16 buffer (a weight packer beside FP16 activations is told).
+    func run(_ file: String, _ name: String, half: Bool? = nil, global: [Int], local: [Int]?, _ args: [KernelArg]) {
+        cl.launch(kernel(file, name, half: half ?? Self.hasHalf(args)), name, global: global, local: local, args)
     }
 
     /// Launches `name` from conv2d.cl built with `tile` (the device's own or `narrowTile`).
-    func runConv(_ name: String, tile: GEMMTile, global: [Int], local: [Int]?, _ args: [KernelArg]) {
-        guard tile.buildOptions != gemmTile.buildOptions else { return run("conv2d", name, global: global, local: local, args) }
+    func runConv(_ name: String, tile: GEMMTile, half: Bool? = nil, global: [Int], local: [Int]?, _ args: [KernelArg]) {
+        guard tile.buildOptions != gemmTile.buildOptions else {
+            return run("conv2d", name, half: half, global: global, local: local, args)
+        }
         let k: cl_kernel?
-        do { k = try cl.kernel("conv2d", name, options: tile.buildOptions) } catch {
+        do { k = try cl.kernel("conv2d", name, options: options(for: "conv2d", half: half ?? Self.hasHalf(args), tile: tile)) } catch {
             cl.record(CL_INVALID_KERNEL, "creating kernel \(name) of conv2d.cl for the narrow tile: \(error)")
             k = nil
         }
@@ -225,7 +252,7 @@ public final class OpenCLBackend: Backend {
 
     // MARK: memory
 
-    public func makeBuffer(count: Int) -> Buffer { pool.take(count: count) }
+    public func makeBuffer(count: Int, dtype: DType) -> Buffer { pool.take(count: count, dtype: dtype) }
 
     /// The device memory of `b`, or nil (with the failure recorded) for a buffer whose
     /// allocation failed or that another backend made.
@@ -240,20 +267,28 @@ public final class OpenCLBackend: Backend {
     public func upload(_ values: [Float], to buffer: Buffer) {
         precondition(values.count == buffer.count, "upload of \(values.count) values into a buffer of \(buffer.count)")
         guard !values.isEmpty, cl.failure == nil, let m = mem(buffer, "clEnqueueWriteBuffer") else { return }
-        let status = values.withUnsafeBytes {
-            clEnqueueWriteBuffer(cl.queue, m, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
+        let write: (UnsafeRawBufferPointer) -> cl_int = {
+            clEnqueueWriteBuffer(self.cl.queue, m, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
         }
-        cl.record(status, "clEnqueueWriteBuffer of \(4 * values.count) bytes")
+        let status = buffer.dtype == .float16 ? values.map { Float16($0).bitPattern }.withUnsafeBytes(write)
+                                              : values.withUnsafeBytes(write)
+        cl.record(status, "clEnqueueWriteBuffer of \(buffer.dtype.size * values.count) bytes")
     }
 
     /// The buffer's values; zeros after a device failure, which `throwIfFailed` reports.
     public func download(_ buffer: Buffer) -> [Float] {
         var out = [Float](repeating: 0, count: buffer.count)
         guard !out.isEmpty, cl.failure == nil, let m = mem(buffer, "clEnqueueReadBuffer") else { return out }
-        let status = out.withUnsafeMutableBytes {
-            clEnqueueReadBuffer(cl.queue, m, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
+        let read: (UnsafeMutableRawBufferPointer) -> cl_int = {
+            clEnqueueReadBuffer(self.cl.queue, m, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
         }
-        cl.record(status, "clEnqueueReadBuffer of \(4 * out.count) bytes")
+        if buffer.dtype == .float16 {
+            var bits = [UInt16](repeating: 0, count: buffer.count)
+            cl.record(bits.withUnsafeMutableBytes(read), "clEnqueueReadBuffer of \(2 * bits.count) bytes")
+            out = bits.map { Float(Float16(bitPattern: $0)) }
+        } else {
+            cl.record(out.withUnsafeMutableBytes(read), "clEnqueueReadBuffer of \(4 * out.count) bytes")
+        }
         return out
     }
 
@@ -262,10 +297,12 @@ public final class OpenCLBackend: Backend {
     }
 
     public func copy(_ src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, count: Int) {
+        precondition(src.dtype == dst.dtype, "copy from \(src.dtype) to \(dst.dtype)")
         guard count > 0, cl.failure == nil, let s = mem(src, "clEnqueueCopyBuffer"), let d = mem(dst, "clEnqueueCopyBuffer")
         else { return }
-        cl.record(clEnqueueCopyBuffer(cl.queue, s, d, 4 * srcOffset, 4 * dstOffset, 4 * count, 0, nil, nil),
-                  "clEnqueueCopyBuffer of \(4 * count) bytes")
+        let size = src.dtype.size
+        cl.record(clEnqueueCopyBuffer(cl.queue, s, d, size * srcOffset, size * dstOffset, size * count, 0, nil, nil),
+                  "clEnqueueCopyBuffer of \(size * count) bytes")
     }
 
     public func synchronize() { cl.finish() }

@@ -5,18 +5,23 @@ import COpenCL
 /// allocation failed: the context has recorded the failure and launches nothing more.
 public final class OpenCLBuffer: Buffer {
     public let count: Int
+    public let dtype: DType
     let mem: cl_mem?
     private let pool: OpenCLBufferPool
 
-    init(count: Int, mem: cl_mem?, pool: OpenCLBufferPool) {
+    init(count: Int, dtype: DType, mem: cl_mem?, pool: OpenCLBufferPool) {
         self.count = count
+        self.dtype = dtype
         self.mem = mem
         self.pool = pool
     }
-    deinit { pool.recycle(mem, count: count) }
+    /// The bytes of the device allocation.
+    var bytes: Int { OpenCLBufferPool.bytes(count, dtype) }
+    deinit { pool.recycle(mem, bytes: bytes) }
 }
 
-/// Free device buffers by element count, bounded, and the memory statistics `bench` reports.
+/// Free device buffers by size in bytes (an FP16 buffer reuses an FP32 one of half the
+/// elements), bounded, and the memory statistics `bench` reports.
 ///
 /// The cache keeps at most `cacheLimit` bytes of free buffers, none over `largestCached`,
 /// and releases the least recently used ones past it, so a loop that repeats its shapes allocates nothing once
@@ -25,7 +30,7 @@ public final class OpenCLBuffer: Buffer {
 /// whole cache and tries once more.
 final class OpenCLBufferPool {
     private let cl: OpenCLContext
-    /// Free buffers by element count, oldest first, each with the tick it was freed at.
+    /// Free buffers by bytes, oldest first, each with the tick it was freed at.
     private var free: [Int: [(mem: cl_mem, tick: Int)]] = [:]
     private var tick = 0
     /// Bytes of free buffers in the cache, and bytes in use by live buffers.
@@ -48,21 +53,24 @@ final class OpenCLBufferPool {
         for list in free.values { for entry in list { clReleaseMemObject(entry.mem) } }
     }
 
-    func take(count: Int) -> OpenCLBuffer {
-        let bytes = max(count, 1) * 4
+    /// The allocation of `count` elements of `dtype` (at least one).
+    static func bytes(_ count: Int, _ dtype: DType) -> Int { max(count, 1) * dtype.size }
+
+    func take(count: Int, dtype: DType) -> OpenCLBuffer {
+        let bytes = Self.bytes(count, dtype)
         liveBytes += bytes
         peakLiveBytes = max(peakLiveBytes, liveBytes)
         maxLiveBytes = max(maxLiveBytes, liveBytes)
-        if var list = free[count], let entry = list.popLast() {
-            free[count] = list.isEmpty ? nil : list
+        if var list = free[bytes], let entry = list.popLast() {
+            free[bytes] = list.isEmpty ? nil : list
             cachedBytes -= bytes
-            return OpenCLBuffer(count: count, mem: entry.mem, pool: self)
+            return OpenCLBuffer(count: count, dtype: dtype, mem: entry.mem, pool: self)
         }
-        if cl.failure != nil { return OpenCLBuffer(count: count, mem: nil, pool: self) }
+        if cl.failure != nil { return OpenCLBuffer(count: count, dtype: dtype, mem: nil, pool: self) }
         guard bytes <= cl.device.maxMemAllocSize else {
             cl.record(CL_INVALID_BUFFER_SIZE, "clCreateBuffer: \(bytes >> 20) MiB in one buffer, more than the device's "
                 + "largest allocation (\(cl.device.maxMemAllocSize >> 20) MiB); lower --crop_size, --batch_size or --ngf")
-            return OpenCLBuffer(count: count, mem: nil, pool: self)
+            return OpenCLBuffer(count: count, dtype: dtype, mem: nil, pool: self)
         }
         attempts += 1
         var (mem, err) = create(bytes, attempt: 0)
@@ -72,10 +80,10 @@ final class OpenCLBufferPool {
         }
         guard let mem else {
             cl.record(err, "clCreateBuffer of \(bytes) bytes")
-            return OpenCLBuffer(count: count, mem: nil, pool: self)
+            return OpenCLBuffer(count: count, dtype: dtype, mem: nil, pool: self)
         }
         allocations += 1
-        return OpenCLBuffer(count: count, mem: mem, pool: self)
+        return OpenCLBuffer(count: count, dtype: dtype, mem: mem, pool: self)
     }
 
     private func create(_ bytes: Int, attempt: Int) -> (cl_mem?, cl_int) {
@@ -91,8 +99,7 @@ final class OpenCLBufferPool {
     /// twice over.
     static let largestCached = 256 << 20
 
-    func recycle(_ mem: cl_mem?, count: Int) {
-        let bytes = max(count, 1) * 4
+    func recycle(_ mem: cl_mem?, bytes: Int) {
         liveBytes -= bytes
         guard let mem else { return }
         guard bytes <= Self.largestCached else {
@@ -100,14 +107,14 @@ final class OpenCLBufferPool {
             return
         }
         tick += 1
-        free[count, default: []].append((mem, tick))
+        free[bytes, default: []].append((mem, tick))
         cachedBytes += bytes
         // Least recently freed first: each list's oldest entry is its first.
         while cachedBytes > cacheLimit, let oldest = free.min(by: { $0.value[0].tick < $1.value[0].tick }) {
             var list = oldest.value
             clReleaseMemObject(list.removeFirst().mem)
             free[oldest.key] = list.isEmpty ? nil : list
-            cachedBytes -= max(oldest.key, 1) * 4
+            cachedBytes -= oldest.key
         }
     }
 

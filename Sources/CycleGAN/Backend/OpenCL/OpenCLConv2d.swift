@@ -30,10 +30,11 @@ extension OpenCLBackend {
 
     // MARK: packing and the GEMM
 
-    /// Panels of TM (or TN) rows of a row-major [P][R] matrix at `offset` in `src`.
-    func packRows(_ src: Buffer, offset: Int, p: Int, r: Int, tile t: Int) -> Buffer {
+    /// Panels of TM (or TN) rows of a row-major [P][R] matrix at `offset` in `src`, rounded
+    /// as a weight beside FP16 activations when `half` (gemm.cl's ROUND_W).
+    func packRows(_ src: Buffer, offset: Int, p: Int, r: Int, tile t: Int, half: Bool = false) -> Buffer {
         let dst = makeBuffer(count: blocks(p, t) * r * t)
-        run("gemm", "pack_rows", global: [t, r, blocks(p, t)], local: packLocal(t),
+        run("gemm", "pack_rows", half: half, global: [t, r, blocks(p, t)], local: packLocal(t),
             [.buffer(src), .int(offset), .buffer(dst), .int(p), .int(r), .int(t)])
         return dst
     }
@@ -233,7 +234,7 @@ extension OpenCLBackend {
         }
         let q = g.oh * g.ow, t = gemmTile
         if isWinograd(g) {
-            let u = winogradWeight(weight, m: g.k, c: g.c, flip: false)
+            let u = winogradWeight(weight, m: g.k, c: g.c, flip: false, half: x.dtype == .float16)
             for n in 0..<g.n {
                 winogradConv3x3(u, x, xOffset: n * g.c * g.h * g.w, y, yOffset: n * g.k * q, m: g.k, c: g.c,
                                 h: g.h, w: g.w, pad: g.pad, reflect: g.padding == .reflect, bias: bias)
@@ -243,7 +244,7 @@ extension OpenCLBackend {
         // Pad once into (phase) planes, then read them in place: a stride-1 implicit GEMM, in
         // bands of output rows where the planes of the whole image would pass `scratchLimit`.
         let s = g.stride, rows = g.c * g.kh * g.kw, kqy = phaseTaps(g.kh, s), mt = convTile(m: g.k)
-        let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: mt.tm)
+        let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: mt.tm, half: x.dtype == .float16)
         let layout = stride1Layout(ow: g.ow, kw: phaseTaps(g.kw, s)), band = convolutionBands(g).forward
         let xp = makeBuffer(count: s * s * g.c * (band + kqy - 1) * layout.ldx + t.tn + g.kw)
         for n in 0..<g.n {
@@ -286,7 +287,7 @@ extension OpenCLBackend {
         let hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad, hq = blocks(hp, s), wq = blocks(wp, s)
         if isWinograd(g) {
             let gxq = makeBuffer(count: hq * g.c * wq)
-            let u = winogradWeight(weight, m: g.c, c: g.k, flip: true)
+            let u = winogradWeight(weight, m: g.c, c: g.k, flip: true, half: gy.dtype == .float16)
             for n in 0..<g.n {
                 winogradConv3x3(u, gy, xOffset: n * g.k * q, gxq, yOffset: 0, m: g.c, c: g.k, h: g.oh, w: g.ow,
                                 pad: g.kh - 1, reflect: false, bias: nil, ldOut: wq)
@@ -308,7 +309,7 @@ extension OpenCLBackend {
                 let ku = phaseTaps(g.kh, s, phase: pa), kv = phaseTaps(g.kw, s, phase: pb)
                 guard ku > 0 && kv > 0 else { continue }  // a phase no tap reaches (kernel smaller than the stride)
                 let a = makeBuffer(count: blocks(g.c, mt.tm) * g.k * ku * kv * mt.tm)
-                runConv("pack_flipped_weight", tile: mt, global: [blocks(g.c, mt.tm) * mt.tm, g.k],
+                runConv("pack_flipped_weight", tile: mt, half: gy.dtype == .float16, global: [blocks(g.c, mt.tm) * mt.tm, g.k],
                         local: [mt.tm, max(1, min(16, device.maxWorkGroupSize / mt.tm))],
                         [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw), .int(s), .int(pa), .int(pb)])
                 phases.append(Phase(index: pa * s + pb, ku: ku, kv: kv, a: a))

@@ -20,12 +20,27 @@ public struct OpenCLDeviceInfo: @unchecked Sendable {
     public let openCLCVersion: String
     public let driverVersion: String
     public let extensions: String
+    /// NVIDIA's compute capability (cl_nv_device_attribute_query), nil elsewhere.
+    public let computeCapability: (major: Int, minor: Int)?
     let id: cl_device_id
 
     /// "cl:P:D", the `--device` spelling of this device.
     public var spec: String { "cl:\(platformIndex):\(deviceIndex)" }
     public var hasFP16: Bool { extensions.contains("cl_khr_fp16") }
     public var hasFP64: Bool { extensions.contains("cl_khr_fp64") }
+
+    /// How the device runs each `--precision` (what `cyclegan devices` prints): fp32 and
+    /// mixed natively on every OpenCL 1.2 device (FP16 storage is core: vload_half and
+    /// vstore_half), tf32 emulated everywhere. NVIDIA GPUs of compute capability 8.0 or newer
+    /// have TF32 tensor cores, which the kernels do not use yet: the inline-PTX path was never
+    /// run on such a GPU, so it is not written.
+    public var precisionSupport: String {
+        var tf32 = "tf32 emulated (operands rounded in the GEMM loads, FP32 sums)"
+        if let cc = computeCapability, cc.major >= 8 {
+            tf32 += "; the device has TF32 tensor cores (compute capability \(cc.major).\(cc.minor)), not used yet"
+        }
+        return "fp32 native, mixed native (FP16 storage, FP32 arithmetic), " + tf32
+    }
 }
 
 /// Lists every device of every platform (never assumes platform 0). An absent ICD
@@ -56,6 +71,10 @@ public func openCLDevices() -> [OpenCLDeviceInfo] {
             let lmem: cl_ulong = deviceValue(dev, CL_DEVICE_LOCAL_MEM_SIZE)
             let wg: Int = deviceValue(dev, CL_DEVICE_MAX_WORK_GROUP_SIZE)
             let width: cl_uint = deviceValue(dev, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)
+            let extensions = deviceString(dev, CL_DEVICE_EXTENSIONS)
+            // CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV / _MINOR_NV
+            let ccMajor: cl_uint = extensions.contains("cl_nv_device_attribute_query") ? deviceValue(dev, 0x4000) : 0
+            let ccMinor: cl_uint = ccMajor > 0 ? deviceValue(dev, 0x4001) : 0
             result.append(OpenCLDeviceInfo(
                 platformIndex: pi, deviceIndex: di, platformName: platformName,
                 name: deviceString(dev, CL_DEVICE_NAME), vendor: deviceString(dev, CL_DEVICE_VENDOR),
@@ -64,7 +83,7 @@ public func openCLDevices() -> [OpenCLDeviceInfo] {
                 localMemory: Int(clamping: lmem), maxWorkGroupSize: max(1, wg), preferredFloatWidth: max(1, Int(width)),
                 openCLCVersion: deviceString(dev, CL_DEVICE_OPENCL_C_VERSION),
                 driverVersion: deviceString(dev, CL_DRIVER_VERSION),
-                extensions: deviceString(dev, CL_DEVICE_EXTENSIONS), id: dev))
+                extensions: extensions, computeCapability: ccMajor > 0 ? (Int(ccMajor), Int(ccMinor)) : nil, id: dev))
         }
     }
     return result

@@ -25,4 +25,12 @@ extension OpenCLBackend {
     public func axpy(_ x: Buffer, _ y: Buffer, alpha: Float, count: Int) {
         run1D("elementwise", "axpy", count: count, [.buffer(x), .buffer(y), .float(alpha), .int(count)])
     }
+
+    public func cast(_ x: Buffer, to y: Buffer, count: Int) {
+        switch (x.dtype, y.dtype) {
+        case (.float32, .float16): run1D("elementwise", "cast_float_to_half", count: count, [.buffer(x), .buffer(y), .int(count)])
+        case (.float16, .float32): run1D("elementwise", "cast_half_to_float", count: count, [.buffer(x), .buffer(y), .int(count)])
+        default: copy(x, srcOffset: 0, to: y, dstOffset: 0, count: count)
+        }
+    }
 }

@@ -6,11 +6,12 @@ import Foundation
 extension OpenCLBackend {
     /// The transformed weights U = G g Gᵀ in GEMM panels, [16][ceil(m/TM)][c][TM]: of
     /// `weight` [m][c][3][3], or with `flip` of `weight` [c][m][3][3] flipped in both axes
-    /// (the input gradient's correlation).
-    func winogradWeight(_ weight: Buffer, m: Int, c: Int, flip: Bool) -> Buffer {
+    /// (the input gradient's correlation); rounded as a weight beside FP16 activations when
+    /// `half` (ROUND_W).
+    func winogradWeight(_ weight: Buffer, m: Int, c: Int, flip: Bool, half: Bool) -> Buffer {
         let rows = blocks(m, gemmTile.tm) * gemmTile.tm
         let u = makeBuffer(count: 16 * winogradStride(rows * c))
-        run("winograd", "winograd_weight", global: [c, rows], local: [min(16, device.maxWorkGroupSize), 1],
+        run("winograd", "winograd_weight", half: half, global: [c, rows], local: [min(16, device.maxWorkGroupSize), 1],
             [.buffer(weight), .buffer(u), .int(winogradStride(rows * c)), .int(m), .int(c), .int(flip ? 1 : 0)])
         return u
     }
