@@ -70,6 +70,7 @@ struct ModelOptions: ParsableArguments {
         if let v = seed { o.seed = v }
         if let v = try parsedMaxPixels() { o.maxPixels = v }
         if let v = device.device { o.device = v }
+        o.precision = try device.precision().rawValue
     }
 
     /// `--max_pixels` as a number (parsed here, so that a wrong value is one line).

@@ -20,11 +20,13 @@ final class OpenCLTrainingTests: XCTestCase {
 
     /// The configurations trained: the device's own choices; the CPU shape with every weight
     /// gradient split in 3 and the instance norm's planes (1024 pixels at most) in chunks of
-    /// 100; the GPU shape with 3 splits (ForcedPathTests checks each against the CPU reference).
-    static let configs: [String: OpenCLTuning] = [
-        "default": OpenCLTuning(),
-        "cpu, 3 splits, chunk 100": OpenCLTuning(kernelShape: .cpu, reductionSplits: 3, normChunk: 100),
-        "gpu, 3 splits": OpenCLTuning(kernelShape: .gpu, reductionSplits: 3),
+    /// 100; the GPU shape with 3 splits (ForcedPathTests checks each against the CPU reference);
+    /// `--precision mixed` (FP16 activations, pools and loss scale in the train state).
+    static let configs: [String: (OpenCLTuning, Precision)] = [
+        "default": (OpenCLTuning(), .fp32),
+        "cpu, 3 splits, chunk 100": (OpenCLTuning(kernelShape: .cpu, reductionSplits: 3, normChunk: 100), .fp32),
+        "gpu, 3 splits": (OpenCLTuning(kernelShape: .gpu, reductionSplits: 3), .fp32),
+        "mixed": (OpenCLTuning(), .mixed),
     ]
 
     /// Trains on a fresh backend, as a new process would make.
@@ -32,7 +34,9 @@ final class OpenCLTrainingTests: XCTestCase {
         let device = try TestDevices.requireOpenCL().device
         var o = o
         o.device = device.spec
-        return try Trainer(options: o, backend: try OpenCLBackend(device: device, tuning: Self.configs[config]!), say: { _ in }).run()
+        let (tuning, precision) = Self.configs[config]!
+        o.precision = precision.rawValue
+        return try Trainer(options: o, backend: try OpenCLBackend(device: device, tuning: tuning, precision: precision), say: { _ in }).run()
     }
 
     /// The runs the tests compare against: 6 steps straight in each configuration (made once).
@@ -107,4 +111,13 @@ final class OpenCLTrainingTests: XCTestCase {
     }
 
     func testResumedRunIsTheUninterruptedOneInTheGPUShape() throws { try assertResumeIsExact("gpu, 3 splits") }
+
+    /// Under `--precision mixed` the pools hold FP16 images and the train state the loss
+    /// scale; the resumed run is still the uninterrupted one to the bit.
+    func testResumedRunIsTheUninterruptedOneInMixedPrecision() throws {
+        try assertResumeIsExact("mixed")
+        let state = try SafeTensorsFile(contentsOf: try straight("mixed") + "/run/latest_train_state.safetensors")
+        XCTAssertNotNil(state.metadata["loss_scale"].flatMap(Float.init))
+        XCTAssertNotNil(state.metadata["loss_scale_growth_tracker"].flatMap(Int.init))
+    }
 }

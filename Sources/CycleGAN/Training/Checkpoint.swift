@@ -97,6 +97,10 @@ public struct CheckpointStore {
             meta["\(poolName)_count"] = "\(pool.images.count)"
         }
         for (name, mode) in model.modes { meta["dropout_random_state_\(name)"] = "\(mode.dropoutRandom.state)" }
+        if let scaler = model.lossScaler {
+            meta["loss_scale"] = "\(scaler.scale)"
+            meta["loss_scale_growth_tracker"] = "\(scaler.growthTracker)"
+        }
         meta.merge([
             "format_version": "\(Self.trainStateFormatVersion)",
             "kernel_config": model.backend.kernelConfiguration,
@@ -218,6 +222,14 @@ public struct CheckpointStore {
             guard let v = UInt64(text) else { throw FileError.malformed(path, "\(key) is not an unsigned 64-bit integer") }
             dropoutStates.append((mode, v))
         }
+        // the loss scale of --precision mixed (absent when the set was trained in another precision: a fresh scale)
+        var scale: (Float, Int)? = nil
+        if model.lossScaler != nil, let text = state.file.metadata["loss_scale"] {
+            guard let s = Float(text), s.isFinite, s > 0 else {
+                throw FileError.malformed(path, "loss_scale is \"\(text)\" (expected a finite number > 0)")
+            }
+            scale = (s, try state.integer("loss_scale_growth_tracker", in: 0...(LossScaler.growthInterval - 1)))
+        }
         let epoch = try state.integer("epoch", in: 1...Self.epochLimit)
         let total = try state.integer("total_iters", in: 0...Self.counterLimit)
         let epochIter = try state.integer("epoch_iter", in: 0...total)
@@ -240,10 +252,11 @@ public struct CheckpointStore {
                         expAvgSq: v.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) })
         }
         for (pool, images) in pools {
-            pool.restore(images.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) })
+            pool.restore(images.map { poolImage($0, model) })
         }
         model.poolRandom.state = poolState
         for (mode, v) in dropoutStates { mode.dropoutRandom.state = v }
+        if let (s, tracker) = scale { model.lossScaler?.restore(scale: s, growthTracker: tracker) }
         model.setLearningRate(lr)
         return TrainProgress(epoch: epoch, epochIter: epochIter, totalIters: total, lr: lr)
     }
@@ -305,13 +318,21 @@ extension CheckpointStore {
         guard rank > 0 else { return }
         if rank < saved {
             let (pools, stream) = try Self.readPools(state, model: model, prefix: "rank\(rank)/")
-            for (pool, images) in pools { pool.restore(images.map { Tensor(shape: $0.shape, values: $0.values, on: model.backend) }) }
+            for (pool, images) in pools { pool.restore(images.map { poolImage($0, model) }) }
             model.poolRandom.state = stream
         } else {
             for (_, pool, _) in model.pools { pool.restore([]) }
             model.poolRandom.state = CPUBackend.mix64(CPUBackend.mix64(model.config.seed, 0x9001), UInt64(rank))
         }
     }
+}
+
+/// A saved pool image on the model's device, in its activations' element type (FP16 under
+/// `--precision mixed`, where the pools hold the generators' FP16 outputs).
+func poolImage(_ h: HostTensor, _ model: any GANModel) -> Tensor {
+    let t = Tensor(empty: h.shape, on: model.backend, dtype: model.backend.precision.activationType)
+    model.backend.upload(h.values, to: t.buffer)
+    return t
 }
 
 /// Checked reads of a train state's metadata and tensors; errors name the file and key.

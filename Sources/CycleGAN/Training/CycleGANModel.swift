@@ -62,10 +62,13 @@ public final class CycleGANModel: GANModel {
         }
     }
     private var syncG: GradientBuckets?, syncD: GradientBuckets?
+    /// The dynamic loss scale, under `--precision mixed` only.
+    public let lossScaler: LossScaler?
 
     public init(_ config: CycleGANConfig, on backend: Backend) {
         self.config = config
         self.backend = backend
+        lossScaler = backend.precision == .mixed ? LossScaler() : nil
         netG_A = makeGenerator(config, inputNC: config.inputNC, outputNC: config.outputNC, on: backend)
         netG_B = makeGenerator(config, inputNC: config.outputNC, outputNC: config.inputNC, on: backend)
         netD_A = makeDiscriminator(config, inputNC: config.outputNC, on: backend)
@@ -141,9 +144,9 @@ public final class CycleGANModel: GANModel {
         let lossCycleB = recB.l1Loss(realB) * c.lambdaB
         var lossG = lossG_A + lossG_B + lossCycleA + lossCycleB
         if let lossIdtA, let lossIdtB { lossG = lossG + lossIdtA + lossIdtB }
-        lossG.backward(onLeafReady: syncG?.ready)
+        scaledBackward(lossG, scaler: lossScaler, onLeafReady: syncG?.ready)
         try syncG?.finish()
-        optimizerG.step()
+        try optimizerStep(optimizerG, scaler: lossScaler)
 
         // 3. discriminators
         netD_A.setRequiresGrad(true)
@@ -152,7 +155,8 @@ public final class CycleGANModel: GANModel {
         let lossD_A = backwardD(netD_A, real: realB, fake: poolB.query(fakeB.detach(), random: &poolRandom))
         let lossD_B = backwardD(netD_B, real: realA, fake: poolA.query(fakeA.detach(), random: &poolRandom))
         try syncD?.finish()
-        optimizerD.step()
+        try optimizerStep(optimizerD, scaler: lossScaler)
+        lossScaler?.update()
 
         visuals = CycleGANVisuals(realA: realA, fakeB: fakeB.detach(), recA: recA.detach(), idtB: idtB?.detach(),
                                   realB: realB, fakeA: fakeA.detach(), recB: recB.detach(), idtA: idtA?.detach())
@@ -165,7 +169,7 @@ public final class CycleGANModel: GANModel {
         let lossReal = ganLoss(netD(real, record: nil), targetIsReal: true)
         let lossFake = ganLoss(netD(fake.detach(), record: nil), targetIsReal: false)
         let loss = (lossReal + lossFake) * 0.5
-        loss.backward(onLeafReady: syncD?.ready)
+        scaledBackward(loss, scaler: lossScaler, onLeafReady: syncD?.ready)
         return loss
     }
 }

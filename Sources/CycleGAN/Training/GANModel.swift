@@ -31,6 +31,8 @@ public protocol GANModel: AnyObject {
     var currentVisuals: [(String, Tensor)] { get }
     /// The data-parallel run the model trains in (nil: one process).
     var distributed: Distributed? { get set }
+    /// The dynamic loss scale under `--precision mixed` (nil otherwise).
+    var lossScaler: LossScaler? { get }
 }
 
 extension GANModel {
@@ -42,6 +44,16 @@ extension GANModel {
             return nil
         }
     }
+}
+
+/// Backpropagates `loss`, scaled when `scaler` is given.
+func scaledBackward(_ loss: Tensor, scaler: LossScaler?, onLeafReady: ((Tensor) -> Void)?) {
+    if let scaler { scaler.backward(loss, onLeafReady: onLeafReady) } else { loss.backward(onLeafReady: onLeafReady) }
+}
+
+/// Steps `optimizer`: through `scaler` (unscaled, skipped on inf or NaN) when given.
+func optimizerStep(_ optimizer: Adam, scaler: LossScaler?) throws {
+    if let scaler { try scaler.step(optimizer) } else { optimizer.step() }
 }
 
 /// The one host synchronisation of a training step: the one-element losses (nil: 0, a loss

@@ -20,6 +20,8 @@ public final class Pix2PixModel: GANModel {
         }
     }
     private var syncG: GradientBuckets?, syncD: GradientBuckets?
+    /// The dynamic loss scale, under `--precision mixed` only.
+    public let lossScaler: LossScaler?
 
     public static let lossNames = ["G_GAN", "G_L1", "D_real", "D_fake"]
     public var lossNames: [String] { Self.lossNames }
@@ -27,6 +29,7 @@ public final class Pix2PixModel: GANModel {
     public init(_ config: CycleGANConfig, on backend: Backend) {
         self.config = config
         self.backend = backend
+        lossScaler = backend.precision == .mixed ? LossScaler() : nil
         netG = makeGenerator(config, inputNC: config.inputNC, outputNC: config.outputNC, on: backend)
         netD = makeDiscriminator(config, inputNC: config.inputNC + config.outputNC, on: backend)
         initNetworks([netG, netD], modes: [netG.mode, netD.mode], config)
@@ -54,18 +57,19 @@ public final class Pix2PixModel: GANModel {
         optimizerD.zeroGrad()
         let lossDFake = ganLoss(netD(Tensor.cat([realA, fakeB.detach()], dim: 1)), targetIsReal: false)
         let lossDReal = ganLoss(netD(Tensor.cat([realA, realB], dim: 1)), targetIsReal: true)
-        ((lossDFake + lossDReal) * 0.5).backward(onLeafReady: syncD?.ready)
+        scaledBackward((lossDFake + lossDReal) * 0.5, scaler: lossScaler, onLeafReady: syncD?.ready)
         try syncD?.finish()
-        optimizerD.step()
+        try optimizerStep(optimizerD, scaler: lossScaler)
 
         // G step: fool the updated D (frozen, still in training mode) and stay near the target
         netD.setRequiresGrad(false)
         optimizerG.zeroGrad()
         let lossGGAN = ganLoss(netD(Tensor.cat([realA, fakeB], dim: 1)), targetIsReal: true)
         let lossGL1 = fakeB.l1Loss(realB) * config.lambdaL1
-        (lossGGAN + lossGL1).backward(onLeafReady: syncG?.ready)
+        scaledBackward(lossGGAN + lossGL1, scaler: lossScaler, onLeafReady: syncG?.ready)
         try syncG?.finish()
-        optimizerG.step()
+        try optimizerStep(optimizerG, scaler: lossScaler)
+        lossScaler?.update()
 
         currentVisuals = [("real_A", realA), ("fake_B", fakeB.detach()), ("real_B", realB)]
         return Losses(names: Self.lossNames, values: try readLosses([lossGGAN, lossGL1, lossDReal, lossDFake], on: backend))

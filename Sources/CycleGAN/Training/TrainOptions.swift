@@ -47,6 +47,8 @@ public struct TrainOptions: Sendable {
     public var noHTML = false
     // ours
     public var device = "auto"
+    /// `--precision` (fp32, tf32, mixed).
+    public var precision = "fp32"
     public var seed: UInt64 = 2017
     public var skipBadImages = false
     /// `--max_pixels`: the most pixels an image may have, as read or on the way to the networks.
@@ -253,7 +255,7 @@ public struct TrainOptions: Sendable {
             ("n_layers_D", s(nLayersD), s(d.nLayersD)), ("name", name, d.name), ("ndf", s(ndf), s(d.ndf)),
             ("netD", netD, d.netD), ("netG", netG, d.netG), ("ngf", s(ngf), s(d.ngf)), ("no_dropout", s(noDropout), s(d.noDropout)), ("no_flip", s(noFlip), s(d.noFlip)),
             ("no_html", s(noHTML), s(d.noHTML)), ("norm", norm, d.norm), ("output_nc", s(outputNC), s(d.outputNC)),
-            ("phase", phase, d.phase), ("pool_size", s(poolSize), s(d.poolSize)), ("preprocess", preprocess.rawValue, d.preprocess.rawValue),
+            ("phase", phase, d.phase), ("pool_size", s(poolSize), s(d.poolSize)), ("precision", precision, d.precision), ("preprocess", preprocess.rawValue, d.preprocess.rawValue),
             ("print_freq", s(printFreq), s(d.printFreq)), ("save_by_iter", s(saveByIter), s(d.saveByIter)),
             ("save_epoch_freq", s(saveEpochFreq), s(d.saveEpochFreq)), ("save_latest_freq", s(saveLatestFreq), s(d.saveLatestFreq)),
             ("seed", s(seed), s(d.seed)), ("serial_batches", s(serialBatches), s(d.serialBatches)),

@@ -311,6 +311,8 @@ public final class OpenCLBackend: Backend {
         pool.releaseFree()
     }
 
+    /// Bytes held by live buffers now.
+    public var liveMemoryBytes: Int { pool.liveBytes }
     /// Bytes in use at the high-water mark since `resetPeakMemory()`.
     public var peakMemoryBytes: Int { pool.peakLiveBytes }
     /// clCreateBuffer calls so far.
