@@ -112,12 +112,15 @@ final class OpenCLTrainingTests: XCTestCase {
 
     func testResumedRunIsTheUninterruptedOneInTheGPUShape() throws { try assertResumeIsExact("gpu, 3 splits") }
 
-    /// Under `--precision mixed` the pools hold FP16 images and the train state the loss
-    /// scale; the resumed run is still the uninterrupted one to the bit.
+    /// Under `--precision mixed` the pools hold FP16 images (saved as F16) and the train state
+    /// the loss scale; the resumed run is still the uninterrupted one to the bit.
     func testResumedRunIsTheUninterruptedOneInMixedPrecision() throws {
         try assertResumeIsExact("mixed")
         let state = try SafeTensorsFile(contentsOf: try straight("mixed") + "/run/latest_train_state.safetensors")
         XCTAssertNotNil(state.metadata["loss_scale"].flatMap(Float.init))
         XCTAssertNotNil(state.metadata["loss_scale_growth_tracker"].flatMap(Int.init))
+        XCTAssertEqual(state.tensors["pool_A/0"]?.dtype, .float16, "the pools' FP16 images are saved as F16")
+        XCTAssertEqual(state.tensors.values.filter { $0.dtype == .float16 }.count, state.metadata.filter { $0.key.hasSuffix("_count") }
+            .map { Int($0.value)! }.reduce(0, +), "only the pools' images are F16")
     }
 }

@@ -7,16 +7,21 @@ public struct HostTensor: Equatable, Sendable {
 
     public var shape: [Int]
     public var values: [Float]
-    public init(shape: [Int], values: [Float]) {
+    /// How a checkpoint stores the values: F32, or F16 for a tensor kept in FP16 (the pools'
+    /// images under `--precision mixed`), whose values are FP16 values already.
+    public var dtype: DType
+    public init(shape: [Int], values: [Float], dtype: DType = .float32) {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
         self.shape = shape
         self.values = values
+        self.dtype = dtype
     }
 }
 
 /// The safetensors format: an 8-byte little-endian header length, a JSON header
 /// {name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}, then the raw
-/// little-endian data. Read: F32, F64, F16, BF16 (converted to fp32); written: F32.
+/// little-endian data. Read: F32, F64, F16, BF16 (converted to fp32); written: F32, or F16 for an
+/// FP16 tensor.
 public struct SafeTensorsFile {
     public var tensors: [String: HostTensor]
     public var metadata: [String: String]
@@ -129,22 +134,23 @@ public struct SafeTensorsFile {
                     }
                 }
             }
-            tensors[e.key] = HostTensor(shape: e.shape, values: values)
+            tensors[e.key] = HostTensor(shape: e.shape, values: values, dtype: e.dtype == "F16" ? .float16 : .float32)
         }
         self.tensors = tensors
         self.metadata = metadata
     }
 
-    /// The file's bytes: tensors sorted by name, F32, header padded to 8 bytes.
+    /// The file's bytes: tensors sorted by name, F32 (F16 for an FP16 tensor), header padded
+    /// to 8 bytes.
     public func serialized() -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         let names = tensors.keys.sorted()
         for n in names {
-            let t = tensors[n]!
-            header[n] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.values.count]] as [String: Any]
-            offset += 4 * t.values.count
+            let t = tensors[n]!, bytes = t.dtype.size * t.values.count
+            header[n] = ["dtype": t.dtype == .float16 ? "F16" : "F32", "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
         }
         var json = try! JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }
@@ -153,6 +159,10 @@ public struct SafeTensorsFile {
         withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
         out.append(json)
         for n in names {
+            if tensors[n]!.dtype == .float16 {
+                tensors[n]!.values.map { Float16($0).bitPattern.littleEndian }.withUnsafeBytes { out.append(contentsOf: $0) }
+                continue
+            }
             tensors[n]!.values.withUnsafeBufferPointer { vp in
                 // fp32 is little-endian on every platform Swift runs OpenCL on
                 out.append(UnsafeBufferPointer(start: UnsafeRawPointer(vp.baseAddress!).assumingMemoryBound(to: UInt8.self),

@@ -66,7 +66,7 @@ public final class Tensor {
     }
 
     /// The host copy, for checkpoints.
-    public func toHost() -> HostTensor { HostTensor(shape: shape, values: toArray()) }
+    public func toHost() -> HostTensor { HostTensor(shape: shape, values: toArray(), dtype: dtype) }
 
     /// The values converted to `dtype` (to FP16: rounded to nearest, ties to even), as a
     /// differentiable op whose gradient is converted back: autocast's casts. Self when the

@@ -293,6 +293,9 @@ public final class Trainer {
             }
             say(String(format: "learning rate %.7f -> %.7f", oldLR, progress.lr))
             say(String(format: "End of epoch %d / %d \t Time Taken: %d sec", epoch, o.lastEpoch, Int(Date().timeIntervalSince(epochStart))))
+            if let s = model.lossScaler {
+                say("loss scale \(s.scale) (--precision mixed): \(s.skippedSteps) optimiser steps skipped for an inf or NaN gradient so far")
+            }
         }
         report?.flush()
         say(String(format: "training finished: %d images in %.0f s", progress.totalIters, Date().timeIntervalSince(runStart)))

@@ -1,0 +1,61 @@
+"""Compares the training statistics of `cyclegan train --precision P` with PyTorch's.
+
+For each precision, each loss's mean over iterations [150, 200) (0-based; the log's iters
+151..200) of our runs (`cyclegan train ... --print_freq 1` logs) against the spread
+(min..max) of the same mean over PyTorch runs (`precision_training.py --out` JSON files).
+Prints one table per precision: PyTorch's runs, their spread, ours, and whether each of ours
+lies within the spread. Plain Python 3, no torch.
+
+Usage: python3 benchmarks/precision_compare.py --ours mixed:'/tmp/prec/ours_mixed_*.log' \\
+           --torch mixed:'/tmp/prec/torch_amp_*.json' [--ours ... --torch ...]
+"""
+import argparse, glob, json, re
+
+LOSSES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+LINE = re.compile(r"\(epoch: \d+, iters: (\d+),.*?\) (.*)$")
+
+
+def our_means(path, window):
+    """Each loss's mean over the window from a train log (one line per iteration)."""
+    by_iter = {}
+    for line in open(path):
+        m = LINE.search(line.strip())
+        if m:
+            vals = dict(zip(m.group(2).split()[0::2], m.group(2).split()[1::2]))
+            by_iter[int(m.group(1)) - 1] = {k.rstrip(":"): float(v) for k, v in vals.items()}
+    its = [i for i in range(*window)]
+    missing = [i for i in its if i not in by_iter]
+    if missing:
+        raise SystemExit(f"{path}: iterations {missing[:3]}... are not logged (train with --print_freq 1)")
+    return {k: sum(by_iter[i][k] for i in its) / len(its) for k in LOSSES}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ours", action="append", default=[], help="PRECISION:GLOB of train logs")
+    ap.add_argument("--torch", action="append", default=[], help="PRECISION:GLOB of precision_training.py JSON files")
+    ap.add_argument("--window", default="150,200")
+    a = ap.parse_args()
+    window = tuple(int(v) for v in a.window.split(","))
+    torch_runs = {p: sorted(glob.glob(g)) for p, g in (s.split(":", 1) for s in a.torch)}
+    for spec in a.ours:
+        p, g = spec.split(":", 1)
+        ours = [our_means(f, window) for f in sorted(glob.glob(g))]
+        ref = [json.load(open(f)) for f in torch_runs.get(p, [])]
+        for r in ref:
+            assert tuple(r["window"]) == window, (r["window"], window)
+        print(f"\n{p}: mean over iterations [{window[0]}, {window[1]}), {len(ours)} of ours, {len(ref)} PyTorch runs")
+        print(f"{'loss':8} {'PyTorch runs':>26} {'spread':>15} {'ours':>26}  within")
+        inside = 0
+        for k in LOSSES:
+            t = [r["means"][k] for r in ref]
+            o = [m[k] for m in ours]
+            lo, hi = min(t), max(t)
+            ok = sum(lo <= v <= hi for v in o)
+            inside += ok
+            print(f"{k:8} {' '.join(f'{v:.3f}' for v in t):>26} {lo:7.3f}..{hi:.3f} {' '.join(f'{v:.3f}' for v in o):>26}  {ok}/{len(o)}")
+        print(f"{inside} of {len(ours) * len(LOSSES)} of our means lie within PyTorch's spread")
+
+
+if __name__ == "__main__":
+    main()
