@@ -32,6 +32,10 @@ struct Check: ParsableCommand {
             }
             guard (1...512).contains(ngf) else { throw ValidationError("--ngf must be 1 to 512 (got \(ngf))") }
             guard tolerance.isFinite, tolerance > 0 else { throw ValidationError("--tolerance must be a positive number (got \(tolerance))") }
+            if fixtures != nil, try device.precision() != .fp32 {
+                throw ValidationError("--fixtures compares with PyTorch's FP32 values: run it with --precision fp32 "
+                    + "(other precisions check against the CPU reference in the same precision: omit --fixtures)")
+            }
             let backend = try device.backend(tuned: false)  // what CI exercises, whatever a cache says
             print("device: \(backend.name)")
             if let fixtures {

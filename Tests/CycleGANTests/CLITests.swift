@@ -58,6 +58,21 @@ final class CLITests: CLITestCase {
                            contains: "model.1.weight: expected shape [8, 3, 7, 7], found [4, 3, 7, 7]")
     }
 
+    /// `--precision mixed` end to end on the OpenCL device: recorded in the run's options,
+    /// the loss scale said at the epoch's end, and the model translates in mixed too.
+    func testTrainAndTranslateInMixedPrecision() throws {
+        let device = try TestDevices.requireOpenCL().device.spec
+        let opts = common.dropLast(2) + ["--device", device, "--precision", "mixed"]
+        let train = try cyclegan(["train", "--name", "mixed"] + opts + ["--n_epochs", "1", "--n_epochs_decay", "0", "--no_html"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertTrue(train.stdout.contains("loss scale "), train.stdout)
+        XCTAssertTrue(try String(contentsOfFile: Self.root + "/ck/mixed/train_opt.txt", encoding: .utf8).contains("precision: mixed"))
+        let test = try cyclegan(["test", "--name", "mixed", "--dataroot", Self.root + "/data", "--checkpoints_dir", Self.root + "/ck",
+                                 "--results_dir", Self.root + "/results-mixed", "--device", device, "--precision", "mixed"])
+        XCTAssertEqual(test.status, 0, test.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: Self.root + "/results-mixed/mixed/test_latest/images").count, 18)
+    }
+
     func testUserErrorsAreOneLine() throws {
         defer {
             // a failed command leaves nothing behind in the working folder

@@ -22,6 +22,11 @@ final class OptionErrorTests: CLITestCase {
                               ("CYCLEGAN_CONV", "fft"), ("CYCLEGAN_WINOGRAD", "no"), ("CYCLEGAN_SCRATCH_LIMIT", "0"), ("CYCLEGAN_DEVICE", "gpu:9")] {
             assertOneLineError(try cyclegan(["check", "--small"], environment: [name: value]), contains: name == "CYCLEGAN_DEVICE" ? "gpu:9" : name)
         }
+        // the precision, by option and by variable; the fixtures are FP32 values
+        assertOneLineError(try cyclegan(["check", "--small", "--precision", "fp16"]), contains: "--precision")
+        assertOneLineError(try cyclegan(tiny + ["--precision", "bf16"]), contains: "--precision")
+        assertOneLineError(try cyclegan(["check", "--small"], environment: ["CYCLEGAN_PRECISION": "half"]), contains: "CYCLEGAN_PRECISION")
+        assertOneLineError(try cyclegan(["check", "--fixtures", "Tests/Fixtures", "--precision", "mixed"]), contains: "--precision fp32")
         // sizes, epochs and batches past any real run (their arithmetic overflowed)
         for (option, value) in [("--load_size", "9999999999"), ("--crop_size", "4611686018427387904"), ("--n_epochs", "9223372036854775807"),
                                 ("--n_epochs_decay", "9223372036854775807"), ("--batch_size", "9223372036854775807")] {
