@@ -74,21 +74,31 @@ def iteration_time(size, ngf, n_blocks, repeats, batch=1):
     def gan(pred, real):
         return mse(pred, torch.ones_like(pred) if real else torch.zeros_like(pred))
 
+    # --amp: the forwards and losses under autocast (FP16), one GradScaler for both optimisers
+    autocast = lambda: torch.autocast(DEVICE.type, dtype=torch.float16, enabled=AMP)
+    scaler = torch.amp.GradScaler(DEVICE.type, enabled=AMP)
+
     def step():
-        fake_b = GA(a); rec_a = GB(fake_b); fake_a = GB(b); rec_b = GA(fake_a)
+        with autocast():
+            fake_b = GA(a); rec_a = GB(fake_b); fake_a = GB(b); rec_b = GA(fake_a)
         for p in list(DA.parameters()) + list(DB.parameters()):
             p.requires_grad_(False)
         optG.zero_grad()
-        idt_a = GA(b); idt_b = GB(a)
-        loss = (gan(DA(fake_b), True) + gan(DB(fake_a), True) + l1(rec_a, a) * 10 + l1(rec_b, b) * 10
-                + l1(idt_a, b) * 5 + l1(idt_b, a) * 5)
-        loss.backward(); optG.step()
+        with autocast():
+            idt_a = GA(b); idt_b = GB(a)
+            loss = (gan(DA(fake_b), True) + gan(DB(fake_a), True) + l1(rec_a, a) * 10 + l1(rec_b, b) * 10
+                    + l1(idt_a, b) * 5 + l1(idt_b, a) * 5)
+        scaler.scale(loss).backward(); scaler.step(optG)
         for p in list(DA.parameters()) + list(DB.parameters()):
             p.requires_grad_(True)
         optD.zero_grad()
-        ((gan(DA(b), True) + gan(DA(fake_b.detach()), False)) * 0.5).backward()
-        ((gan(DB(a), True) + gan(DB(fake_a.detach()), False)) * 0.5).backward()
-        optD.step()
+        with autocast():
+            loss_da = (gan(DA(b), True) + gan(DA(fake_b.detach()), False)) * 0.5
+            loss_db = (gan(DB(a), True) + gan(DB(fake_a.detach()), False)) * 0.5
+        scaler.scale(loss_da).backward()
+        scaler.scale(loss_db).backward()
+        scaler.step(optD)
+        scaler.update()
 
     step(); step(); sync()
     times = []
@@ -128,6 +138,8 @@ if __name__ == "__main__":
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--tf32", default="default", choices=["off", "on", "default"])
+    ap.add_argument("--amp", action="store_true", help="the iterations under torch.autocast (FP16) with a GradScaler: "
+                    "what `--precision mixed` follows")
     ap.add_argument("--translate", default="", help="WxH: only time the generator's no_grad forward on one WxH "
                     "image (what `cyclegan test` does; measure memory with /usr/bin/time -f %%M)")
     args = ap.parse_args()
@@ -147,10 +159,11 @@ if __name__ == "__main__":
                           "threads": torch.get_num_threads(), "mean": float(y.mean())}))
         raise SystemExit(0)
     DEVICE = torch.device(args.device)
+    AMP = args.amp
     if args.tf32 != "default":
         torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
         torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
-    result = {"torch": torch.__version__, "device": args.device, "tf32": args.tf32, "batch": args.batch,
+    result = {"torch": torch.__version__, "device": args.device, "tf32": args.tf32, "amp": args.amp, "batch": args.batch,
               "threads": torch.get_num_threads(), "conv_3x3_256_64x64": conv_gflops(args.repeats)}
     if args.device == "cuda":
         result["gpu"] = torch.cuda.get_device_name()

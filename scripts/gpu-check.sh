@@ -14,9 +14,10 @@
 # Stages: where NVIDIA's OpenCL library is (libnvidia-opencl.so.1, /etc/OpenCL/vendors, the
 # driver's folders), `devices`, `check --small` then `check` (every op against the CPU
 # reference, on the first GPU or else the default device), `check --fixtures` (against
-# PyTorch's values: ops, two training steps), `tune` (its cache kept in $OUT/cache),
-# `bench --sizes 128,256` (JSON, with the tuned tiling),
-# and PyTorch's reference on CUDA with TF32 off and with PyTorch's default. Where no NVIDIA
+# PyTorch's values: ops, two training steps), `check --small` in `--precision tf32` and
+# `mixed`, `tune` (its cache kept in $OUT/cache), `bench --sizes 128,256` (JSON, with the
+# tuned tiling) and the residual conv's passes at 256² in tf32 and mixed,
+# and PyTorch's reference on CUDA with TF32 off, with PyTorch's default and with AMP. Where no NVIDIA
 # library or no CUDA PyTorch is found, those parts say so and are skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -87,15 +88,20 @@ run() {
   stage check-small 30 "$bin" check --small --device "$device"
   stage check 60 "$bin" check --device "$device"
   stage check-fixtures 30 "$bin" check --device "$device" --fixtures Tests/Fixtures
+  stage check-tf32 30 "$bin" check --small --device "$device" --precision tf32
+  stage check-mixed 30 "$bin" check --small --device "$device" --precision mixed
   # tune caches its winner under $XDG_CACHE_HOME, which bench then uses (and saves with $OUT)
   export XDG_CACHE_HOME="$OUT/cache"
   stage tune 60 "$bin" tune --device "$device" --size 128 --repeats 3
   # parity was the check stages' job: bench times only
   stage bench 100 "$bin" bench --device "$device" --sizes 128,256 --repeats 5 --no-check --json "$OUT/bench.json"
+  stage bench-tf32 40 "$bin" bench --device "$device" --sizes 256 --repeats 5 --no-check --ops "k3x3 s1" --precision tf32 --json "$OUT/bench-tf32.json"
+  stage bench-mixed 40 "$bin" bench --device "$device" --sizes 256 --repeats 5 --no-check --ops "k3x3 s1" --precision mixed --json "$OUT/bench-mixed.json"
 
   if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     stage pytorch-fp32 45 python3 benchmarks/pytorch_reference.py --device cuda --tf32 off --sizes 128,256
     stage pytorch-default 45 python3 benchmarks/pytorch_reference.py --device cuda --tf32 default --sizes 128,256
+    stage pytorch-amp 45 python3 benchmarks/pytorch_reference.py --device cuda --amp --sizes 128,256
   else
     echo "pytorch: no CUDA PyTorch here, skipped" | tee -a "$OUT/summary.txt"
   fi
