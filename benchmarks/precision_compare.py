@@ -50,7 +50,7 @@ def main():
         for k in LOSSES:
             t = [r["means"][k] for r in ref]
             o = [m[k] for m in ours]
-            lo, hi = min(t), max(t)
+            lo, hi = (min(t), max(t)) if t else (float("nan"), float("nan"))
             ok = sum(lo <= v <= hi for v in o)
             inside += ok
             print(f"{k:8} {' '.join(f'{v:.3f}' for v in t):>26} {lo:7.3f}..{hi:.3f} {' '.join(f'{v:.3f}' for v in o):>26}  {ok}/{len(o)}")
