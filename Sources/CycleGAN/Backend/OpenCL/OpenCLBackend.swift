@@ -229,7 +229,10 @@ public final class OpenCLBackend: Backend {
     /// Launches `name` from `file`: from its FP16 program when `half` says so, else when one
     /// of `args` is an FP16 buffer (a weight packer beside FP16 activations is told).
     func run(_ file: String, _ name: String, half: Bool? = nil, global: [Int], local: [Int]?, _ args: [KernelArg]) {
-        cl.launch(kernel(file, name, half: half ?? Self.hasHalf(args)), name, global: global, local: local, args)
+        let half = half ?? Self.hasHalf(args)
+        // the tensor ops cast to FP32 before these (the losses and reductions are FP32-only)
+        precondition(!half || Self.halfFiles.contains(file), "\(name) of \(file).cl has no FP16 program")
+        cl.launch(kernel(file, name, half: half), name, global: global, local: local, args)
     }
 
     /// Launches `name` from conv2d.cl built with `tile` (the device's own or `narrowTile`).
