@@ -209,6 +209,39 @@ final class PrecisionTests: XCTestCase {
         XCTAssertEqual(scaler.growthTracker, 1)
     }
 
+    /// pix2pix in `mixed` on the device and on the reference: a U-Net with batch norm and
+    /// dropout (their FP16 kernels, the skip connections' concatenation), the conditional
+    /// discriminator's cat of the FP32 input with the FP16 output (promoted to FP32), the
+    /// vanilla loss in FP32. Both backends take two steps (none skipped at scale 1024) and
+    /// move the weights; the losses from the starting weights agree within FP16's rounding
+    /// (the two backends' FP16 stores differ where their FP32 sums straddle a boundary).
+    func testPix2PixTrainsInMixedPrecision() throws {
+        var c = CycleGANConfig()
+        c.netG = "unet_128"; c.norm = .batch; c.dropout = true; c.ngf = 4; c.ndf = 4
+        c.ganMode = .vanilla; c.poolSize = 0; c.lambdaL1 = 100
+        var results: [[Float]] = []  // each backend's losses of both steps
+        for backend in [try OpenCLBackend(device: try TestDevices.requireOpenCL().device, precision: .mixed) as Backend,
+                        CPUBackend(precision: .mixed)] {
+            let model = Pix2PixModel(c, on: backend)
+            let before = model.netG.stateDict()
+            let a = randomTensor([1, 3, 128, 128], seed: 4, on: backend), b = randomTensor([1, 3, 128, 128], seed: 5, on: backend)
+            model.lossScaler!.restore(scale: 1024, growthTracker: 0)
+            var losses: [Float] = []
+            for _ in 0..<2 { losses += try model.trainingStep(realA: a, realB: b).values }
+            XCTAssertTrue(losses.allSatisfy(\.isFinite), "\(backend.name): \(losses)")
+            XCTAssertEqual(model.optimizerG.steps.max(), 2, "\(backend.name): steps skipped at scale 1024")
+            XCTAssertFalse(model.netG.stateDict() == before)
+            XCTAssertEqual(model.currentVisuals.map { $0.1.dtype }, [.float32, .float16, .float32])
+            results.append(losses)
+        }
+        // the first step's G_L1, D_real and D_fake come from the starting weights: FP16 rounding apart only
+        // (G_GAN reads the D just updated, whose near-zero gradients Adam's first steps turn into ±lr either way)
+        for (i, name) in Pix2PixModel.lossNames.enumerated() where name != "G_GAN" {
+            let (got, want) = (results[0][i], results[1][i])
+            XCTAssertLessThan(abs(got - want) / abs(want), 2e-3, "\(name): device \(got), reference \(want)")
+        }
+    }
+
     // MARK: memory
 
     /// What a generator's forward keeps for its backward, under `mixed` against `fp32`: the
