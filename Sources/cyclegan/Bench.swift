@@ -45,6 +45,8 @@ struct Bench: ParsableCommand {
 
     struct Report: Codable {
         var device: String
+        /// `--precision`.
+        var precision: String
         var date: String
         var fmaGFLOPS: Double
         var copyGBs: Double
@@ -68,7 +70,8 @@ struct Bench: ParsableCommand {
             guard let ocl = backend as? OpenCLBackend else {
                 throw ValidationError("bench needs an OpenCL device (--device cpu-ref has no kernels to time)")
             }
-            print("device: \(ocl.name)   gemm v\(ocl.gemmVersion.rawValue) tile \(ocl.gemmTile.description), conv \(ocl.convAlgorithm.rawValue)")
+            print("device: \(ocl.name)   gemm v\(ocl.gemmVersion.rawValue) tile \(ocl.gemmTile.description), conv \(ocl.convAlgorithm.rawValue), "
+                  + "precision \(ocl.precision.rawValue)")
             let (gflops, gbs) = Benchmark.ceilings(ocl, repeats: repeats, quick: quick)
             print(String(format: "ceilings: FMA %.1f GFLOP/s, copy %.1f GB/s", gflops, gbs))
             print("op                 shape                                   pass               median ms        rate   %ceil   rel err")
@@ -119,7 +122,7 @@ struct Bench: ParsableCommand {
                 }
             }
             if let json {
-                let report = Report(device: ocl.name, date: ISO8601DateFormatter().string(from: Date()), fmaGFLOPS: gflops,
+                let report = Report(device: ocl.name, precision: ocl.precision.rawValue, date: ISO8601DateFormatter().string(from: Date()), fmaGFLOPS: gflops,
                                     copyGBs: gbs, ops: rows, iterations: iterations, layers: breakdowns)
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
