@@ -20,12 +20,12 @@ __kernel void adam_step(__global float* p, __global const float* g,
 }
 
 // The loss scaler's unscale and check (torch._amp_foreach_non_finite_check_and_unscale_):
-// g *= inv_scale, and found[0] = 1 when any result is inf or NaN (atomically, so that
-// concurrent finds do not race; found is left alone otherwise). Global (n).
+// found[0] = 1 when any g is inf or NaN (atomically, so that concurrent finds do not race;
+// found is left alone otherwise), and g *= inv_scale. Global (n).
 __kernel void unscale_check(__global float* g, int n, float inv_scale, volatile __global float* found) {
     int i = get_global_id(0);
     if (i >= n) return;
-    float v = g[i] * inv_scale;
-    g[i] = v;
+    float v = g[i];
     if (!isfinite(v)) atomic_xchg(found, 1.0f);
+    g[i] = v * inv_scale;
 }

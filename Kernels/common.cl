@@ -23,12 +23,12 @@
 #endif
 
 // x rounded to TF32 (FP32's sign and exponent, 10 mantissa bits): ties to even on the 13
-// dropped bits; inf and NaN kept, a carry past the largest finite value gives inf.
-// The host's twin is Rounding.tf32.
+// dropped bits; inf and NaN returned as they are, a carry past the largest finite value
+// gives inf. The host's twin is Rounding.tf32.
 inline float round_tf32(float x) {
     uint u = as_uint(x);
-    if ((u & 0x7f800000u) != 0x7f800000u) u += 0xfffu + ((u >> 13) & 1u);
-    return as_float(u & 0xffffe000u);
+    if ((u & 0x7f800000u) == 0x7f800000u) return x;
+    return as_float((u + 0xfffu + ((u >> 13) & 1u)) & 0xffffe000u);
 }
 
 // x rounded to the nearest FP16 value, ties to even, as vstore_half_rte would store it, but

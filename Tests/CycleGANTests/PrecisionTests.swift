@@ -14,11 +14,12 @@ final class PrecisionTests: XCTestCase {
     /// Values at the edges of the roundings: ties (to even, both ways), FP16's largest
     /// finite value and the first that rounds to infinity, FP16 subnormals and the ties
     /// between them, values below FP16's smallest subnormal, FP32 values past FP16's range
-    /// and past TF32's largest, infinities and NaN.
+    /// and past TF32's largest, infinities and NaNs (one whose payload lies in the bits TF32
+    /// drops).
     static let edges: [Float] = [
         0, -0.0, 1, -1, 1 + 0x1p-11, 1 + 3 * 0x1p-11, -(1 + 3 * 0x1p-11), 1 + 0x1p-12, 1 + 0x1p-11 + 0x1p-23,
         0.1, -0.3333333, 1234.5678, 65504, 65519.996, 65520, -65520, 70000, 1e30, .greatestFiniteMagnitude,
-        -.greatestFiniteMagnitude, .infinity, -.infinity, .nan,
+        -.greatestFiniteMagnitude, .infinity, -.infinity, .nan, Float(bitPattern: 0x7f80_0001), Float(bitPattern: 0xffc0_1000),
         0x1p-14, 0x1p-14 - 0x1p-25, 0x1p-14 - 0x1p-24, 6.0e-5, 1e-5, -3e-6, 0x1p-24, 0x1p-25, 3 * 0x1p-25,
         5 * 0x1p-25, 0x1p-26, 1e-40, .leastNonzeroMagnitude,
     ]

@@ -103,8 +103,8 @@ public protocol Backend: AnyObject {
 
     // MARK: optimiser and initialisation
     func adamStep(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, count: Int, _ s: AdamScalars)
-    /// grad *= invScale; found[0] = 1 if any result is inf or NaN (found is left alone
-    /// otherwise): the loss scaler's unscale and check (`torch._amp_foreach_non_finite_check_and_unscale_`).
+    /// found[0] = 1 if any gradient is inf or NaN (found is left alone otherwise); grad *=
+    /// invScale: the loss scaler's check and unscale (`torch._amp_foreach_non_finite_check_and_unscale_`).
     func unscaleCheck(_ grad: Buffer, count: Int, invScale: Float, found: Buffer)
     func randomUniform(_ y: Buffer, count: Int, seed: UInt64, low: Float, high: Float)
     func randomNormal(_ y: Buffer, count: Int, seed: UInt64, mean: Float, std: Float)

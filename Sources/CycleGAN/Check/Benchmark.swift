@@ -14,6 +14,11 @@ public struct BenchRow: Codable, Sendable {
     public var percentOfCeiling: Double
     /// ‖dev − cpu‖/‖cpu‖ of this op's output, checked before timing (nil: not checked).
     public var relativeError: Double?
+    /// What `relativeError` must not pass (nil: 1e-4): the parity tolerance of the output in
+    /// the backend's precision.
+    public var tolerance: Double? = nil
+    /// Whether the check passed (true when not checked).
+    public var passed: Bool { (relativeError ?? 0) <= (tolerance ?? 1e-4) }
 }
 
 /// A full training iteration's timing.
@@ -67,24 +72,21 @@ public enum Benchmark {
     }
 
     /// The conv passes of CycleGAN's layers at `size`² and width `ngf`, each checked
-    /// against the CPU reference (unless `check` is false) then timed; with `filter`, only
-    /// the layers whose "op shape" text contains it.
+    /// against the CPU reference in the backend's precision (unless `check` is false) then
+    /// timed, on activations of the precision's type; with `filter`, only the layers whose
+    /// "op shape" text contains it.
     public static func convRows(_ b: OpenCLBackend, size: Int, ngf: Int, repeats: Int, ceiling: Double,
                                 check: Bool, filter: String? = nil, progress: (BenchRow) -> Void) -> [BenchRow] {
         var rows: [BenchRow] = []
-        let cpu = CPUBackend()
         for c in OpCases.cyclegan(size: size, ngf: ngf) where c.op == "conv2d" || c.op == "conv_transpose2d" {
             if let filter, !(c.op + " " + c.shape).contains(filter) { continue }
-            var errors: [String: Double] = [:]
-            if check {
-                let ref = c.outputs(on: cpu), got = c.outputs(on: b)
-                for (k, r) in ref { errors[k] = relativeError(got[k]!, r) }
-            }
-            let bufs = c.inputs.mapValues { b.upload($0) }
+            var checked: [String: ParityResult] = [:]
+            if check { for r in checkParity([c], on: b) { checked[r.output] = r } }
+            let bufs = c.inputs.mapValues { b.upload($0) }.merging(["x", "gy"].map { ($0, b.uploadActivation(c.inputs[$0]!)) }) { $1 }
             let isT = c.op == "conv_transpose2d"
             let g = geometry(of: c)
-            let y = b.makeBuffer(count: isT ? g.inputCount : g.outputCount)
-            let gx = b.makeBuffer(count: isT ? g.outputCount : g.inputCount)
+            let y = b.makeActivation(count: isT ? g.inputCount : g.outputCount)
+            let gx = b.makeActivation(count: isT ? g.outputCount : g.inputCount)
             let gw = b.makeBuffer(count: g.weightCount)
             let passes: [(String, String, () -> Void)] = isT ? [
                 ("forward", "y", { b.convTranspose2dForward(x: bufs["x"]!, weight: bufs["weight"]!, bias: bufs["bias"], y: y, g) }),
@@ -100,7 +102,8 @@ public enum Benchmark {
                 let t = median((0..<repeats).map { _ in b.deviceTime(body) })
                 let rate = g.flops / t / 1e9
                 let row = BenchRow(op: c.op, shape: c.shape, pass: pass, seconds: t, rate: rate, unit: "GFLOP/s",
-                                   percentOfCeiling: 100 * rate / ceiling, relativeError: errors[output])
+                                   percentOfCeiling: 100 * rate / ceiling, relativeError: checked[output]?.relativeError,
+                                   tolerance: checked[output]?.tolerance)
                 rows.append(row)
                 progress(row)
             }
@@ -116,9 +119,11 @@ public enum Benchmark {
     public static func gemmRows(_ b: OpenCLBackend, m: Int = 256, n: Int = 256, r: Int = 2304, repeats: Int,
                                 ceiling: Double, progress: (BenchRow) -> Void) throws -> [BenchRow] {
         let a = randomHostTensor([m, r], seed: 11).values, bm = randomHostTensor([r, n], seed: 12).values
+        // under tf32 the packers round the operands (ROUND_W): so does the expected product
+        let operand: (Float) -> Float = b.precision == .tf32 ? Rounding.tf32 : { $0 }
         var expected = [Float](repeating: 0, count: m * n)
-        a.withUnsafeBufferPointer { a in
-            bm.withUnsafeBufferPointer { bm in
+        a.map(operand).withUnsafeBufferPointer { a in
+            bm.map(operand).withUnsafeBufferPointer { bm in
                 for i in 0..<m {
                     var row = [Double](repeating: 0, count: n)
                     for q in 0..<r {
@@ -134,7 +139,7 @@ public enum Benchmark {
             var tuning = b.tuning
             tuning.gemmVersion = version
             if version == .tiled { tuning.kernelShape = .gpu }  // its tiles are built from the GPU's panels
-            let d = version == b.gemmVersion ? b : try OpenCLBackend(device: b.device, profiling: true, tuning: tuning)
+            let d = version == b.gemmVersion ? b : try OpenCLBackend(device: b.device, profiling: true, tuning: tuning, precision: b.precision)
             let (t, u) = (d.gemmTile.tm, d.gemmTile.tn)
             let (ha, hb) = (d.makeBuffer(count: m * r), d.makeBuffer(count: r * n))
             d.upload(a, to: ha); d.upload(bm, to: hb)
@@ -161,7 +166,8 @@ public enum Benchmark {
         var rows: [BenchRow] = []
         for (c, s) in [(ngf, size), (2 * ngf, size / 2), (4 * ngf, size / 4)] {
             let n = c * s * s
-            let x = b.makeBuffer(count: n), y = b.makeBuffer(count: n), gy = b.makeBuffer(count: n), gx = b.makeBuffer(count: n)
+            let x = b.makeActivation(count: n), y = b.makeActivation(count: n), gy = b.makeActivation(count: n)
+            let gx = b.makeActivation(count: n)
             let mean = b.makeBuffer(count: c), rstd = b.makeBuffer(count: c)
             b.randomNormal(x, count: n, seed: 1, mean: 0, std: 1); b.randomNormal(gy, count: n, seed: 2, mean: 0, std: 1)
             let passes: [(String, Double, () -> Void)] = [
@@ -171,7 +177,7 @@ public enum Benchmark {
             for (pass, touches, body) in passes {
                 _ = b.deviceTime(body)
                 let t = median((0..<repeats).map { _ in b.deviceTime(body) })
-                let rate = touches * Double(n) * 4 / t / 1e9
+                let rate = touches * Double(n) * Double(b.precision.activationType.size) / t / 1e9
                 let row = BenchRow(op: "instance_norm2d", shape: "1x\(c)x\(s)x\(s)", pass: pass, seconds: t, rate: rate,
                                    unit: "GB/s", percentOfCeiling: 100 * rate / bandwidth, relativeError: nil)
                 rows.append(row)

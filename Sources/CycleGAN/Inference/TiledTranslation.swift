@@ -7,8 +7,13 @@ import Foundation
 /// whole image (accumulated band by band, merged as Chan's parallel variance) before the
 /// next layer reads it, normalised on the way in: the result is the untiled translation's,
 /// up to the rounding of the statistics (computed in Double here, in float on the device).
+/// Under `--precision mixed` the values the untiled forward stores in FP16 and reads again
+/// other than through a convolution (which casts its input itself) are rounded to FP16 here
+/// too: each residual block's output and the final tanh.
 final class TiledTranslation {
     let backend: Backend
+    /// What storing an activation does to a value: FP16 rounding under `mixed`.
+    private var stored: (Float) -> Float { backend.precision == .mixed ? Rounding.half : { $0 } }
     /// Bytes the translation may hold on the host and the device, spill files apart.
     let budget: Int
     let spillDirectory: String
@@ -129,7 +134,8 @@ final class TiledTranslation {
         release(x.store)
         release(out)
         var values = try out.takeAll()
-        for i in values.indices { values[i] = Foundation.tanh(values[i]) }
+        let stored = stored
+        for i in values.indices { values[i] = stored(Foundation.tanh(stored(values[i]))) }
         return values
     }
 
@@ -247,8 +253,8 @@ final class TiledTranslation {
             for ch in 0..<c {
                 try a.withUnsafeMutableBufferPointer { try skip.read(channel: ch, rows: r0..<r1, into: $0.baseAddress!) }
                 try b.withUnsafeMutableBufferPointer { try raw.read(channel: ch, rows: r0..<r1, into: $0.baseAddress!) }
-                let m = norm.mean[ch], r = norm.rstd[ch]
-                for i in 0..<n { a[i] = (b[i] - m) * r + a[i] }  // as the fused kernel: ŷ + skip
+                let m = norm.mean[ch], r = norm.rstd[ch], stored = stored
+                for i in 0..<n { a[i] = stored((b[i] - m) * r + a[i]) }  // as the fused kernel: ŷ + skip
                 try a.withUnsafeBufferPointer { try out.write(channel: ch, rows: r0..<r1, from: $0.baseAddress!) }
             }
             progress(layer, layers, bi + 1, bands)

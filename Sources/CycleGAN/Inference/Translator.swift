@@ -261,8 +261,14 @@ public final class Translator {
     }
 
     /// The bytes an untiled translation of an H×W image holds at its peak, about: two
-    /// full-resolution activations of ngf channels, and room for the rest.
-    func untiledNeed(height: Int, width: Int) -> Int { 8 * options.ngf * height * width + (256 << 20) }
+    /// full-resolution activations of ngf channels (FP16 under `--precision mixed`), and room
+    /// for the rest.
+    func untiledNeed(height: Int, width: Int) -> Int { 2 * activationBytes(height: height, width: width) + (256 << 20) }
+
+    /// The bytes of one full-resolution activation of ngf channels.
+    func activationBytes(height: Int, width: Int) -> Int {
+        backend.precision.activationType.size * options.ngf * height * width
+    }
 
     /// `g`'s output for `x`: at once where it fits `memoryBudget`, else in tiles (said once;
     /// ResNets with instance norm only: the bands need every norm's statistics over the whole
@@ -274,7 +280,7 @@ public final class Translator {
         let need = untiledNeed(height: x.H, width: x.W)
         // (a full-resolution activation must also fit the device's largest buffer)
         let largest = (backend as? OpenCLBackend)?.device.maxMemAllocSize ?? Int.max
-        if need <= memoryBudget && 4 * options.ngf * x.H * x.W <= largest {
+        if need <= memoryBudget && activationBytes(height: x.H, width: x.W) <= largest {
             let y = g(Tensor(shape: [1, x.c, x.H, x.W], values: x.values, on: backend))
             out.values = y.toArray()
             try backend.throwIfFailed()

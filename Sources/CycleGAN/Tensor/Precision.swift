@@ -49,10 +49,11 @@ public enum Rounding {
         Float(Float16(x))
     }
 
-    /// x rounded to TF32 (ties to even on the 13 dropped mantissa bits); inf and NaN kept.
+    /// x rounded to TF32 (ties to even on the 13 dropped mantissa bits); inf and NaN
+    /// returned as they are.
     @inline(__always) public static func tf32(_ x: Float) -> Float {
-        var u = x.bitPattern
-        if u & 0x7f80_0000 != 0x7f80_0000 { u &+= 0xfff &+ ((u >> 13) & 1) }
-        return Float(bitPattern: u & 0xffff_e000)
+        let u = x.bitPattern
+        if u & 0x7f80_0000 == 0x7f80_0000 { return x }
+        return Float(bitPattern: (u &+ 0xfff &+ ((u >> 13) & 1)) & 0xffff_e000)
     }
 }

@@ -61,7 +61,8 @@ public final class LossScaler {
         } else {
             growthTracker += 1
             if growthTracker == Self.growthInterval {
-                scale *= Self.growthFactor
+                // as torch: the scale grows only to a finite value
+                if (scale * Self.growthFactor).isFinite { scale *= Self.growthFactor }
                 growthTracker = 0
             }
         }

@@ -18,8 +18,8 @@ extension CPUBackend {
     public func unscaleCheck(_ grad: Buffer, count: Int, invScale: Float, found: Buffer) {
         let g = ptr(grad)
         for i in 0..<count {
-            g[i] *= invScale
             if !g[i].isFinite { ptr(found)[0] = 1 }
+            g[i] *= invScale
         }
     }
 }

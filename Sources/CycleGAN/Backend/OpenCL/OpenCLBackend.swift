@@ -120,7 +120,9 @@ public final class OpenCLBackend: Backend {
         var t = GEMMTile(tm: 4, tn: gemmTile.tn, local: gemmTile.local)
         if gemmVersion == .tiled {
             t.wgm = 1; t.wgn = 64; t.ks = 4
-            let limit = cl.groupLimit(try cl.kernel("conv2d", "conv2d_s1_tiled", options: options(for: "conv2d", tile: t)))
+            let limit = try (precision == .mixed ? [false, true] : [false]).map {
+                cl.groupLimit(try cl.kernel("conv2d", "conv2d_s1_tiled", options: options(for: "conv2d", half: $0, tile: t)))
+            }.min()!
             guard t.wgn <= limit, t.tiledLocalBytes <= device.localMemory else { return nil }
         } else {
             _ = try cl.program("conv2d", options: options(for: "conv2d", tile: t))
@@ -129,9 +131,13 @@ public final class OpenCLBackend: Backend {
         return t
     }
 
-    /// The smallest work-group limit (CL_KERNEL_WORK_GROUP_SIZE) among `kernels` of `file`.
+    /// The smallest work-group limit (CL_KERNEL_WORK_GROUP_SIZE) among `kernels` of `file`, in
+    /// its FP16 program too under `mixed`.
     private func groupLimit(_ file: String, _ kernels: [String]) throws -> Int {
-        try kernels.map { cl.groupLimit(try cl.kernel(file, $0, options: options(for: file))) }.min() ?? device.maxWorkGroupSize
+        let variants = precision == .mixed && Self.halfFiles.contains(file) ? [false, true] : [false]
+        return try variants.flatMap { half in
+            try kernels.map { cl.groupLimit(try cl.kernel(file, $0, options: options(for: file, half: half))) }
+        }.min() ?? device.maxWorkGroupSize
     }
 
     /// Fits the reductions' and the element-wise kernels' work-groups to what the device
