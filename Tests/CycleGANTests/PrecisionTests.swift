@@ -146,7 +146,8 @@ final class PrecisionTests: XCTestCase {
 
     /// Gradients with an inf or a NaN: the step is skipped (parameters, moments and step
     /// counts unchanged) and the scale halves; finite gradients are unscaled and stepped; the
-    /// scale doubles after `growthInterval` clean iterations. On both backends.
+    /// scale doubles after `growthInterval` clean iterations, unless that would be infinite.
+    /// On both backends.
     func testLossScalerSkipsAndHalvesOnInfAndGrowsAfterTheInterval() throws {
         for backend in [try TestDevices.requireOpenCL() as Backend, TestDevices.cpu] {
             let p = Tensor(shape: [3], values: [1, 2, 3], on: backend, requiresGrad: true)
@@ -178,6 +179,11 @@ final class PrecisionTests: XCTestCase {
             scaler.restore(scale: 8, growthTracker: LossScaler.growthInterval - 1)
             scaler.update()
             XCTAssertEqual(scaler.scale, 16)
+            XCTAssertEqual(scaler.growthTracker, 0)
+            // as torch: no growth to infinity
+            scaler.restore(scale: 0x1p127, growthTracker: LossScaler.growthInterval - 1)
+            scaler.update()
+            XCTAssertEqual(scaler.scale, 0x1p127)
             XCTAssertEqual(scaler.growthTracker, 0)
         }
     }
