@@ -4,7 +4,8 @@ For each precision, each loss's mean over iterations [150, 200) (0-based; the lo
 151..200) of our runs (`cyclegan train ... --print_freq 1` logs) against the spread
 (min..max) of the same mean over PyTorch runs (`precision_training.py --out` JSON files).
 Prints one table per precision: PyTorch's runs, their spread, ours, and whether each of ours
-lies within the spread. Plain Python 3, no torch.
+lies within the spread; then, against `--baseline` (fp32), what each precision changes in
+each implementation. Plain Python 3, no torch.
 
 Usage: python3 benchmarks/precision_compare.py --ours mixed:'/tmp/prec/ours_mixed_*.log' \\
            --torch mixed:'/tmp/prec/torch_amp_*.json' [--ours ... --torch ...]
@@ -35,9 +36,11 @@ def main():
     ap.add_argument("--ours", action="append", default=[], help="PRECISION:GLOB of train logs")
     ap.add_argument("--torch", action="append", default=[], help="PRECISION:GLOB of precision_training.py JSON files")
     ap.add_argument("--window", default="150,200")
+    ap.add_argument("--baseline", default="fp32", help="the precision whose means the others' changes are taken from")
     a = ap.parse_args()
     window = tuple(int(v) for v in a.window.split(","))
     torch_runs = {p: sorted(glob.glob(g)) for p, g in (s.split(":", 1) for s in a.torch)}
+    tables = {}
     for spec in a.ours:
         p, g = spec.split(":", 1)
         ours = [our_means(f, window) for f in sorted(glob.glob(g))]
@@ -55,6 +58,24 @@ def main():
             inside += ok
             print(f"{k:8} {' '.join(f'{v:.3f}' for v in t):>26} {lo:7.3f}..{hi:.3f} {' '.join(f'{v:.3f}' for v in o):>26}  {ok}/{len(o)}")
         print(f"{inside} of {len(ours) * len(LOSSES)} of our means lie within PyTorch's spread")
+        tables[p] = (ours, ref)
+    # What each precision changes, in each implementation: the mean over runs of a loss's
+    # window mean, minus the baseline precision's (the precision's own effect, whatever
+    # offset the two implementations have between them).
+    if a.baseline in tables:
+        base_ours, base_ref = tables[a.baseline]
+        mean = lambda runs, k: sum(r[k] for r in runs) / len(runs)
+        for p, (ours, ref) in tables.items():
+            if p == a.baseline or not ref or not base_ref:
+                continue
+            print(f"\n{p} minus {a.baseline}: change of each loss's mean (ours, PyTorch), and the spread of "
+                  f"{a.baseline}'s runs (ours, PyTorch)")
+            for k in LOSSES:
+                d_ours = mean(ours, k) - mean(base_ours, k)
+                d_ref = mean([r["means"] for r in ref], k) - mean([r["means"] for r in base_ref], k)
+                s_ours = max(r[k] for r in base_ours) - min(r[k] for r in base_ours)
+                s_ref = max(r["means"][k] for r in base_ref) - min(r["means"][k] for r in base_ref)
+                print(f"{k:8} {d_ours:+.4f} {d_ref:+.4f}   spread {s_ours:.4f} {s_ref:.4f}")
 
 
 if __name__ == "__main__":
