@@ -202,6 +202,61 @@ def unaligned_items(A, B, rng, crop):
             yield transform(A[i % len(A)], rng, crop), transform(b, rng, crop)
 
 
+# ---- the Swift trainer's random streams (--swift_seed) ---------------------------------------
+# Mirrors RandomStream.swift (SplitMix64), CPUBackend.mix64 and the draws of
+# UnalignedDataset.item / shuffledOrder and of the image pools, so that a run here sees the
+# very data order, crops, flips, B draws and pool draws of `cyclegan train --seed S`: a paired
+# comparison, run by run, instead of one between the spreads of independent runs.
+M64 = (1 << 64) - 1
+
+
+def _finalize(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def mix64(seed, counter):
+    return _finalize((seed + (counter + 1) * 0x9E3779B97F4A7C15) & M64)
+
+
+class SwiftStream:  # RandomStream: next, uniform in [0, 1), int below n
+    def __init__(self, seed):
+        self.state = seed
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & M64
+        return _finalize(self.state)
+
+    def uniform(self, a=0.0, b=1.0):  # (ImagePool's rng.uniform(0, 1))
+        return (self.next() >> 11) / 9007199254740992.0
+
+    def randint(self, a, b):  # (ImagePool's rng.randint(0, size - 1))
+        return a + self.next() % (b - a + 1)
+
+
+def swift_items(A, B, seed, crop):
+    """The Swift trainer's items for --seed `seed`, epoch by epoch from 1."""
+    epoch = 1
+    while True:
+        n = max(len(A), len(B))
+        order, r = list(range(n)), SwiftStream(mix64(seed ^ 0x53485546464C4531, epoch))
+        for i in range(n - 1, 0, -1):  # Fisher-Yates
+            j = r.next() % (i + 1)
+            order[i], order[j] = order[j], order[i]
+        for i in order:
+            r = SwiftStream(mix64(mix64(seed, epoch), i))
+            b = r.next() % len(B)
+            out = []
+            for img in (A[i % len(A)], B[b]):  # A's crop and flip, then B's
+                x, y = r.next() % (img.shape[2] - crop + 1), r.next() % (img.shape[1] - crop + 1)
+                t = img[:, y:y + crop, x:x + crop]
+                t = t.flip(2) if r.uniform() < 0.5 else t
+                out.append(((t / 255 - 0.5) / 0.5).unsqueeze(0).contiguous())
+            yield tuple(out)
+        epoch += 1
+
+
 class ImagePool:  # official util/image_pool.py
     def __init__(self, size, rng):
         self.size, self.rng, self.images = size, rng, []
@@ -244,6 +299,9 @@ def train(args):
     data_rng, pool_rng = random.Random(f"data{args.seed}"), random.Random(f"pool{args.seed}")
     A, B = (load_folder(os.path.join(args.dataroot, "train" + d), 72) for d in "AB")
     items = unaligned_items(A, B, data_rng, 64)
+    if args.swift_seed is not None:  # the Swift trainer's streams for its --seed
+        items = swift_items(A, B, args.swift_seed, 64)
+        pool_rng = SwiftStream(mix64(args.swift_seed, 0x9001))
     pool_A, pool_B = ImagePool(50, pool_rng), ImagePool(50, pool_rng)
     lam, lam_idt = 10.0, 0.5
     losses = {k: [] for k in LOSSES}
@@ -292,7 +350,7 @@ def train(args):
     print(f"{args.precision}: {per_iter:.3f} s per iteration ({args.threads} thread(s))")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"precision": args.precision, "seed": args.seed, "iters": args.iters, "losses": losses,
+            json.dump({"precision": args.precision, "seed": args.seed, "swift_seed": args.swift_seed, "iters": args.iters, "losses": losses,
                        "window": [a, b], "means": means, "scale": scale, "skipped": skipped,
                        "seconds_per_iter": per_iter, "threads": args.threads, "torch": torch.__version__}, f, indent=1)
 
@@ -303,6 +361,8 @@ if __name__ == "__main__":
     ap.add_argument("--precision", default="fp32", choices=["fp32", "amp", "tf32"])
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0, help="data order, crops, flips, B draws and pool draws")
+    ap.add_argument("--swift_seed", type=int, default=None,
+                    help="instead, the data and pool draws of `cyclegan train --seed S` (a paired comparison)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="", help="JSON file for the losses and means")
     ap.add_argument("--init", default="", help="folder of the start weights <label>_net_*.safetensors "
