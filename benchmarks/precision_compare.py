@@ -9,6 +9,8 @@ each implementation. Plain Python 3, no torch.
 
 Usage: python3 benchmarks/precision_compare.py --ours mixed:'/tmp/prec/ours_mixed_*.log' \\
            --torch mixed:'/tmp/prec/torch_amp_*.json' [--ours ... --torch ...]
+       python3 benchmarks/precision_compare.py --pair mixed:'ours_mixed_*.log':'paired_amp_*.json'
+(--pair: PyTorch runs made with `precision_training.py --swift_seed S`, each against ours of --seed S).
 """
 import argparse, glob, json, re
 
@@ -31,14 +33,34 @@ def our_means(path, window):
     return {k: sum(by_iter[i][k] for i in its) / len(its) for k in LOSSES}
 
 
+def paired(specs, window):
+    """--pair PRECISION:OURS_GLOB:TORCH_GLOB: PyTorch runs made with --swift_seed S against our
+    run of --seed S (the number at the end of our log's name): per loss, our window mean minus
+    PyTorch's, seed by seed. The same data and pool draws leave only the two implementations'
+    rounding (and, across precisions, the precision's own effect) between the two."""
+    for spec in specs:
+        p, og, tg = spec.split(":", 2)
+        ours = {int(re.search(r"(\d+)\.log$", f).group(1)): our_means(f, window) for f in glob.glob(og)}
+        ref = {r["swift_seed"]: r["means"] for r in (json.load(open(f)) for f in glob.glob(tg)) if r.get("swift_seed") is not None}
+        seeds = sorted(set(ours) & set(ref))
+        print(f"\n{p}, paired (same data and pool draws) over seeds {seeds}: ours minus PyTorch, each seed's window mean")
+        for k in LOSSES:
+            d = [ours[s][k] - ref[s][k] for s in seeds]
+            rel = max(abs(x) / ref[s][k] for x, s in zip(d, seeds))
+            print(f"{k:8} mean {sum(d) / len(d):+.4f}   per seed " + " ".join(f"{x:+.4f}" for x in d) + f"   largest {100 * rel:.1f}%")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ours", action="append", default=[], help="PRECISION:GLOB of train logs")
     ap.add_argument("--torch", action="append", default=[], help="PRECISION:GLOB of precision_training.py JSON files")
     ap.add_argument("--window", default="150,200")
     ap.add_argument("--baseline", default="fp32", help="the precision whose means the others' changes are taken from")
+    ap.add_argument("--pair", action="append", default=[], help="PRECISION:OURS_GLOB:TORCH_GLOB (PyTorch with --swift_seed)")
     a = ap.parse_args()
     window = tuple(int(v) for v in a.window.split(","))
+    if a.pair:
+        paired(a.pair, window)
     torch_runs = {p: sorted(glob.glob(g)) for p, g in (s.split(":", 1) for s in a.torch)}
     tables = {}
     for spec in a.ours:
