@@ -1,12 +1,3 @@
-/// The element type of a buffer: FP32, or FP16 storage (the activations of `--precision
-/// mixed`), read into and computed in FP32 by every op.
-public enum DType: String, Sendable {
-    case float32, float16
-
-    /// Bytes per element.
-    public var size: Int { self == .float32 ? 4 : 2 }
-}
-
 /// How a backend computes (`--precision`, `$CYCLEGAN_PRECISION`):
 /// - `fp32`: everything in FP32;
 /// - `tf32`: the convolutions' operands (input, weight, output gradient) rounded to TF32 (a
