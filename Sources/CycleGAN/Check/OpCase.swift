@@ -11,17 +11,14 @@ public struct OpCase {
     public var flops: Double = 0
     /// For convolutions: the geometry (for a transposed conv, the adjoint convolution's).
     public var geometry: Conv2dGeometry? = nil
+    /// Whether the runner keeps its activations (inputs "x", "gy", "skip", "target" of the
+    /// arithmetic; outputs `activationOutputs`) in the precision's activation type, FP16 under
+    /// `--precision mixed`: the cases that `mixed` changes. The losses, the sum, Adam and the
+    /// initialisation are FP32 in every precision. Set by the `OpCases` constructors.
+    public var runsOnActivations = false
 
     /// Runs on `backend` with this case's inputs.
     public func outputs(on backend: Backend) -> [String: [Float]] { run(backend, inputs) }
-
-    /// The ops whose activations (inputs "x", "gy", "skip", "target" of the arithmetic; outputs
-    /// `activationOutputs`) are FP16 under `--precision mixed`: the cases that `mixed` changes.
-    /// The losses, the sum, Adam and the initialisation are FP32 in every precision.
-    public var runsOnActivations: Bool {
-        ["conv2d", "conv_transpose2d", "instance_norm2d", "batch_norm2d", "dropout", "leaky_relu", "relu", "tanh", "add_scaled"]
-            .contains { op.hasPrefix($0) }
-    }
 
     /// The outputs of a case that `runsOnActivations` stored as activations (FP16 under
     /// `mixed`); the others (weight and bias gradients, statistics) are FP32.

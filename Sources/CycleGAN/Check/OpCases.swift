@@ -9,7 +9,7 @@ public enum OpCases {
         ]
         if bias { inputs["bias"] = randomHostTensor([g.k], seed: seed + 3) }
         return OpCase(op: "conv2d", shape: g.description, inputs: inputs, run: OpRunner.conv2d(g, bias: bias), flops: g.flops,
-                      geometry: g)
+                      geometry: g, runsOnActivations: true)
     }
 
     /// A transposed conv x[n][cin][h][w] -> cout channels.
@@ -25,7 +25,7 @@ public enum OpCases {
         ]
         return OpCase(op: "conv_transpose2d",
                       shape: "\(n)x\(cin)x\(h)x\(w) -> \(cout) k\(kernel) s\(stride) p\(pad) op\(outputPadding)",
-                      inputs: inputs, run: OpRunner.convTranspose2d(g), flops: g.flops, geometry: g)
+                      inputs: inputs, run: OpRunner.convTranspose2d(g), flops: g.flops, geometry: g, runsOnActivations: true)
     }
 
     /// Instance norm over the planes of x[shape] (inputs in [lo, hi)), gradient random.
@@ -41,7 +41,8 @@ public enum OpCases {
             inputs["skip"] = randomHostTensor(shape, seed: seed + 2, -1, 1)
         }
         return OpCase(op: op, shape: shape.map(String.init).joined(separator: "x"), inputs: inputs,
-                      run: OpRunner.instanceNorm(planes: shape[0] * shape[1], hw: shape[2] * shape[3], fusion: fusion))
+                      run: OpRunner.instanceNorm(planes: shape[0] * shape[1], hw: shape[2] * shape[3], fusion: fusion),
+                      runsOnActivations: true)
     }
 
     /// Batch norm of x[shape] (inputs in [lo, hi)), affine parameters and running statistics
@@ -52,16 +53,19 @@ public enum OpCases {
                       "weight": randomHostTensor([c], seed: seed + 2, 0.5, 1.5), "bias": randomHostTensor([c], seed: seed + 3),
                       "running_mean": randomHostTensor([c], seed: seed + 4), "running_var": randomHostTensor([c], seed: seed + 5, 0.5, 2)]
         return OpCase(op: training ? "batch_norm2d" : "batch_norm2d(eval)", shape: shape.map(String.init).joined(separator: "x"),
-                      inputs: inputs, run: OpRunner.batchNorm(n: shape[0], c: c, hw: shape[2] * shape[3], training: training))
+                      inputs: inputs, run: OpRunner.batchNorm(n: shape[0], c: c, hw: shape[2] * shape[3], training: training),
+                      runsOnActivations: true)
     }
 
-    static func unary(_ op: String, _ shape: [Int], seed: UInt64, scale: Float = 1,
+    /// An element-wise op on x (and target), gradient gy; on activations unless `activations`
+    /// is false (Adam's parameters).
+    static func unary(_ op: String, _ shape: [Int], seed: UInt64, scale: Float = 1, activations: Bool = true,
                       _ run: @escaping (Backend, [String: HostTensor]) -> [String: [Float]]) -> OpCase {
         OpCase(op: op, shape: shape.map(String.init).joined(separator: "x"),
                inputs: ["x": randomHostTensor(shape, seed: seed, -scale, scale),
                         "target": randomHostTensor(shape, seed: seed + 1, -scale, scale),
                         "gy": randomHostTensor(shape, seed: seed + 2)],
-               run: run)
+               run: run, runsOnActivations: activations)
     }
 
     /// A loss: x, and gy a scalar.
@@ -115,7 +119,7 @@ public enum OpCases {
             unary("relu", [2, 3, 5, 7], seed: 130, OpRunner.leakyReLU(slope: 0)),
             unary("tanh", [2, 3, 5, 7], seed: 140, scale: 3, OpRunner.tanh()),
             unary("add_scaled/axpy", [2, 3, 5, 7], seed: 150, OpRunner.arithmetic()),
-            unary("adam", [3, 333], seed: 160, OpRunner.adam()),
+            unary("adam", [3, 333], seed: 160, activations: false, OpRunner.adam()),
             loss("sum", [2, 3, 61, 67], seed: 170, OpRunner.sum(scale: 0.5)),
             loss("mse(1)", [2, 1, 30, 31], seed: 180, OpRunner.mse(target: 1)),
             loss("mse(0)", [2, 1, 7, 5], seed: 190, OpRunner.mse(target: 0)),
@@ -175,7 +179,7 @@ public enum OpCases {
             unary("leaky_relu(0.2)", [1, f, s / 2, s / 2], seed: 18, OpRunner.leakyReLU(slope: 0.2)),
             unary("tanh", [1, 3, s, s], seed: 19, scale: 3, OpRunner.tanh()),
             unary("add_scaled/axpy", [1, 4 * f, s / 4, s / 4], seed: 20, OpRunner.arithmetic()),
-            unary("adam", [4 * f * 4 * f * 9], seed: 21, OpRunner.adam()),
+            unary("adam", [4 * f * 4 * f * 9], seed: 21, activations: false, OpRunner.adam()),
             loss("mse(1)", [1, 1, s / 8 - 2, s / 8 - 2], seed: 22, OpRunner.mse(target: 1)),
             loss("l1", [1, 3, s, s], seed: 23, OpRunner.l1()),
             loss("bce_with_logits(0)", [1, 1, s / 8 - 2, s / 8 - 2], seed: 24, OpRunner.bceWithLogits(target: 0)),
