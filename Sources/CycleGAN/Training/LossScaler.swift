@@ -20,6 +20,9 @@ public final class LossScaler {
     /// Optimiser steps skipped since the run began (in this process).
     public private(set) var skippedSteps = 0
 
+    /// The device flag `unscaleCheck` raises.
+    private var flag: Tensor?
+
     public init(scale: Float = LossScaler.initialScale, growthTracker: Int = 0) {
         self.scale = scale
         self.growthTracker = growthTracker
@@ -38,7 +41,10 @@ public final class LossScaler {
     public func step(_ optimizer: Adam) throws -> Bool {
         let grads = optimizer.params.compactMap(\.grad)
         guard let backend = grads.first?.backend else { return true }
-        let found = Tensor(filled: 0, shape: [1], on: backend)
+        // one flag for the scaler's life (the backend is the model's, the same every step)
+        let found = flag ?? Tensor(empty: [1], on: backend)
+        flag = found
+        backend.fill(found.buffer, value: 0)
         LayerScope.run("amp unscale") {
             for g in grads { backend.unscaleCheck(g.buffer, count: g.count, invScale: 1 / scale, found: found.buffer) }
         }
