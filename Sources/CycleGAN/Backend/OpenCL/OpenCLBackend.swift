@@ -45,6 +45,9 @@ public final class OpenCLBackend: Backend {
     /// The row-offset tables of the implicit-GEMM convolutions, made once per layout
     /// (OpenCLConv2d.swift).
     var offsetTables: [String: Buffer] = [:]
+    /// The operands derived from convolution weights, kept while each weight is unchanged
+    /// (`tuning.weightCacheLimit` bytes, else an eighth of the device's memory, at most 512 MiB).
+    let derived: DerivedWeightCache
     /// The most floats a convolution's scratch buffer holds before the pass runs in bands of
     /// output rows: `tuning.scratchLimit`, else $CYCLEGAN_SCRATCH_LIMIT (for oclgrind's bounds
     /// check of the bands), else 16M (64 MiB).
@@ -80,6 +83,7 @@ public final class OpenCLBackend: Backend {
         self.precision = precision
         cl = try OpenCLContext(device: device, profiling: profiling)
         pool = OpenCLBufferPool(context: cl)
+        derived = DerivedWeightCache(limitBytes: max(0, tuning.weightCacheLimit ?? min(512 << 20, device.globalMemory / 8)))
         self.tuning = tuning
         gpuShaped = try tuning.isGPUShaped(on: device)
         cl.groupLimitCap = tuning.workGroupLimit
@@ -105,7 +109,8 @@ public final class OpenCLBackend: Backend {
         try fitGroupSizes()
         gemmVersion = try chooseGEMMVersion()
         narrowTile = try chooseNarrowTile()
-        cl.onOutOfMemory = { [unowned pool] in
+        cl.onOutOfMemory = { [unowned pool, unowned derived] in
+            derived.clear()
             let freed = pool.cachedBytes
             pool.releaseFree()
             return freed
@@ -233,19 +238,36 @@ public final class OpenCLBackend: Backend {
     }
 
     /// Launches `name` from `file`: from its FP16 program when `half` says so, else when one
-    /// of `args` is an FP16 buffer (a weight packer beside FP16 activations is told).
-    func run(_ file: String, _ name: String, half: Bool? = nil, global: [Int], local: [Int]?, _ args: [KernelArg]) {
+    /// of `args` is an FP16 buffer (a weight packer beside FP16 activations is told). Every
+    /// buffer of `args` counts as written, but those in `reading` (`written`).
+    func run(_ file: String, _ name: String, half: Bool? = nil, global: [Int], local: [Int]?, reading: [Buffer] = [],
+             _ args: [KernelArg]) {
         let half = half ?? Self.hasHalf(args)
         // the tensor ops cast to FP32 before these (the losses and reductions are FP32-only)
         precondition(!half || Self.halfFiles.contains(file), "\(name) of \(file).cl has no FP16 program")
+        written(args, except: reading)
         cl.launch(kernel(file, name, half: half), name, global: global, local: local, args)
     }
 
+    /// Gives the buffers of `args` but those in `except` a new version (`OpenCLBuffer.version`),
+    /// dropping what `derived` made from them.
+    func written(_ args: [KernelArg], except: [Buffer] = []) {
+        for case .buffer(let b) in args where !except.contains(where: { $0 === b }) { written(b) }
+    }
+
+    func written(_ b: Buffer) {
+        guard let o = b as? OpenCLBuffer else { return }
+        o.written()
+        if o.hasDerived { derived.invalidate(o) }
+    }
+
     /// Launches `name` from conv2d.cl built with `tile` (the device's own or `narrowTile`).
-    func runConv(_ name: String, tile: GEMMTile, half: Bool? = nil, global: [Int], local: [Int]?, _ args: [KernelArg]) {
+    func runConv(_ name: String, tile: GEMMTile, half: Bool? = nil, global: [Int], local: [Int]?, reading: [Buffer] = [],
+                 _ args: [KernelArg]) {
         guard tile.buildOptions != gemmTile.buildOptions else {
-            return run("conv2d", name, half: half, global: global, local: local, args)
+            return run("conv2d", name, half: half, global: global, local: local, reading: reading, args)
         }
+        written(args, except: reading)
         let k: cl_kernel?
         do { k = try cl.kernel("conv2d", name, options: options(for: "conv2d", half: half ?? Self.hasHalf(args), tile: tile)) } catch {
             cl.record(CL_INVALID_KERNEL, "creating kernel \(name) of conv2d.cl for the narrow tile: \(error)")
@@ -276,6 +298,7 @@ public final class OpenCLBackend: Backend {
     public func upload(_ values: [Float], to buffer: Buffer) {
         precondition(values.count == buffer.count, "upload of \(values.count) values into a buffer of \(buffer.count)")
         guard !values.isEmpty, cl.failure == nil, let m = mem(buffer, "clEnqueueWriteBuffer") else { return }
+        written(buffer)
         let write: (UnsafeRawBufferPointer) -> cl_int = {
             clEnqueueWriteBuffer(self.cl.queue, m, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil)
         }
@@ -309,6 +332,7 @@ public final class OpenCLBackend: Backend {
         precondition(src.dtype == dst.dtype, "copy from \(src.dtype) to \(dst.dtype)")
         guard count > 0, cl.failure == nil, let s = mem(src, "clEnqueueCopyBuffer"), let d = mem(dst, "clEnqueueCopyBuffer")
         else { return }
+        written(dst)
         let size = src.dtype.size
         cl.record(clEnqueueCopyBuffer(cl.queue, s, d, size * srcOffset, size * dstOffset, size * count, 0, nil, nil),
                   "clEnqueueCopyBuffer of \(size * count) bytes")
@@ -317,6 +341,7 @@ public final class OpenCLBackend: Backend {
     public func synchronize() { cl.finish() }
     public func releaseCachedMemory() {
         cl.finish()
+        derived.clear()
         pool.releaseFree()
     }
 

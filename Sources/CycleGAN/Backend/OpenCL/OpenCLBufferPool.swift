@@ -8,13 +8,22 @@ public final class OpenCLBuffer: Buffer {
     public let dtype: DType
     let mem: cl_mem?
     private let pool: OpenCLBufferPool
+    /// Changes whenever the buffer may have been written (a launch that takes it, an upload,
+    /// a copy into it): a number its backend never gave before, so an operand derived from
+    /// the buffer at one version (`DerivedWeightCache`) is known stale at any other.
+    private(set) var version: UInt64
+    /// Whether `DerivedWeightCache` holds something made from this buffer.
+    var hasDerived = false
 
     init(count: Int, dtype: DType, mem: cl_mem?, pool: OpenCLBufferPool) {
         self.count = count
         self.dtype = dtype
         self.mem = mem
         self.pool = pool
+        version = pool.nextVersion()
     }
+    /// Marks the buffer written.
+    func written() { version = pool.nextVersion() }
     /// The bytes of the device allocation.
     var bytes: Int { OpenCLBufferPool.bytes(count, dtype) }
     deinit { pool.recycle(mem, bytes: bytes) }
@@ -43,6 +52,12 @@ final class OpenCLBufferPool {
     private(set) var allocations = 0
     /// Buffer allocations asked of the driver, for the injected test fault.
     private var attempts = 0
+    /// The last buffer version given (`OpenCLBuffer.version`).
+    private var lastVersion: UInt64 = 0
+    func nextVersion() -> UInt64 {
+        lastVersion += 1
+        return lastVersion
+    }
 
     /// The cache's high-water mark: the most bytes ever in use at once, at least 64 MiB.
     var cacheLimit: Int { max(64 << 20, maxLiveBytes) }

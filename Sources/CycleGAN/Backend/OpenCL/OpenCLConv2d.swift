@@ -60,7 +60,7 @@ extension OpenCLBackend {
     /// Launches the chosen GEMM kernel (`gemmVersion`) over the tiles of an m × n product
     /// and `z` batches or splits. Both versions sum each output's terms in the same order,
     /// so they give the same bits.
-    private func launchGEMM(m: Int, n: Int, z: Int, _ args: [KernelArg]) {
+    func launchGEMM(m: Int, n: Int, z: Int, _ args: [KernelArg]) {
         let grid = [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), z]
         switch gemmVersion {
         case .packed: run("gemm", "gemm_packed", global: grid, local: gemmTile.local, args)
@@ -244,7 +244,11 @@ extension OpenCLBackend {
         // Pad once into (phase) planes, then read them in place: a stride-1 implicit GEMM, in
         // bands of output rows where the planes of the whole image would pass `scratchLimit`.
         let s = g.stride, rows = g.c * g.kh * g.kw, kqy = phaseTaps(g.kh, s), mt = convTile(m: g.k)
-        let a = packRows(weight, offset: 0, p: g.k, r: rows, tile: mt.tm, half: x.dtype == .float16)
+        let half = x.dtype == .float16
+        let a = derived.operand(weight, kind: "rows k\(g.k) r\(rows) tm\(mt.tm)\(half ? " half" : "")",
+                                bytes: 4 * blocks(g.k, mt.tm) * rows * mt.tm) {
+            packRows(weight, offset: 0, p: g.k, r: rows, tile: mt.tm, half: half)
+        }
         let layout = stride1Layout(ow: g.ow, kw: phaseTaps(g.kw, s)), band = convolutionBands(g).forward
         let xp = makeBuffer(count: s * s * g.c * (band + kqy - 1) * layout.ldx + t.tn + g.kw)
         for n in 0..<g.n {
@@ -302,17 +306,26 @@ extension OpenCLBackend {
         let band = convolutionBands(g).inputGradient, mt = convTile(m: g.c)
         let gxq = makeBuffer(count: s * s * g.c * band * wq)
         let gyp = makeBuffer(count: g.k * (band + kqy - 1) * layout.ldx + t.tn + kqx)
-        struct Phase { var index: Int, ku: Int, kv: Int, a: Buffer }
+        struct Phase { var index: Int, ku: Int, kv: Int }
         var phases: [Phase] = []
         for pa in 0..<s {
             for pb in 0..<s {
                 let ku = phaseTaps(g.kh, s, phase: pa), kv = phaseTaps(g.kw, s, phase: pb)
                 guard ku > 0 && kv > 0 else { continue }  // a phase no tap reaches (kernel smaller than the stride)
-                let a = makeBuffer(count: blocks(g.c, mt.tm) * g.k * ku * kv * mt.tm)
-                runConv("pack_flipped_weight", tile: mt, half: gy.dtype == .float16, global: [blocks(g.c, mt.tm) * mt.tm, g.k],
-                        local: [mt.tm, max(1, min(16, device.maxWorkGroupSize / mt.tm))],
-                        [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw), .int(s), .int(pa), .int(pb)])
-                phases.append(Phase(index: pa * s + pb, ku: ku, kv: kv, a: a))
+                phases.append(Phase(index: pa * s + pb, ku: ku, kv: kv))
+            }
+        }
+        // Each phase's flipped taps in GEMM panels, kept while the weight is unchanged (`derived`).
+        let half = gy.dtype == .float16
+        let flipped = derived.operands(weight, kind: "flipped k\(g.k) c\(g.c) \(g.kh)x\(g.kw) s\(s) tm\(mt.tm)\(half ? " half" : "")",
+                                       bytes: phases.reduce(0) { $0 + 4 * blocks(g.c, mt.tm) * g.k * $1.ku * $1.kv * mt.tm }) {
+            phases.map { p in
+                let a = makeBuffer(count: blocks(g.c, mt.tm) * g.k * p.ku * p.kv * mt.tm)
+                runConv("pack_flipped_weight", tile: mt, half: half, global: [blocks(g.c, mt.tm) * mt.tm, g.k],
+                        local: [mt.tm, max(1, min(16, device.maxWorkGroupSize / mt.tm))], reading: [weight],
+                        [.buffer(weight), .buffer(a), .int(g.k), .int(g.c), .int(g.kh), .int(g.kw), .int(s),
+                         .int(p.index / s), .int(p.index % s)])
+                return a
             }
         }
         /// Row (k, u, v) of a phase reads gyp[k] (`hg` rows) shifted by the taps the phase lacks.
@@ -332,8 +345,8 @@ extension OpenCLBackend {
                 if phases.count < s * s && (i0 == 0 || rowsQ != band) { fill(gxq, value: 0) }
                 padInput(gy, offset: n * g.k * q, into: gyp, c: g.k, h: g.oh, w: g.ow, padY: kqy - 1, padX: kqx - 1,
                          reflect: false, row0: i0, hq: hg, ldx: layout.ldx)
-                for p in phases {
-                    convStride1(p.a, gyp, offsets(p, hg: hg), gxq, yOffset: p.index * g.c * rowsQ * wq, m: g.c, rows: g.k * p.ku * p.kv,
+                for (p, a) in zip(phases, flipped) {
+                    convStride1(a, gyp, offsets(p, hg: hg), gxq, yOffset: p.index * g.c * rowsQ * wq, m: g.c, rows: g.k * p.ku * p.kv,
                                 oh: rowsQ, ow: wq, layout: layout, bias: nil, tile: mt)
                 }
                 // the input rows whose padded row falls in phase rows i0 ..< i0 + rowsQ
@@ -351,6 +364,8 @@ extension OpenCLBackend {
             /// The padded input's (phase) planes read in place over the flattened output
             /// grid (conv2d_s1_wgrad, conv2d_s1_wgrad_tiled).
             case implicit
+            /// 3×3 stride 1: the adjoint of Winograd F(2×2, 3×3) (OpenCLWinograd.swift).
+            case winograd
         }
         public var path: Path
         /// The slices of the reduction over output positions (1: not split).
@@ -360,6 +375,11 @@ extension OpenCLBackend {
     /// The path and split count that `conv2dBackwardWeight` takes for `g` on this backend.
     public func weightGradientPlan(_ g: Conv2dGeometry) -> WeightGradientPlan {
         if convAlgorithm == .direct { return WeightGradientPlan(path: .direct, splits: 1) }
+        if isWinograd(g) {
+            let tiles = blocks(g.oh, 2) * blocks(g.ow, 2)
+            return WeightGradientPlan(path: .winograd,
+                                      splits: reductionSplits(tiles: 16 * blocks(g.k, gemmTile.tm) * blocks(g.c, gemmTile.tn), r: tiles))
+        }
         let rows = g.c * g.kh * g.kw, flat = g.oh * (g.ow + phaseTaps(g.kw, g.stride) - 1)
         return WeightGradientPlan(path: .implicit, splits: reductionSplits(tiles: blocks(rows, gemmTile.tm) * blocks(g.k, gemmTile.tn), r: flat))
     }
@@ -370,6 +390,13 @@ extension OpenCLBackend {
         if plan.path == .direct {
             run("conv2d", "conv2d_backward_weight", global: [g.kh * g.kw, g.c, g.k], local: nil,
                 [.buffer(x), .buffer(gy), .buffer(gw)] + geometryArgs(g))
+            return
+        }
+        if plan.path == .winograd {
+            for n in 0..<g.n {
+                winogradWeightGradient(x, xOffset: n * g.c * g.h * g.w, gy, gyOffset: n * g.k * q, gw, m: g.k, c: g.c,
+                                       h: g.h, w: g.w, pad: g.pad, reflect: g.padding == .reflect, splits: splits, accumulate: n > 0)
+            }
             return
         }
         // The forward's planes and table, on the flattened grid (rows ldx apart).

@@ -43,15 +43,20 @@ public struct OpenCLTuning: Sendable, Equatable {
     /// transforms) may hold before the pass runs in bands of output rows; nil: 16M (64 MiB).
     /// Images at training sizes never reach it; large photographs at `test` do.
     public var scratchLimit: Int?
+    /// The most bytes of operands derived from weights (`DerivedWeightCache`) kept between
+    /// passes; nil: an eighth of the device's memory, at most 512 MiB; 0: none kept.
+    public var weightCacheLimit: Int?
 
     public init(kernelShape: KernelShape? = nil, reductionSplits: Int? = nil, normChunk: Int? = nil,
-                gemmVersion: GEMMVersion? = nil, workGroupLimit: Int? = nil, scratchLimit: Int? = nil) {
+                gemmVersion: GEMMVersion? = nil, workGroupLimit: Int? = nil, scratchLimit: Int? = nil,
+                weightCacheLimit: Int? = nil) {
         self.kernelShape = kernelShape
         self.reductionSplits = reductionSplits
         self.normChunk = normChunk
         self.gemmVersion = gemmVersion
         self.workGroupLimit = workGroupLimit
         self.scratchLimit = scratchLimit
+        self.weightCacheLimit = weightCacheLimit
     }
 
     /// The kernel shape on `device`: the override, else $CYCLEGAN_KERNEL_SHAPE, else the device type.
@@ -78,6 +83,9 @@ public struct GEMMTile: Sendable {
     var buildOptions: String { "-DTM=\(tm) -DTN=\(tn) -DWGM=\(wgm) -DWGN=\(wgn) -DKS=\(ks)" }
     /// Bytes of local memory the tiled kernels need: two slices of each tile (double-buffered).
     var tiledLocalBytes: Int { 2 * 4 * ks * (wgm * tm + tm + wgn * tn + tn) }
+    /// Whether a panel's TM and TN lanes are each a vector width of OpenCL C, as the
+    /// vector-lane kernels of winograd.cl need (built only then).
+    var hasVectorPanels: Bool { [2, 4, 8, 16].contains(tm) && [2, 4, 8, 16].contains(tn) }
     /// "TMxTN, local L0xL1" (the spelling of $CYCLEGAN_GEMM_TILE, "TMxTN:L0xL1").
     public var description: String { "\(tm)x\(tn), local " + (local.map { "\($0[0])x\($0[1])" } ?? "any") }
 

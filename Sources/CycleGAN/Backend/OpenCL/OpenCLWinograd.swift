@@ -7,13 +7,20 @@ extension OpenCLBackend {
     /// The transformed weights U = G g Gᵀ in GEMM panels, [16][ceil(m/TM)][c][TM]: of
     /// `weight` [m][c][3][3], or with `flip` of `weight` [c][m][3][3] flipped in both axes
     /// (the input gradient's correlation); rounded as a weight beside FP16 activations when
-    /// `half` (ROUND_W).
+    /// `half` (ROUND_W). Kept while the weight is unchanged (`derived`).
     func winogradWeight(_ weight: Buffer, m: Int, c: Int, flip: Bool, half: Bool) -> Buffer {
-        let rows = blocks(m, gemmTile.tm) * gemmTile.tm
-        let u = makeBuffer(count: 16 * winogradStride(rows * c))
-        run("winograd", "winograd_weight", half: half, global: [c, rows], local: [min(16, device.maxWorkGroupSize), 1],
-            [.buffer(weight), .buffer(u), .int(winogradStride(rows * c)), .int(m), .int(c), .int(flip ? 1 : 0)])
-        return u
+        let rows = blocks(m, gemmTile.tm) * gemmTile.tm, stride = winogradStride(rows * c)
+        return derived.operand(weight, kind: "winograd m\(m) c\(c)\(flip ? " flipped" : "")\(half ? " half" : "")",
+                               bytes: 4 * 16 * stride) {
+            let u = makeBuffer(count: 16 * stride)
+            // GPUs: a work-item per (panel, c); CPUs: a work-item walks a chunk of the channels,
+            // about 8 work-items per compute unit in all.
+            let mb = blocks(m, gemmTile.tm)
+            let chunk = gpuShaped ? 1 : blocks(c, max(1, min(c, 8 * device.computeUnits / mb)))
+            run("winograd", "winograd_weight", half: half, global: [blocks(c, chunk), mb], local: gpuShaped ? [elementGroup, 1] : [1, 1],
+                reading: [weight], [.buffer(weight), .buffer(u), .int(stride), .int(m), .int(c), .int(flip ? 1 : 0), .int(chunk)])
+            return u
+        }
     }
 
     /// The distance between the 16 positions of a Winograd operand of `count` floats a
@@ -60,6 +67,52 @@ extension OpenCLBackend {
                 run("winograd", "winograd_output_tile", global: [tiles, m], local: [group, 1], outputArgs)
             } else {
                 run("winograd", "winograd_output", global: [tiles / tilesX, m], local: [1, min(8, device.maxWorkGroupSize)], outputArgs)
+            }
+        }
+    }
+
+    /// gw (+= with `accumulate`) = the weight gradient of the 3×3 correlation of image
+    /// `xOffset` of x ([c][h][w], padded by `pad`) with output gradient gy ([m][oh][ow] from
+    /// `gyOffset`), as the adjoint of F(2×2, 3×3): 16 products over the tiles of Ĝ = A dY Aᵀ
+    /// and the forward's V, then gw = Gᵀ dU G. Each product's reduction over the tiles is
+    /// split into `splits` slices (partial products summed in order by winograd_weight_grad).
+    /// In bands of tile rows where the transforms would pass `scratchLimit` floats, each
+    /// band's product added to gw in turn (so bands change the order of the sum).
+    func winogradWeightGradient(_ x: Buffer, xOffset: Int, _ gy: Buffer, gyOffset: Int, _ gw: Buffer, m: Int, c: Int,
+                                h: Int, w: Int, pad: Int, reflect: Bool, splits: Int, accumulate: Bool) {
+        let t = gemmTile
+        let oh = h + 2 * pad - 2, ow = w + 2 * pad - 2
+        let tilesX = blocks(ow, 2), tilesY = blocks(oh, 2)
+        let bandRows = winogradBandRows(m: m, c: c, oh: oh, ow: ow), bandTiles = bandRows * tilesX
+        let mRows = blocks(m, t.tm) * t.tm, cCols = blocks(c, t.tn) * t.tn
+        let gStride = winogradStride(mRows * bandTiles), vStride = winogradStride(cCols * bandTiles)
+        let duStride = winogradStride(splits * m * c)
+        let gg = makeBuffer(count: 16 * gStride), v = makeBuffer(count: 16 * vStride), du = makeBuffer(count: 16 * duStride)
+        let group = Int(ProcessInfo.processInfo.environment["WG"] ?? "") ?? elementGroup
+        for ty0 in stride(from: 0, to: tilesY, by: bandRows) {
+            let tiles = min(bandRows, tilesY - ty0) * tilesX
+            let inputArgs: [KernelArg] = [.buffer(x), .int(xOffset), .buffer(v), .int(vStride), .int(c), .int(h), .int(w), .int(pad),
+                                          .int(reflect ? 1 : 0), .int(tilesX), .int(tiles), .int(ty0)]
+            let gyArgs: [KernelArg] = [.buffer(gy), .int(gyOffset), .buffer(gg), .int(gStride), .int(m), .int(oh), .int(ow), .int(tilesX),
+                                       .int(tiles), .int(ty0)]
+            if !gpuShaped && t.hasVectorPanels {
+                // a tile row per work-item, the panel's channels as one vector
+                run("winograd", "winograd_input_wgrad_rows", global: [blocks(c, t.tn), tiles / tilesX], local: [1, 1], inputArgs)
+                run("winograd", "winograd_gy_wgrad_rows", global: [blocks(m, t.tm), tiles / tilesX], local: [1, 1], gyArgs)
+            } else {
+                run("winograd", "winograd_input_wgrad", global: [cCols, tiles], local: [min(group, cCols), 1], inputArgs)
+                run("winograd", "winograd_gy_wgrad", global: [mRows, tiles], local: [min(group, mRows), 1], gyArgs)
+            }
+            // dU[p] (split s at p·duStride + s·m·c) = Σ over the slice's tiles of Ĝ[p] · V[p]
+            launchGEMM(m: m, n: c, z: 16 * splits,
+                       [.buffer(gg), .int(gStride), .buffer(v), .int(0), .int(vStride), .buffer(du), .int(0), .int(duStride),
+                        .int(m), .int(c), .int(tiles), .int(c), .int(blocks(tiles, splits)), .int(splits), .buffer(gg), .int(0)])
+            let gradArgs: [KernelArg] = [.buffer(du), .int(duStride), .int(splits), .buffer(gw), .int(m), .int(c),
+                                         .int(accumulate || ty0 > 0 ? 1 : 0)]
+            if !gpuShaped && t.hasVectorPanels {
+                run("winograd", "winograd_weight_grad_lanes", global: [blocks(c, t.tn), m], local: [1, 1], gradArgs)
+            } else {
+                run("winograd", "winograd_weight_grad", global: [c, m], local: [min(group, c), 1], gradArgs)
             }
         }
     }

@@ -1,0 +1,85 @@
+/// The operands a convolution derives from its weight (Winograd's transformed weights,
+/// packed GEMM panels), kept while the weight is unchanged: a generator runs three times per
+/// training step with the same weights (and its input gradients three times more), a
+/// translation once per image or band, so each operand is made once per optimizer step
+/// instead of once per pass.
+///
+/// An entry is valid for one buffer object at one `OpenCLBuffer.version`. Every launch that
+/// takes a buffer, every upload and every copy into it gives it a new version (the launchers
+/// name the buffers a kernel only reads, as the packers of this cache do), and an entry
+/// found at another version is made again. So nothing can read a stale operand, whatever
+/// writes the weight: Adam, a checkpoint load, a broadcast from another rank, a test.
+///
+/// A weight keeps one operand at a time: making another kind (the flipped transform of the
+/// input gradient after the forward's) drops the first. A training step computes all its
+/// forwards before its backwards, so the cache holds at most one operand per convolution
+/// (about 151 MB for CycleGAN's two generators at ngf 64). Past `limitBytes`, the least
+/// recently used entries go; `clear()` empties it (before a checkpoint is written, when the
+/// device runs out of memory).
+final class DerivedWeightCache {
+    private struct Entry {
+        weak var weight: OpenCLBuffer?
+        var version: UInt64
+        var kind: String
+        var value: [Buffer]
+        var bytes: Int
+        var tick: Int
+    }
+    private var entries: [ObjectIdentifier: Entry] = [:]
+    private var tick = 0
+    /// The most bytes of operands held.
+    let limitBytes: Int
+    private(set) var heldBytes = 0
+    /// Lookups answered from the cache, and operands made.
+    private(set) var hits = 0
+    private(set) var misses = 0
+
+    init(limitBytes: Int) { self.limitBytes = limitBytes }
+
+    /// The operand of `kind` derived from `weight` (`bytes` in size), made by `make` unless
+    /// it is held for the weight's current version.
+    func operand(_ weight: Buffer, kind: String, bytes: Int, make: () -> Buffer) -> Buffer {
+        operands(weight, kind: kind, bytes: bytes) { [make()] }[0]
+    }
+
+    /// The operands of `kind` (`bytes` in all), as `operand`.
+    func operands(_ weight: Buffer, kind: String, bytes: Int, make: () -> [Buffer]) -> [Buffer] {
+        guard let w = weight as? OpenCLBuffer else { return make() }
+        let id = ObjectIdentifier(w)
+        tick += 1
+        if let e = entries[id], e.weight === w, e.version == w.version, e.kind == kind {
+            entries[id]?.tick = tick
+            hits += 1
+            return e.value
+        }
+        misses += 1
+        drop(id)
+        for (key, e) in entries where e.weight == nil { drop(key) }  // weights freed since
+        let value = make()
+        guard bytes <= limitBytes else { return value }
+        while heldBytes + bytes > limitBytes, let oldest = entries.min(by: { $0.value.tick < $1.value.tick }) {
+            drop(oldest.key)
+        }
+        entries[id] = Entry(weight: w, version: w.version, kind: kind, value: value, bytes: bytes, tick: tick)
+        heldBytes += bytes
+        w.hasDerived = true
+        return value
+    }
+
+    /// Drops what was derived from `weight` (it has just been written).
+    func invalidate(_ weight: OpenCLBuffer) {
+        drop(ObjectIdentifier(weight))
+        weight.hasDerived = false
+    }
+
+    func clear() {
+        for e in entries.values { e.weight?.hasDerived = false }
+        entries = [:]
+        heldBytes = 0
+    }
+
+    private func drop(_ id: ObjectIdentifier) {
+        guard let e = entries.removeValue(forKey: id) else { return }
+        heldBytes -= e.bytes
+    }
+}
