@@ -19,6 +19,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("n_blocks"), help: "Residual blocks of the generator for the iteration benchmark.")
     var nBlocks = 9
 
+    @Option(name: .customLong("batch_size"), help: "Images per training iteration of the iteration benchmark.")
+    var batchSize = 1
+
     @Option(help: "Timed repetitions per measurement (the median is reported).")
     var repeats = 5
 
@@ -66,6 +69,7 @@ struct Bench: ParsableCommand {
             guard (1...512).contains(ngf), nBlocks == 6 || nBlocks == 9, (1...1000).contains(repeats) else {
                 throw ValidationError("--ngf must be 1 to 512, --repeats 1 to 1000 and --n_blocks 6 or 9")
             }
+            guard (1...64).contains(batchSize) else { throw ValidationError("--batch_size: expected 1 to 64, got \(batchSize)") }
             let backend = try device.backend(profiling: true)
             guard let ocl = backend as? OpenCLBackend else {
                 throw ValidationError("bench needs an OpenCL device (--device cpu-ref has no kernels to time)")
@@ -107,11 +111,11 @@ struct Bench: ParsableCommand {
             var breakdowns: [[Benchmark.LayerTime]] = []
             if !noIteration {
                 for s in sizeList {
-                    let it = try Benchmark.iteration(ocl, size: s, ngf: ngf, nBlocks: nBlocks, repeats: max(1, repeats / 2))
+                    let it = try Benchmark.iteration(ocl, size: s, ngf: ngf, nBlocks: nBlocks, batch: batchSize, repeats: max(1, repeats / 2))
                     iterations.append(it)
-                    print(String(format: "training iteration %d² ngf %d, %d blocks, batch 1: median %.0f ms, %.2f images/s, peak device memory %.0f MiB, host share %.1f%%",
-                                 s, ngf, nBlocks, it.medianMs, it.imagesPerSecond, Double(it.peakDeviceBytes) / 1048576, 100 * (it.hostShare ?? 0)))
-                    let (layers, stepMs) = try Benchmark.iterationBreakdown(ocl, size: s, ngf: ngf, nBlocks: nBlocks)
+                    print(String(format: "training iteration %d² ngf %d, %d blocks, batch %d: median %.0f ms, %.2f images/s, peak device memory %.0f MiB, host share %.1f%%",
+                                 s, ngf, nBlocks, batchSize, it.medianMs, it.imagesPerSecond, Double(it.peakDeviceBytes) / 1048576, 100 * (it.hostShare ?? 0)))
+                    let (layers, stepMs) = try Benchmark.iterationBreakdown(ocl, size: s, ngf: ngf, nBlocks: nBlocks, batch: batchSize)
                     print(String(format: "  by layer (device time of one step, %.0f ms; each layer summed over its calls):", stepMs))
                     print("  layer                                                      forward ms  backward ms   share")
                     for l in layers {

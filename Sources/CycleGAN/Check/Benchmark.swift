@@ -23,7 +23,7 @@ public struct BenchRow: Codable, Sendable {
 
 /// A full training iteration's timing.
 public struct IterationBench: Codable, Sendable {
-    public var size: Int, ngf: Int, nBlocks: Int
+    public var size: Int, ngf: Int, nBlocks: Int, batch: Int
     public var medianMs: Double
     public var imagesPerSecond: Double
     public var peakDeviceBytes: Int
@@ -188,12 +188,8 @@ public enum Benchmark {
     }
 
     /// Median wall time of full training iterations (G and D steps, losses read back).
-    public static func iteration(_ backend: Backend, size: Int, ngf: Int, nBlocks: Int, repeats: Int) throws -> IterationBench {
-        var c = CycleGANConfig()
-        c.ngf = ngf; c.ndf = ngf; c.nBlocks = nBlocks; c.seed = 1
-        let model = CycleGANModel(c, on: backend)
-        let a = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 1).values, on: backend)
-        let bb = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 2).values, on: backend)
+    public static func iteration(_ backend: Backend, size: Int, ngf: Int, nBlocks: Int, batch: Int = 1, repeats: Int) throws -> IterationBench {
+        let (model, a, bb) = iterationModel(backend, size: size, ngf: ngf, nBlocks: nBlocks, batch: batch)
         try model.step(realA: a, realB: bb)  // warm-up: compiles, fills the buffer pool
         try model.step(realA: a, realB: bb)
         let ocl = backend as? OpenCLBackend
@@ -213,7 +209,7 @@ public enum Benchmark {
             hostShare = max(0, (wall - device) / wall)
         }
         let t = median(times)
-        return IterationBench(size: size, ngf: ngf, nBlocks: nBlocks, medianMs: t * 1000, imagesPerSecond: 1 / t,
+        return IterationBench(size: size, ngf: ngf, nBlocks: nBlocks, batch: batch, medianMs: t * 1000, imagesPerSecond: Double(batch) / t,
                               peakDeviceBytes: ocl?.peakMemoryBytes ?? 0, hostShare: hostShare)
     }
 
@@ -229,12 +225,9 @@ public enum Benchmark {
 
     /// Per-layer device time of one training iteration (profiling events filed by
     /// `LayerScope`), largest first, and the step's device time in ms.
-    public static func iterationBreakdown(_ ocl: OpenCLBackend, size: Int, ngf: Int, nBlocks: Int) throws -> (layers: [LayerTime], stepMs: Double) {
-        var c = CycleGANConfig()
-        c.ngf = ngf; c.ndf = ngf; c.nBlocks = nBlocks; c.seed = 1
-        let model = CycleGANModel(c, on: ocl)
-        let a = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 1).values, on: ocl)
-        let bb = Tensor(shape: [1, 3, size, size], values: randomHostTensor([1, 3, size, size], seed: 2).values, on: ocl)
+    public static func iterationBreakdown(_ ocl: OpenCLBackend, size: Int, ngf: Int, nBlocks: Int,
+                                          batch: Int = 1) throws -> (layers: [LayerTime], stepMs: Double) {
+        let (model, a, bb) = iterationModel(ocl, size: size, ngf: ngf, nBlocks: nBlocks, batch: batch)
         try model.step(realA: a, realB: bb)  // warm-up
         var failure: Error? = nil
         let (total, scopes) = ocl.deviceTimeByLayer { do { try model.step(realA: a, realB: bb) } catch { failure = error } }
@@ -247,4 +240,15 @@ public enum Benchmark {
     }
 
     static func geometry(of c: OpCase) -> Conv2dGeometry { c.geometry! }
+
+    /// CycleGAN at ngf (both widths), seed 1, and a batch of random images of each domain.
+    static func iterationModel(_ backend: Backend, size: Int, ngf: Int, nBlocks: Int,
+                               batch: Int) -> (CycleGANModel, Tensor, Tensor) {
+        var c = CycleGANConfig()
+        c.ngf = ngf; c.ndf = ngf; c.nBlocks = nBlocks; c.seed = 1
+        let shape = [batch, 3, size, size]
+        let a = Tensor(shape: shape, values: randomHostTensor(shape, seed: 1).values, on: backend)
+        let b = Tensor(shape: shape, values: randomHostTensor(shape, seed: 2).values, on: backend)
+        return (CycleGANModel(c, on: backend), a, b)
+    }
 }

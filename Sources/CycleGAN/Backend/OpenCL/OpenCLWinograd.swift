@@ -88,7 +88,7 @@ extension OpenCLBackend {
         let gStride = winogradStride(mRows * bandTiles), vStride = winogradStride(cCols * bandTiles)
         let duStride = winogradStride(splits * m * c)
         let gg = makeBuffer(count: 16 * gStride), v = makeBuffer(count: 16 * vStride), du = makeBuffer(count: 16 * duStride)
-        let group = Int(ProcessInfo.processInfo.environment["WG"] ?? "") ?? elementGroup
+        let group = elementGroup
         for ty0 in stride(from: 0, to: tilesY, by: bandRows) {
             let tiles = min(bandRows, tilesY - ty0) * tilesX
             let inputArgs: [KernelArg] = [.buffer(x), .int(xOffset), .buffer(v), .int(vStride), .int(c), .int(h), .int(w), .int(pad),
