@@ -26,4 +26,18 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertLessThan(other, 0.1 * layers.reduce(0) { $0 + $1.forwardMs + $1.backwardMs })
         XCTAssertFalse(LayerScope.enabled)
     }
+
+    /// `--batch_size`: the iteration and its breakdown run on a batch (the layers' shapes say
+    /// so), and images per second count the batch.
+    func testIterationAtABatch() throws {
+        _ = try TestDevices.requireOpenCL()
+        guard let device = openCLDevices().first else { throw XCTSkip("no OpenCL device") }
+        let ocl = try OpenCLBackend(device: device, profiling: true)
+        let it = try Benchmark.iteration(ocl, size: 32, ngf: 4, nBlocks: 6, batch: 3, repeats: 1)
+        XCTAssertEqual(it.batch, 3)
+        XCTAssertEqual(it.imagesPerSecond, 3000 / it.medianMs, accuracy: 1e-9 * it.imagesPerSecond)
+        let (layers, _) = try Benchmark.iterationBreakdown(ocl, size: 32, ngf: 4, nBlocks: 6, batch: 3)
+        let names = Set(layers.map(\.layer))
+        XCTAssertTrue(names.contains("conv2d 3x3x32x32 -> 4 k7x7 s1 p3 reflect"), "\(names.sorted())")
+    }
 }

@@ -10,6 +10,7 @@ final class OptionErrorTests: CLITestCase {
         assertOneLineError(try cyclegan(["train", "--ndf=-2", "--device", "cpu-ref"]), contains: "--ndf")
         assertOneLineError(try cyclegan(["bench", "--sizes", "100000", "--ops", "none"]), contains: "--sizes")
         assertOneLineError(try cyclegan(["bench", "--repeats", "0"]), contains: "--repeats")
+        assertOneLineError(try cyclegan(["bench", "--batch_size", "0", "--ops", "none"]), contains: "--batch_size")
         assertOneLineError(try cyclegan(["check", "--ngf", "100000"]), contains: "--ngf")
         assertOneLineError(try cyclegan(["check", "--tolerance", "nan"]), contains: "--tolerance")
         let tiny = ["train", "--device", "cpu-ref", "--ngf", "4", "--ndf", "4", "--load_size", "36", "--crop_size", "32"]
