@@ -200,16 +200,19 @@ __kernel void winograd_output(__global const float* mo, int mo_stride, __global 
 // These compute the same values, one tile per work-item: consecutive work-items take
 // consecutive tiles n, so the transforms' loads of mo and stores of v and y are contiguous.
 
-// V for tile n and input channel c, as winograd_input computes it; work-items with
-// tiles <= n < ceil(tiles/TN)*TN zero the panel's padding columns. Global (ceil(tiles/TN)*TN, C).
+// V for tile n and input channel c, as winograd_input computes it, into a panel whose lanes
+// are the tiles (the forward's B operand, v[p][n/TN][c][n%TN]; global (ceil(tiles/TN)*TN, C))
+// or, with channel_lanes, the channels (the weight gradient's, v[p][c/TN][n][c%TN]; global
+// (ceil(C/TN)*TN, tiles)). Dimension 0 is the lane, so consecutive work-items write
+// consecutive floats; the panel's padding lanes (n >= tiles, or c >= C) are zero.
 __kernel void winograd_input_tile(__global const act_t* x, int x_off, __global float* v, int v_stride,
-                                  int C, int H, int W, int pad, int reflect, int tiles_x, int tiles, int ty0) {
-    int n = get_global_id(0), c = get_global_id(1);
-    int nblocks = (tiles + TN - 1) / TN;
-    if (n >= nblocks * TN || c >= C) return;
+                                  int C, int H, int W, int pad, int reflect, int tiles_x, int tiles, int ty0, int channel_lanes) {
+    int n = channel_lanes ? get_global_id(1) : get_global_id(0), c = channel_lanes ? get_global_id(0) : get_global_id(1);
+    if (channel_lanes ? (n >= tiles || c >= (C + TN - 1) / TN * TN) : (n >= (tiles + TN - 1) / TN * TN || c >= C)) return;
     size_t panel = v_stride;
-    __global float* out = v + ((size_t)(n / TN) * C + c) * TN + n % TN;
-    if (n >= tiles) {
+    __global float* out = v + (channel_lanes ? ((size_t)(c / TN) * tiles + n) * TN + c % TN
+                                             : ((size_t)(n / TN) * C + c) * TN + n % TN);
+    if (n >= tiles || c >= C) {
         for (int p = 0; p < 16; p++) out[p * panel] = 0.0f;
         return;
     }
@@ -235,23 +238,6 @@ __kernel void winograd_output_tile(__global const float* mo, int mo_stride, __gl
 // [16][ceil(M/TM)][tiles][TM], and V their B operand, [16][ceil(C/TN)][tiles][TN] (the
 // forward's V with the roles of tiles and channels swapped). Positions lie `*_stride` floats
 // apart, as in the forward.
-
-// V for tile n of the band (from tile row ty0) and input channel c, as winograd_input computes
-// it, written to v[p][c/TN][n][c%TN]; zero for the panel's padding channels C <= c. Consecutive
-// work-items take consecutive channels, so each (p, n) row of a panel is written whole.
-// Global (ceil(C/TN)*TN, tiles).
-__kernel void winograd_input_wgrad(__global const act_t* x, int x_off, __global float* v, int v_stride,
-                                   int C, int H, int W, int pad, int reflect, int tiles_x, int tiles, int ty0) {
-    int c = get_global_id(0), n = get_global_id(1);
-    if (n >= tiles || c >= (C + TN - 1) / TN * TN) return;
-    size_t panel = v_stride;
-    __global float* out = v + ((size_t)(c / TN) * tiles + n) * TN + c % TN;
-    if (c >= C) {
-        for (int p = 0; p < 16; p++) out[p * panel] = 0.0f;
-        return;
-    }
-    winograd_tile(x + x_off + (size_t)c * H * W, H, W, pad, reflect, ty0 + n / tiles_x, n % tiles_x, out, panel);
-}
 
 // Ĝ = A dY Aᵀ for tile n of the band and output channel m: dY = |a b| the gradient of the
 // tile's outputs             (zero outside OH x OW)          |c d|
@@ -315,7 +301,7 @@ __kernel void winograd_weight_grad(__global const float* du, int du_stride, int 
 }
 
 // ---- The weight gradient's transforms in the CPU shape: TN (TM) channels as one vector ----
-// The same values as winograd_input_wgrad and winograd_gy_wgrad (the same operations on each
+// The same values as winograd_input_tile (channel_lanes) and winograd_gy_wgrad (the same operations on each
 // channel), computed a tile row per work-item with the panel's channels as the lanes of one
 // vector, so that each position of a tile is one vector store. Built where OpenCL C has a
 // vector of TN and TM floats (the CPU tiles); other tilings run the kernels above.

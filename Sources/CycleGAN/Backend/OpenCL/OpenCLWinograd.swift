@@ -58,7 +58,7 @@ extension OpenCLBackend {
             let outputArgs: [KernelArg] = [.buffer(mo), .int(moStride), .buffer(y), .int(yOffset), .int(m), .int(tiles), .int(tilesX),
                                            .int(oh), .int(ow), .int(ldOut ?? ow), .buffer(bias ?? mo), .int(bias == nil ? 0 : 1), .int(ty0)]
             if gpuShaped {
-                run("winograd", "winograd_input_tile", global: [cols, c], local: [group, 1], inputArgs)
+                run("winograd", "winograd_input_tile", global: [cols, c], local: [group, 1], inputArgs + [.int(0)])
             } else {
                 run("winograd", "winograd_input", global: [tiles / tilesX, c], local: [1, min(8, device.maxWorkGroupSize)], inputArgs)
             }
@@ -100,7 +100,7 @@ extension OpenCLBackend {
                 run("winograd", "winograd_input_wgrad_rows", global: [blocks(c, t.tn), tiles / tilesX], local: [1, 1], inputArgs)
                 run("winograd", "winograd_gy_wgrad_rows", global: [blocks(m, t.tm), tiles / tilesX], local: [1, 1], gyArgs)
             } else {
-                run("winograd", "winograd_input_wgrad", global: [cCols, tiles], local: [min(group, cCols), 1], inputArgs)
+                run("winograd", "winograd_input_tile", global: [cCols, tiles], local: [min(group, cCols), 1], inputArgs + [.int(1)])
                 run("winograd", "winograd_gy_wgrad", global: [mRows, tiles], local: [min(group, mRows), 1], gyArgs)
             }
             // dU[p] (split s at p·duStride + s·m·c) = Σ over the slice's tiles of Ĝ[p] · V[p]
