@@ -105,6 +105,24 @@ final class WeightCacheTests: XCTestCase {
         small.conv2dForward(x: x1, weight: w1, bias: nil, y: y1, g)
         XCTAssertEqual(small.derived.hits, 0, "w1's operand was evicted for w2's")
 
+        // a translation within --max_memory keeps at most an eighth of it: of two residual-sized
+        // transforms (4.2 MB each), one within --max_memory 64M
+        let translating = try backend()
+        let big = Conv2dGeometry(n: 1, c: 256, h: 4, w: 4, k: 256, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect)
+        let xb = translating.buffer(rng.array(big.inputCount))
+        let weights = (0..<2).map { _ in translating.buffer(rng.array(big.weightCount, -0.1, 0.1)) }
+        for w in weights { translating.conv2dForward(x: xb, weight: w, bias: nil, y: translating.makeBuffer(count: big.outputCount), big) }
+        let two = translating.derived.heldBytes
+        XCTAssertGreaterThan(two, 8 << 20)
+        var o = TestOptions()
+        o.maxMemory = 64 << 20
+        _ = try Translator(options: o, backend: translating)
+        XCTAssertEqual(translating.derived.limitBytes, 8 << 20)
+        XCTAssertEqual(translating.derived.heldBytes, two / 2, "lowering the limit drops the least recently used past it")
+        let hits = translating.derived.hits
+        translating.conv2dForward(x: xb, weight: weights[1], bias: nil, y: translating.makeBuffer(count: big.outputCount), big)
+        XCTAssertEqual(translating.derived.hits, hits + 1, "the most recent one stays")
+
         let none = try backend(cacheLimit: 0)
         let w = none.buffer(rng.array(g.weightCount)), xn = none.buffer(rng.array(g.inputCount))
         for _ in 0..<2 { none.conv2dForward(x: xn, weight: w, bias: nil, y: none.makeBuffer(count: g.outputCount), g) }

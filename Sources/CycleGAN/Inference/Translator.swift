@@ -172,6 +172,8 @@ public final class Translator {
         let host = Int(clamping: ProcessInfo.processInfo.physicalMemory)
         let device = (backend as? OpenCLBackend).map { $0.device.isGPU ? $0.device.globalMemory : min(host, $0.device.globalMemory) } ?? host
         memoryBudget = options.maxMemory ?? max(TestOptions.minMaxMemory, device / 2)
+        // the generator's kept Winograd transforms (76 MB at ngf 64) count against the budget
+        (backend as? OpenCLBackend)?.derived.limit(to: memoryBudget / 8)
         outputDirectory = ((options.resultsDir as NSString).appendingPathComponent(options.name) as NSString).appendingPathComponent("test_\(options.epoch)")
     }
 

@@ -27,8 +27,8 @@ final class DerivedWeightCache {
     }
     private var entries: [ObjectIdentifier: Entry] = [:]
     private var tick = 0
-    /// The most bytes of operands held.
-    let limitBytes: Int
+    /// The most bytes of operands held (`limit(to:)` lowers it).
+    private(set) var limitBytes: Int
     private(set) var heldBytes = 0
     /// Lookups answered from the cache, and operands made.
     private(set) var hits = 0
@@ -64,6 +64,13 @@ final class DerivedWeightCache {
         heldBytes += bytes
         w.hasDerived = true
         return value
+    }
+
+    /// Holds at most `bytes` from now on (a translation within `--max_memory`), dropping the
+    /// least recently used operands past it.
+    func limit(to bytes: Int) {
+        limitBytes = min(limitBytes, max(0, bytes))
+        while heldBytes > limitBytes, let oldest = entries.min(by: { $0.value.tick < $1.value.tick }) { drop(oldest.key) }
     }
 
     /// Drops what was derived from `weight` (it has just been written).
