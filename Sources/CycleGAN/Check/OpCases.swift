@@ -100,6 +100,10 @@ public enum OpCases {
             conv2d(Conv2dGeometry(n: N, c: 4, h: 11, w: 6, k: 3, kh: 3, kw: 3, stride: 1, pad: 0), seed: 90),
             // channels past one 16-lane panel (a full one and a ragged one: the CPU shape's vector lanes)
             conv2d(Conv2dGeometry(n: N, c: 19, h: 10, w: 12, k: 21, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 96),
+            // tile rows of one whole 16-tile panel (the CPU shape's vector transforms): unpadded
+            // (every column read inside the row), zero-padded with an odd output height
+            conv2d(Conv2dGeometry(n: 1, c: 5, h: 10, w: 34, k: 6, kh: 3, kw: 3, stride: 1, pad: 0), seed: 97),
+            conv2d(Conv2dGeometry(n: N, c: 3, h: 7, w: 32, k: 4, kh: 3, kw: 3, stride: 1, pad: 1), seed: 98),
             convTranspose2d(n: N, cin: 6, h: 7, w: 5, cout: 4, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 80),
             convTranspose2d(n: N, cin: 5, h: 6, w: 9, cout: 3, kernel: 3, stride: 2, pad: 1, outputPadding: 1, seed: 90),
             convTranspose2d(n: N, cin: 4, h: 5, w: 6, cout: 3, kernel: 4, stride: 2, pad: 1, outputPadding: 0, seed: 95),
@@ -143,8 +147,9 @@ public enum OpCases {
             conv2d(Conv2dGeometry(n: 2, c: 3, h: 33, w: 31, k: 5, kh: 7, kw: 7, stride: 1, pad: 3, padding: .reflect), seed: 300),
             conv2d(Conv2dGeometry(n: 2, c: 5, h: 35, w: 30, k: 6, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 310),
             conv2d(Conv2dGeometry(n: 1, c: 4, h: 40, w: 33, k: 3, kh: 3, kw: 3, stride: 1, pad: 0), seed: 320, bias: false),
-            // tile rows of 16 and 32 tiles (whole 16-lane panels of tiles), channels past one panel
-            conv2d(Conv2dGeometry(n: 2, c: 17, h: 32, w: 64, k: 18, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 322),
+            // tile rows of 48 tiles (three whole 16-tile panels: the middle one inside the row),
+            // channels past one panel
+            conv2d(Conv2dGeometry(n: 2, c: 17, h: 32, w: 96, k: 18, kh: 3, kw: 3, stride: 1, pad: 1, padding: .reflect), seed: 322),
             conv2d(Conv2dGeometry(n: 2, c: 6, h: 34, w: 31, k: 1, kh: 4, kw: 4, stride: 1, pad: 1), seed: 330),
             conv2d(Conv2dGeometry(n: 2, c: 5, h: 69, w: 62, k: 6, kh: 4, kw: 4, stride: 2, pad: 1), seed: 332),
             conv2d(Conv2dGeometry(n: 1, c: 6, h: 67, w: 70, k: 5, kh: 3, kw: 3, stride: 2, pad: 1), seed: 334),
