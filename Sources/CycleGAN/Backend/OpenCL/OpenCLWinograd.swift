@@ -50,8 +50,8 @@ extension OpenCLBackend {
         let uStride = winogradStride(mRows * c), vStride = winogradStride(nCols * c), moStride = winogradStride(m * bandTiles)
         let v = makeBuffer(count: 16 * vStride), mo = makeBuffer(count: 16 * moStride)
         let group = elementGroup
-        // CPU shape: tile rows of whole 16-tile panels run the vector transforms (winograd.cl)
-        let wholePanels = t.tn == 16 && tilesX % 16 == 0 && w >= 16
+        // CPU shape: tile rows of whole 16-tile panels run the vector output transform (winograd.cl)
+        let wholePanels = t.tn == 16 && tilesX % 16 == 0
         for ty0 in stride(from: 0, to: tilesY, by: bandRows) {
             let tiles = min(bandRows, tilesY - ty0) * tilesX, cols = blocks(tiles, t.tn) * t.tn
             // The transforms: a tile row per work-item in the CPU shape, a tile per work-item in the GPU shape.
@@ -61,8 +61,6 @@ extension OpenCLBackend {
                                            .int(oh), .int(ow), .int(ldOut ?? ow), .buffer(bias ?? mo), .int(bias == nil ? 0 : 1), .int(ty0)]
             if gpuShaped {
                 run("winograd", "winograd_input_tile", global: [cols, c], local: [group, 1], inputArgs + [.int(0)])
-            } else if wholePanels {
-                run("winograd", "winograd_input_rows16", global: [tiles / 16, c], local: [1, min(8, device.maxWorkGroupSize)], inputArgs)
             } else {
                 run("winograd", "winograd_input", global: [tiles / tilesX, c], local: [1, min(8, device.maxWorkGroupSize)], inputArgs)
             }
