@@ -34,7 +34,7 @@ extension OpenCLBackend {
     /// as a weight beside FP16 activations when `half` (gemm.cl's ROUND_W).
     func packRows(_ src: Buffer, offset: Int, p: Int, r: Int, tile t: Int, half: Bool = false) -> Buffer {
         let dst = makeBuffer(count: blocks(p, t) * r * t)
-        run("gemm", "pack_rows", half: half, global: [t, r, blocks(p, t)], local: packLocal(t),
+        run("gemm", "pack_rows", half: half, global: [t, r, blocks(p, t)], local: packLocal(t), reading: [src],
             [.buffer(src), .int(offset), .buffer(dst), .int(p), .int(r), .int(t)])
         return dst
     }
