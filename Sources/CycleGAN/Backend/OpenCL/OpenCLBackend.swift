@@ -258,7 +258,7 @@ public final class OpenCLBackend: Backend {
     func written(_ b: Buffer) {
         guard let o = b as? OpenCLBuffer else { return }
         o.written()
-        if o.hasDerived { derived.invalidate(o) }
+        derived.invalidate(o)
     }
 
     /// Launches `name` from conv2d.cl built with `tile` (the device's own or `narrowTile`).

@@ -12,8 +12,6 @@ public final class OpenCLBuffer: Buffer {
     /// a copy into it): a number its backend never gave before, so an operand derived from
     /// the buffer at one version (`DerivedWeightCache`) is known stale at any other.
     private(set) var version: UInt64
-    /// Whether `DerivedWeightCache` holds something made from this buffer.
-    var hasDerived = false
 
     init(count: Int, dtype: DType, mem: cl_mem?, pool: OpenCLBufferPool) {
         self.count = count

@@ -57,12 +57,9 @@ final class DerivedWeightCache {
         for (key, e) in entries where e.weight == nil { drop(key) }  // weights freed since
         let value = make()
         guard bytes <= limitBytes else { return value }
-        while heldBytes + bytes > limitBytes, let oldest = entries.min(by: { $0.value.tick < $1.value.tick }) {
-            drop(oldest.key)
-        }
+        evict(toHold: limitBytes - bytes)
         entries[id] = Entry(weight: w, version: w.version, kind: kind, value: value, bytes: bytes, tick: tick)
         heldBytes += bytes
-        w.hasDerived = true
         return value
     }
 
@@ -70,19 +67,21 @@ final class DerivedWeightCache {
     /// least recently used operands past it.
     func limit(to bytes: Int) {
         limitBytes = min(limitBytes, max(0, bytes))
-        while heldBytes > limitBytes, let oldest = entries.min(by: { $0.value.tick < $1.value.tick }) { drop(oldest.key) }
+        evict(toHold: limitBytes)
     }
 
-    /// Drops what was derived from `weight` (it has just been written).
-    func invalidate(_ weight: OpenCLBuffer) {
-        drop(ObjectIdentifier(weight))
-        weight.hasDerived = false
-    }
+    /// Drops what was derived from `weight` (it has just been written: the operand is stale,
+    /// and its memory is free again before the next pass asks).
+    func invalidate(_ weight: OpenCLBuffer) { drop(ObjectIdentifier(weight)) }
 
     func clear() {
-        for e in entries.values { e.weight?.hasDerived = false }
         entries = [:]
         heldBytes = 0
+    }
+
+    /// Drops the least recently used operands until at most `bytes` are held.
+    private func evict(toHold bytes: Int) {
+        while heldBytes > bytes, let oldest = entries.min(by: { $0.value.tick < $1.value.tick }) { drop(oldest.key) }
     }
 
     private func drop(_ id: ObjectIdentifier) {
