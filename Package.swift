@@ -25,7 +25,7 @@ let package = Package(
         .target(
             name: "CycleGANKernels",
             path: "Kernels",
-            exclude: ["README.md"],
+            exclude: ["README.md", "RESOURCES.md"],
             resources: [
                 .embedInCode("common.cl"),
                 .embedInCode("conv2d.cl"),

@@ -1,5 +1,12 @@
 // common.cl: helpers shared by every kernel file; the host prepends this file to each
 // program's source before compiling it.
+//
+// Helpers are `static inline`: a plain `inline` definition follows C99 and emits no body of
+// its own, so a call the compiler declines to inline is an unresolved symbol (NVIDIA's
+// ptxas refuses the program). Kernels that only the CPU shape launches (barrier-free, a row
+// or chunk per work-item, float16 lanes) sit inside `#ifdef CPU_SHAPE`, which the host
+// defines in every program of a CPU-shaped backend (OpenCLBackend.options(for:)): a GPU
+// never compiles them.
 
 // ---- Precision (--precision; Sources/CycleGAN/Tensor/Precision.swift) ----------------------
 // Activations and their gradients are act_t buffers, read with LD and written with ST. They
@@ -25,7 +32,7 @@
 // x rounded to TF32 (FP32's sign and exponent, 10 mantissa bits): ties to even on the 13
 // dropped bits; inf and NaN returned as they are, a carry past the largest finite value
 // gives inf. The host's twin is Rounding.tf32.
-inline float round_tf32(float x) {
+static inline float round_tf32(float x) {
     uint u = as_uint(x);
     if ((u & 0x7f800000u) == 0x7f800000u) return x;
     return as_float((u + 0xfffu + ((u >> 13) & 1u)) & 0xffffe000u);
@@ -35,7 +42,7 @@ inline float round_tf32(float x) {
 // kept in a float: FP16 normals have TF32's 10 mantissa bits; below 2^-14 the subnormals are
 // the multiples of 2^-24; from 65520 (halfway past 65504) on, infinity. The host's twin is
 // Rounding.half.
-inline float round_half(float x) {
+static inline float round_half(float x) {
     float a = fabs(x);
     if (isnan(x)) return x;
     if (a >= 65520.0f) return copysign(INFINITY, x);
@@ -60,14 +67,14 @@ inline float round_half(float x) {
 
 // Maps a coordinate of a reflect-padded axis back into [0, n) (PyTorch's ReflectionPad2d:
 // the edge is not repeated).
-inline int reflect_index(int i, int n) {
+static inline int reflect_index(int i, int n) {
     return i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i);
 }
 
 // The coordinates of the padded axis (size n + 2*pad) that read input coordinate i:
 // i + pad always; with reflect also pad - i (for 1 <= i <= pad) and pad + 2n - 2 - i
 // (for n-1-pad <= i <= n-2), the mirrors. Writes them to out[0..3) and returns the count.
-inline int reflect_preimages(int i, int n, int pad, int reflect, int out[3]) {
+static inline int reflect_preimages(int i, int n, int pad, int reflect, int out[3]) {
     int count = 0;
     out[count++] = i + pad;
     if (reflect) {
@@ -79,7 +86,7 @@ inline int reflect_preimages(int i, int n, int pad, int reflect, int out[3]) {
 
 // Sums v over the work-group by a tree in local memory (local size a power of 2); every
 // work-item gets the total. Ends with a barrier so `scratch` can be reused at once.
-inline float tree_sum(float v, __local float* scratch) {
+static inline float tree_sum(float v, __local float* scratch) {
     int lid = get_local_id(0), ls = get_local_size(0);
     scratch[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);

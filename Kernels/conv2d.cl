@@ -177,7 +177,7 @@ __kernel void add_channel_bias(__global act_t* y, __global const float* b, int C
 // The padded input's value at padded coordinates (py, px) (rows Hp = H + 2*pad_y, columns
 // Wp = W + 2*pad_x): reflected, or 0 in the zero padding and past the padded input.
 // The value is the operand as the products read it (ROUND_X).
-inline float padded_value(__global const act_t* xc, int H, int W, int pad_y, int pad_x, int reflect, int py, int px) {
+static inline float padded_value(__global const act_t* xc, int H, int W, int pad_y, int pad_x, int reflect, int py, int px) {
     if (py >= H + 2 * pad_y || px >= W + 2 * pad_x) return 0.0f;
     int iy = py - pad_y, ix = px - pad_x;
     if (reflect) { iy = reflect_index(iy, H); ix = reflect_index(ix, W); }
@@ -187,6 +187,7 @@ inline float padded_value(__global const act_t* xc, int H, int W, int pad_y, int
 // A band of the padded input starts at padded row row0 (0: the whole input; a convolution
 // whose scratch would grow with the image runs in bands of output rows).
 
+#ifdef CPU_SHAPE
 // A row per work-item (the CPU shape; stride 1 is one phase): row i of phase plane (a, b) of channel c,
 // xp[(a*s + b)*C + c][i][j] = the padded input at (row0 + s*i + a, s*j + b) for j < ldx: the
 // interior a strided copy of one input row, the padding columns apart. Global (Hq, s*s*C).
@@ -210,6 +211,7 @@ __kernel void pad_phases_rows(__global const act_t* x, int x_off, __global float
     for (int j = j0; j < j1; j++) dst[j] = ROUND_X(LD(src, stride * j + b - pad_x));
     for (int j = j1; j < ldx; j++) dst[j] = padded_value(src, 1, W, 0, pad_x, reflect, 0, stride * j + b);
 }
+#endif
 
 // Any stride, an element per work-item (the GPU shape):
 // xp[(a*s + b)*C + c][i][j] = the padded input at (row0 + s*i + a, s*j + b), for i < Hq,
@@ -322,13 +324,16 @@ void conv2d_s1_tiled(__global const float* A, __global const float* xp, int xp_o
     #undef CONV_LOAD
     #undef CONV_STORE
 
-    for (int i = 0; i < TM; i++) {
-        int m = (mb0 + ty) * TM + i;
-        if (m >= M) break;
-        __global act_t* out = y + y_off + (size_t)m * ld_plane;
-        for (int j = 0; j < TN; j++) {
-            int q = q0 + tx * TN + j, oy = q / ldx, ox = q % ldx;
-            if (oy < OH && ox < OW) ST(out, oy * ld_out + ox, has_bias ? acc[i][j] + bias[m] : acc[i][j]);
+    // Unrolled, with guards instead of breaks, so that acc stays in registers (indexed by
+    // constants only; a loop left rolled puts it on the stack).
+    #pragma unroll
+    for (int j = 0; j < TN; j++) {
+        int q = q0 + tx * TN + j, oy = q / ldx, ox = q % ldx;
+        if (oy >= OH || ox >= OW) continue;
+        #pragma unroll
+        for (int i = 0; i < TM; i++) {
+            int m = (mb0 + ty) * TM + i;
+            if (m < M) ST(y, y_off + (size_t)m * ld_plane + oy * ld_out + ox, has_bias ? acc[i][j] + bias[m] : acc[i][j]);
         }
     }
 }
@@ -355,6 +360,7 @@ __kernel void pack_flipped_weight(__global const float* w, __global float* dst, 
 // (py/s, px/s): gxq[((py%s)*s + px%s)*C + c][py/s][px/s], planes of Hq rows of ldq floats
 // (stride 1: one plane per channel, the padded grid itself).
 
+#ifdef CPU_SHAPE
 // A row per work-item (the CPU shape). Global (H, C). Zero padding has one preimage per
 // element: its row of phase planes is read with a stride-s store per column phase, no
 // division per element. With zero padding the planes may hold a band of phase rows from
@@ -399,6 +405,7 @@ __kernel void unpad_fold(__global const float* gxq, __global act_t* gx, int gx_o
         ST(out, ix, acc);
     }
 }
+#endif
 
 // An element per work-item (the GPU shape; the same preimages, the same order of the sum,
 // the same bands). Global (W, rows, C).
@@ -427,6 +434,7 @@ __kernel void unpad_fold_elem(__global const float* gxq, __global act_t* gx, int
 // a fixed order with contiguous reads; with one split the kernel writes (accumulate: adds)
 // into gw itself.
 
+#ifdef CPU_SHAPE
 // dst[mb][q][j] = gy[mb*TN + j][oy][ox] for q = oy*ldx + ox (0 where ox >= OW or m >= M).
 // One work-item per (output row, m-panel) writes that row's TN-wide chunks in order.
 // Global (OH, ceil(M/TN)).
@@ -442,6 +450,7 @@ __kernel void pack_flat_cols(__global const act_t* gy, int gy_off, __global floa
         }
     }
 }
+#endif
 
 // Global (ceil(Rows/TM), ceil(M/TN), splits).
 __kernel void conv2d_s1_wgrad(__global const float* xp, __global const int* roff, __global const float* gyp,
@@ -521,15 +530,18 @@ void conv2d_s1_wgrad_tiled(__global const float* xp, __global const int* roff, _
     #undef WGRAD_LOAD
     #undef WGRAD_STORE
 
+    // Unrolled, with guards instead of breaks, so that acc stays in registers.
     __global float* out = partial + (size_t)split * Rows * M;
+    #pragma unroll
     for (int i = 0; i < TM; i++) {
         int r = (rb0 + ty) * TM + i;
-        if (r >= Rows) break;
+        #pragma unroll
         for (int j = 0; j < TN; j++) {
             int m = (nb0 + tx) * TN + j;
-            if (m >= M) break;
-            size_t o = (size_t)m * Rows + r;
-            out[o] = accumulate ? out[o] + acc[i][j] : acc[i][j];
+            if (r < Rows && m < M) {
+                size_t o = (size_t)m * Rows + r;
+                out[o] = accumulate ? out[o] + acc[i][j] : acc[i][j];
+            }
         }
     }
 }

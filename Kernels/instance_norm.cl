@@ -18,17 +18,17 @@
 
 // The norm's output from the normalised value v at element `at`: LeakyReLU (as
 // leaky_relu_forward computes it) when act, plus res[at] when has_res.
-inline float norm_epilogue(float v, int act, float slope, __global const act_t* res, int has_res, size_t at) {
+static inline float norm_epilogue(float v, int act, float slope, __global const act_t* res, int has_res, size_t at) {
     if (act) v = v > 0.0f ? v : slope * v;
     return has_res ? v + LD(res, at) : v;
 }
 
 // The normalised value at an element: v itself, or (v - mean) * rstd when from_x.
-inline float norm_yhat(float v, int from_x, float mean, float rstd) { return from_x ? (v - mean) * rstd : v; }
+static inline float norm_yhat(float v, int from_x, float mean, float rstd) { return from_x ? (v - mean) * rstd : v; }
 
 // The gradient that reaches the normalised value yh: gy through LeakyReLU's derivative
 // (as leaky_relu_backward computes it) when act.
-inline float norm_grad_in(float g, float yh, int act, float slope) { return act && !(yh > 0.0f) ? slope * g : g; }
+static inline float norm_grad_in(float g, float yh, int act, float slope) { return act && !(yh > 0.0f) ? slope * g : g; }
 
 // y = (x - mean) * rstd with biased variance; saves mean and rstd = 1/sqrt(var + eps).
 // Two passes over the plane (mean, then squared deviations) for a sound variance.
@@ -168,12 +168,13 @@ __kernel void instance_norm_apply_grad_elem(__global const act_t* v, __global co
 // Each chunk is `chunk` elements; global (ceil(HW/chunk), planes).
 
 // Sum of a float16 vector's lanes.
-inline float hsum16(float16 v) {
+static inline float hsum16(float16 v) {
     float8 h = v.lo + v.hi;
     float4 q = h.lo + h.hi;
     return (q.x + q.y) + (q.z + q.w);
 }
 
+#ifdef CPU_SHAPE
 // part[(plane*chunks + k)*2 + {0,1}] = (mean, M2) of chunk k: two passes over the chunk.
 __kernel void instance_norm_chunk_stats(__global const act_t* x, __global float* part, int HW, int chunk) {
     int k = get_global_id(0), plane = get_global_id(1);
@@ -195,6 +196,7 @@ __kernel void instance_norm_chunk_stats(__global const act_t* x, __global float*
     part[((size_t)plane * chunks + k) * 2] = mean;
     part[((size_t)plane * chunks + k) * 2 + 1] = m2;
 }
+#endif
 
 // Merges the chunks of each plane in order; global (planes).
 __kernel void instance_norm_merge(__global const float* part, __global float* mean_out, __global float* rstd_out,
@@ -215,6 +217,7 @@ __kernel void instance_norm_merge(__global const float* part, __global float* me
     rstd_out[plane] = 1.0f / sqrt(m2 / HW + eps);
 }
 
+#ifdef CPU_SHAPE
 // y = norm_epilogue((x - mean) * rstd) over chunk k of each plane (float16 vectors, the
 // epilogue's select and add lane by lane).
 __kernel void instance_norm_apply(__global const act_t* x, __global act_t* y, __global const float* mean,
@@ -236,11 +239,13 @@ __kernel void instance_norm_apply(__global const act_t* x, __global act_t* y, __
     }
     for (int i = iv; i < i1; i++) ST(q, i, norm_epilogue((LD(p, i) - m) * r, act, slope, res, has_res, (size_t)plane * HW + i));
 }
+#endif
 
 // The float16 forms of norm_yhat and norm_grad_in.
-inline float16 norm_yhat16(float16 v, int from_x, float mean, float rstd) { return from_x ? (v - mean) * rstd : v; }
-inline float16 norm_grad_in16(float16 g, float16 yh, int act, float slope) { return act ? select(slope * g, g, yh > 0.0f) : g; }
+static inline float16 norm_yhat16(float16 v, int from_x, float mean, float rstd) { return from_x ? (v - mean) * rstd : v; }
+static inline float16 norm_grad_in16(float16 g, float16 yh, int act, float slope) { return act ? select(slope * g, g, yh > 0.0f) : g; }
 
+#ifdef CPU_SHAPE
 // part[(plane*chunks + k)*2 + {0,1}] = (sum g, sum g*yh) over chunk k (yh, g as in
 // instance_norm_backward).
 __kernel void instance_norm_chunk_grad_sums(__global const act_t* v, __global const act_t* gy,
@@ -267,7 +272,9 @@ __kernel void instance_norm_chunk_grad_sums(__global const act_t* v, __global co
     part[((size_t)plane * chunks + k) * 2] = a;
     part[((size_t)plane * chunks + k) * 2 + 1] = b;
 }
+#endif
 
+#ifdef CPU_SHAPE
 // gx = rstd * (g - mean(g) - yh * mean(g*yh)); the chunk sums are added in order here
 // (per work-item, the same order for every chunk of a plane).
 __kernel void instance_norm_apply_grad(__global const act_t* v, __global const act_t* gy, __global const float* part,
@@ -296,3 +303,4 @@ __kernel void instance_norm_apply_grad(__global const act_t* v, __global const a
         ST(out, i, r * (g - mean_gy - yh * mean_gyy));
     }
 }
+#endif

@@ -3,7 +3,7 @@
 // Mirrors Sources/CycleGAN/Backend/CPU/CPURandom.swift.
 
 // splitmix64 finaliser of (seed, counter).
-inline ulong mix64(ulong seed, ulong counter) {
+static inline ulong mix64(ulong seed, ulong counter) {
     ulong z = seed + (counter + 1) * 0x9E3779B97F4A7C15UL;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
@@ -11,7 +11,7 @@ inline ulong mix64(ulong seed, ulong counter) {
 }
 
 // Uniform in (0, 1): the top 24 bits, offset by half a step so 0 never occurs.
-inline float uniform01(ulong seed, ulong counter) {
+static inline float uniform01(ulong seed, ulong counter) {
     return ((float)(mix64(seed, counter) >> 40) + 0.5f) * (1.0f / 16777216.0f);
 }
 

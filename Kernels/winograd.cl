@@ -85,7 +85,7 @@ __kernel void winograd_weight(__global const float* w, __global float* u, int u_
 // Column px of the padded input under patch rows row[0..3] (offsets of the input rows read,
 // -1 for a zero row), transformed by Bᵀ: (d0 - d2, d1 + d2, d2 - d1, d1 - d3). Reflected or
 // zero outside the input; 0 past the padded extent W + 2*pad.
-inline float4 winograd_column(__global const act_t* xc, const int row[4], int px, int W, int pad, int reflect) {
+static inline float4 winograd_column(__global const act_t* xc, const int row[4], int px, int W, int pad, int reflect) {
     int ix = px - pad;
     if (reflect) ix = reflect_index(ix, W);
     int ok = px < W + 2 * pad && ix >= 0 && ix < W;
@@ -96,7 +96,7 @@ inline float4 winograd_column(__global const act_t* xc, const int row[4], int px
 
 // The offsets in a channel of the four input rows of tile row ty (2*ty - pad onwards,
 // reflected, or -1 for a zero row or past the padded extent).
-inline void winograd_rows(int ty, int H, int W, int pad, int reflect, int row[4]) {
+static inline void winograd_rows(int ty, int H, int W, int pad, int reflect, int row[4]) {
     for (int i = 0; i < 4; i++) {
         int py = 2 * ty + i, iy = py - pad;
         if (reflect) iy = reflect_index(iy, H);
@@ -106,7 +106,7 @@ inline void winograd_rows(int ty, int H, int W, int pad, int reflect, int row[4]
 
 // Stores V = (Bᵀ d) B, given as its columns v0..v3 (component i: row i), to out at the
 // 16 positions p = i*4 + j, `panel` floats apart.
-inline void winograd_store_v(__global float* out, size_t panel, float4 v0, float4 v1, float4 v2, float4 v3) {
+static inline void winograd_store_v(__global float* out, size_t panel, float4 v0, float4 v1, float4 v2, float4 v3) {
     out[0 * panel] = v0.x; out[1 * panel] = v1.x; out[2 * panel] = v2.x; out[3 * panel] = v3.x;
     out[4 * panel] = v0.y; out[5 * panel] = v1.y; out[6 * panel] = v2.y; out[7 * panel] = v3.y;
     out[8 * panel] = v0.z; out[9 * panel] = v1.z; out[10 * panel] = v2.z; out[11 * panel] = v3.z;
@@ -114,7 +114,7 @@ inline void winograd_store_v(__global float* out, size_t panel, float4 v0, float
 }
 
 // V of tile (ty, tx) of channel plane xc, stored as winograd_store_v does.
-inline void winograd_tile(__global const act_t* xc, int H, int W, int pad, int reflect, int ty, int tx,
+static inline void winograd_tile(__global const act_t* xc, int H, int W, int pad, int reflect, int ty, int tx,
                           __global float* out, size_t panel) {
     int row[4];
     winograd_rows(ty, H, W, pad, reflect, row);
@@ -123,6 +123,7 @@ inline void winograd_tile(__global const act_t* xc, int H, int W, int pad, int r
     winograd_store_v(out, panel, t0 - t2, t1 + t2, t2 - t1, t1 - t3);
 }
 
+#ifdef CPU_SHAPE
 // V = Bᵀ d B for input channel c and every output tile n = ty*tiles_x + tx of tile row ty:
 // d[i][j] is the padded input at (2*ty + i, 2*tx + j), i.e. x[c][2*ty + i - pad][2*tx + j - pad]
 // (reflected, or zero outside; 0 past the padded extent, read only by the dropped outputs of
@@ -158,10 +159,11 @@ __kernel void winograd_input(__global const act_t* x, int x_off, __global float*
         }
     }
 }
+#endif
 
 // Y = Aᵀ s A (+ b) of one tile: s holds its 16 positions ps floats apart; the 2x2 outputs
 // inside OH x OW go to out (the tile's first output row, rows ld_out apart) at column ox.
-inline void winograd_store_tile(__global const float* s, size_t ps, __global act_t* out, int ox, int oy,
+static inline void winograd_store_tile(__global const float* s, size_t ps, __global act_t* out, int ox, int oy,
                                 int OH, int OW, int ld_out, float b) {
     // the rows of the 4x4 tile, then t = Aᵀ s (2 x 4), then Y = t A
     float4 s0 = (float4)(s[0], s[ps], s[2 * ps], s[3 * ps]);
@@ -177,6 +179,7 @@ inline void winograd_store_tile(__global const float* s, size_t ps, __global act
     }
 }
 
+#ifdef CPU_SHAPE
 // Y = Aᵀ Mo A (+ bias[m]) for output channel m and every tile n of tile row ty, from
 // mo[p][m][n] ([16][M][tiles], positions mo_stride apart); stores the outputs of each 2x2 tile that lie inside
 // OH x OW, rows ld_out apart (y[m][oy][ox] at y_off + (m*OH + oy)*ld_out + ox); a band's
@@ -193,6 +196,7 @@ __kernel void winograd_output(__global const float* mo, int mo_stride, __global 
         winograd_store_tile(mo + (size_t)m * tiles + ty * tiles_x + tx, ps, out, 2 * tx, oy, OH, OW, ld_out, b);
     }
 }
+#endif
 
 // ---- GPU shape: one work-item per tile --------------------------------------------------
 // winograd_input and winograd_output walk a tile row per work-item (reusing two columns of
@@ -305,7 +309,7 @@ __kernel void winograd_weight_grad(__global const float* du, int du_stride, int 
 // channel), computed a tile row per work-item with the panel's channels as the lanes of one
 // vector, so that each position of a tile is one vector store. Built where OpenCL C has a
 // vector of TN and TM floats (the CPU tiles); other tilings run the kernels above.
-#if (TN == 2 || TN == 4 || TN == 8 || TN == 16) && (TM == 2 || TM == 4 || TM == 8 || TM == 16)
+#if defined(CPU_SHAPE) && (TN == 2 || TN == 4 || TN == 8 || TN == 16) && (TM == 2 || TM == 4 || TM == 8 || TM == 16)
 #define VN WG_CAT(float, TN)
 #define VN_LOAD(p) WG_CAT(vload, TN)(0, p)
 #define VN_STORE(v, p) WG_CAT(vstore, TN)(v, 0, p)
@@ -315,7 +319,7 @@ __kernel void winograd_weight_grad(__global const float* du, int du_stride, int 
 
 // Column px of the padded input under patch rows row[0..3], for channels c0 ..< c0 + TN (zero
 // past C), transformed by Bᵀ as winograd_column does: t[i] holds component i for every lane.
-inline void winograd_column_lanes(__global const act_t* x, int hw, int C, int c0, const int row[4], int px, int W,
+static inline void winograd_column_lanes(__global const act_t* x, int hw, int C, int c0, const int row[4], int px, int W,
                                   int pad, int reflect, VN t[4]) {
     int ix = px - pad;
     if (reflect) ix = reflect_index(ix, W);
@@ -439,7 +443,7 @@ __kernel void winograd_weight_grad_lanes(__global const float* du, int du_stride
 // same bits). (The input transform written the same way, reading each patch row as 34
 // consecutive columns split into even and odd lanes, was slower than winograd_input here:
 // 0.58 against 0.3-0.4 ms at 32x32, 256 channels.)
-#if TN == 16
+#if defined(CPU_SHAPE) && TN == 16
 // Y of the 16 tiles of panel nb (all in one tile row; OW even, so every tile's outputs lie
 // inside the row) and output channel m, as winograd_store_tile computes each, from
 // mo[p][m][n]. Global (tiles / 16, M).

@@ -12,7 +12,8 @@
 #                                      loses nothing before it
 #
 # Stages: where NVIDIA's OpenCL library is (libnvidia-opencl.so.1, /etc/OpenCL/vendors, the
-# driver's folders), `devices`, `check --small` then `check` (every op against the CPU
+# driver's folders), `devices`, `programs --build` (every program of the device's list built
+# by its driver, with its build log, binary and kernel limits), `check --small` then `check` (every op against the CPU
 # reference, on the first GPU or else the default device), `check --fixtures` (against
 # PyTorch's values: ops, two training steps), `check --small` in `--precision tf32` and
 # `mixed`, `tune` (its cache kept in $OUT/cache), `bench --sizes 128,256` (JSON, with the
@@ -85,6 +86,12 @@ run() {
   stage devices 20 "$bin" devices
   local device=auto
   grep -q "type GPU" "$OUT/devices.txt" && device=gpu
+  # Every program of the device's list (`cyclegan programs`, with the tune candidates) built by
+  # the driver itself: build logs (NVIDIA: -cl-nv-verbose, ptxas's registers and spills),
+  # binaries (NVIDIA: its PTX, which `scripts/gpu-compilers.sh --ptx DIR` assembles here) and
+  # the driver's kernel limits in programs/kernels.tsv. The driver's compile cache is off, so
+  # every log is a fresh build's.
+  CUDA_CACHE_DISABLE=1 stage programs 60 "$bin" programs --device "$device" --candidates --build "$OUT/programs"
   stage check-small 30 "$bin" check --small --device "$device"
   stage check 60 "$bin" check --device "$device"
   stage check-fixtures 30 "$bin" check --device "$device" --fixtures Tests/Fixtures

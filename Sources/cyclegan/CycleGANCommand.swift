@@ -8,7 +8,7 @@ struct CycleGANCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cyclegan",
         abstract: "CycleGAN training and translation with OpenCL kernels.",
-        subcommands: [Train.self, TestCommand.self, Devices.self, Check.self, Bench.self, Tune.self])
+        subcommands: [Train.self, TestCommand.self, Devices.self, Check.self, Bench.self, Tune.self, Programs.self])
 
     /// Line-buffered stdout, so logs piped to a file or `tee` appear as training goes.
     /// A command line that does not parse is one `error:` line and status 1, like every

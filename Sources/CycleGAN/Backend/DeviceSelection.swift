@@ -57,22 +57,14 @@ public enum DeviceError: Error, CustomStringConvertible {
     }
 }
 
-/// Opens the backend `spec` names. With `.auto` and no OpenCL device, returns the CPU
-/// reference and says so once on stderr. With `tuned`, an OpenCL device takes the GEMM
-/// tiling `cyclegan tune` cached for it, and says so (`check` passes false). `precision`
-/// is how it computes; `tf32` says once that it runs emulated (no device here has the
-/// tensor-core path).
-public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false, tuned: Bool = true, precision: Precision = .fp32) throws -> Backend {
+/// The OpenCL device `spec` names: nil for `cpu-ref`, and for `auto` where there is none;
+/// an error naming the devices found where nothing matches.
+public func openCLDevice(_ spec: DeviceSpec) throws -> OpenCLDeviceInfo? {
     let devices = openCLDevices()
     let chosen: OpenCLDeviceInfo?
     switch spec {
-    case .cpuReference: return CPUBackend(precision: precision)
-    case .auto:
-        chosen = DeviceSpec.autoChoice(devices)
-        if chosen == nil {
-            FileHandle.standardError.write(Data("note: no OpenCL device found; using the CPU reference backend (slow)\n".utf8))
-            return CPUBackend(precision: precision)
-        }
+    case .cpuReference: return nil
+    case .auto: return DeviceSpec.autoChoice(devices)
     case .gpu(let n):
         let gpus = devices.filter { $0.isGPU }
         chosen = n < gpus.count ? gpus[n] : nil
@@ -81,6 +73,19 @@ public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false, tuned: Bool
     }
     guard let device = chosen else {
         throw DeviceError.noMatch(spec.description, available: devices.map { "\($0.spec) \($0.name)" } + ["cpu-ref"])
+    }
+    return device
+}
+
+/// Opens the backend `spec` names. With `.auto` and no OpenCL device, returns the CPU
+/// reference and says so once on stderr. With `tuned`, an OpenCL device takes the GEMM
+/// tiling `cyclegan tune` cached for it, and says so (`check` passes false). `precision`
+/// is how it computes; `tf32` says once that it runs emulated (no device here has the
+/// tensor-core path).
+public func makeBackend(_ spec: DeviceSpec, profiling: Bool = false, tuned: Bool = true, precision: Precision = .fp32) throws -> Backend {
+    guard let device = try openCLDevice(spec) else {
+        if spec == .auto { FileHandle.standardError.write(Data("note: no OpenCL device found; using the CPU reference backend (slow)\n".utf8)) }
+        return CPUBackend(precision: precision)
     }
     if precision == .tf32 {
         FileHandle.standardError.write(Data(("note: --precision tf32 runs emulated on \(device.name): the convolutions' operands "

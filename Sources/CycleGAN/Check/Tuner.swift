@@ -57,24 +57,6 @@ public enum Tuner {
             && (e.local.map { $0.reduce(1, *) } ?? 1) <= device.maxWorkGroupSize
     }
 
-    /// The tilings tried: around the defaults of the device's kernel shape.
-    public static func candidates(gpuShaped: Bool, device: OpenCLDeviceInfo) -> [GEMMTile] {
-        func tile(_ tm: Int, _ tn: Int, _ local: [Int]?, _ wgm: Int = 16, _ wgn: Int = 16, _ ks: Int = 16) -> GEMMTile {
-            var t = GEMMTile(tm: tm, tn: tn, local: local)
-            t.wgm = wgm; t.wgn = wgn; t.ks = ks
-            return t
-        }
-        let all: [GEMMTile] = gpuShaped
-            ? [tile(4, 8, [16, 4, 1]), tile(4, 8, [16, 4, 1], 16, 16, 8), tile(4, 4, [16, 4, 1]), tile(4, 4, [16, 4, 1], 8, 8, 16),
-               tile(8, 8, [8, 8, 1]), tile(8, 8, [8, 8, 1], 8, 8, 16), tile(8, 4, [16, 4, 1])]
-            : [GEMMTile.cpu(width: device.preferredFloatWidth), tile(16, 16, [1, 8, 1]), tile(16, 16, [1, 16, 1]),
-               tile(6, 16, [1, 16, 1]), tile(8, 16, [1, 8, 1]), tile(16, 8, [1, 8, 1])]
-        var seen = Set<String>()
-        return all.filter { t in
-            (t.local?.reduce(1, *) ?? 1) <= device.maxWorkGroupSize && seen.insert(t.description + " \(t.wgm)x\(t.wgn)x\(t.ks)").inserted
-        }
-    }
-
     /// Tries each candidate on `device`: parity first (a candidate off by more than 1e-4 is
     /// dropped), then the device time of every conv pass at `size` with width `ngf`.
     /// Returns the winner; `progress` hears each candidate's line.
@@ -82,7 +64,7 @@ public enum Tuner {
                             progress: (String) -> Void) throws -> Entry {
         let gpuShaped = try OpenCLTuning().isGPUShaped(on: device)
         var best: Entry? = nil
-        for tile in candidates(gpuShaped: gpuShaped, device: device).prefix(limit ?? Int.max) {
+        for tile in GEMMTile.candidates(gpuShaped: gpuShaped, limits: DeviceLimits(device)).prefix(limit ?? Int.max) {
             let label = "tile \(tile.description), work-group tile \(tile.wgm)x\(tile.wgn) panels, slice \(tile.ks)"
             let b: OpenCLBackend
             do {

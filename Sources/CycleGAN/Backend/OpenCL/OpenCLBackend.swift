@@ -15,24 +15,27 @@ public final class OpenCLBackend: Backend {
     /// The overrides this backend was made with (`tuning.kernelShape` decides `gpuShaped`
     /// before $CYCLEGAN_KERNEL_SHAPE; the launchers read the split count and norm chunk).
     public let tuning: OpenCLTuning
+    /// What this backend builds and how it launches (`KernelPlan`: the programs, the GEMM
+    /// version and tiles, the work-groups), made from the device when the backend is.
+    public let plan: KernelPlan
     /// Work-group size of the reduction kernels: a power of two within every reduction
     /// kernel's limit on the device.
-    public private(set) var reduceGroup = 1
+    public var reduceGroup: Int { plan.reduceGroup }
     /// Work-items per group of the element-wise kernels: 128 in the GPU shape (a multiple of
     /// every GPU's warp or wavefront, and enough to hide latency), 64 in the CPU shape;
     /// rounded to the kernels' preferred multiple and within their limit.
-    public private(set) var elementGroup = 1
+    public var elementGroup: Int { plan.elementGroup }
     /// Local size of the 2-D/3-D elementwise-style grids.
-    let tile2D: [Int]
+    var tile2D: [Int] { plan.tile2D }
     /// The GEMM tiling compiled into gemm.cl for this device.
-    public let gemmTile: GEMMTile
+    public var gemmTile: GEMMTile { plan.gemmTile }
     /// The tiling of the convolutions with at most 4 output channels (the generator's 64→3
     /// output, the discriminator's 512→1, the input gradients of the 3-channel input convs):
     /// 4 rows of M per register tile, and in GEMM version 2 work-groups of 64 × 1 work-items,
     /// where `gemmTile` would leave 13/16 (v1) or 61/64 (v2) of each tile's rows unused.
     /// conv2d.cl is built a second time with it; nil where `gemmTile` is that narrow already
     /// or the device cannot run it.
-    public private(set) var narrowTile: GEMMTile? = nil
+    public var narrowTile: GEMMTile? { plan.narrowTile }
     /// How convolutions run (CYCLEGAN_CONV=direct selects the baseline kernels).
     public let convAlgorithm: ConvAlgorithm
     /// Whether 3×3 stride-1 convolutions run as Winograd F(2×2, 3×3) (default) or as the
@@ -41,7 +44,7 @@ public final class OpenCLBackend: Backend {
     public let useWinograd: Bool
     /// The GEMM kernel every convolution's products run on (`tuning.gemmVersion`, else by
     /// the kernel shape and what the device allows).
-    public private(set) var gemmVersion: OpenCLTuning.GEMMVersion = .packed
+    public var gemmVersion: OpenCLTuning.GEMMVersion { plan.gemmVersion }
     /// The row-offset tables of the implicit-GEMM convolutions, made once per layout
     /// (OpenCLConv2d.swift).
     var offsetTables: [String: Buffer] = [:]
@@ -54,7 +57,7 @@ public final class OpenCLBackend: Backend {
     public let scratchLimit: Int
     /// How the ops compute (`Precision`): `tf32` builds the convolution files with
     /// -DROUND_TF32; `mixed` builds the files with FP16 activations a second time with
-    /// -DACT_HALF (`halfFiles`), whose kernels run when a launch has an FP16 buffer.
+    /// -DACT_HALF (`KernelFile.activations`), whose kernels run when a launch has an FP16 buffer.
     public let precision: Precision
 
     public var name: String { "\(device.spec) \(device.name)" }
@@ -66,13 +69,6 @@ public final class OpenCLBackend: Backend {
             + "work-group tile \(t.wgm)x\(t.wgn) slice \(t.ks), conv \(convAlgorithm.rawValue)\(useWinograd ? ", winograd" : "")"
             + (precision == .fp32 ? "" : ", \(precision.rawValue)")
     }
-
-    /// The kernel files compiled at start-up.
-    static let kernelFiles = ["bench", "conv2d", "gemm", "winograd", "instance_norm", "batch_norm", "elementwise", "reduce", "loss", "adam", "random"]
-    /// The kernel files with act_t buffers (common.cl), built with -DACT_HALF too under `mixed`.
-    static let halfFiles = ["conv2d", "gemm", "winograd", "instance_norm", "batch_norm", "elementwise", "random"]
-    /// The files whose kernels load convolution operands (rounded under `tf32`).
-    static let operandFiles = ["conv2d", "gemm", "winograd"]
 
     /// `gemmTile` overrides the tiling chosen for the device type (tests run the GPU
     /// tiling on PoCL this way); `convAlgorithm` overrides $CYCLEGAN_CONV; `tuning` overrides
@@ -87,8 +83,7 @@ public final class OpenCLBackend: Backend {
         self.tuning = tuning
         gpuShaped = try tuning.isGPUShaped(on: device)
         cl.groupLimitCap = tuning.workGroupLimit
-        tile2D = device.maxWorkGroupSize >= 64 ? [8, 8, 1] : [1, 1, 1]
-        self.gemmTile = try gemmTile ?? GEMMTile.forDevice(device, gpuShaped: gpuShaped)
+        let tile = try gemmTile ?? GEMMTile.forDevice(DeviceLimits(device), gpuShaped: gpuShaped)
         self.convAlgorithm = try convAlgorithm
             ?? Self.environmentChoice("CYCLEGAN_CONV", ConvAlgorithm.allCases.map(\.rawValue)).flatMap(ConvAlgorithm.init) ?? .gemm
         useWinograd = try Self.environmentChoice("CYCLEGAN_WINOGRAD", ["0", "1"]) != "0"
@@ -102,13 +97,9 @@ public final class OpenCLBackend: Backend {
         } else {
             scratchLimit = 16 << 20
         }
-        for f in Self.kernelFiles { _ = try cl.program(f, options: options(for: f)) }
-        if precision == .mixed {
-            for f in Self.halfFiles { _ = try cl.program(f, options: options(for: f, half: true)) }
-        }
-        try fitGroupSizes()
-        gemmVersion = try chooseGEMMVersion()
-        narrowTile = try chooseNarrowTile()
+        plan = try Self.plan(cl, gpuShaped: gpuShaped, gemmTile: tile, tuning: tuning, precision: precision)
+        for note in plan.notes { cl.warnOnce(note) }
+        for p in plan.programs { _ = try cl.program(p.file, options: p.options) }
         cl.onOutOfMemory = { [unowned pool, unowned derived] in
             derived.clear()
             let freed = pool.cachedBytes
@@ -117,74 +108,15 @@ public final class OpenCLBackend: Backend {
         }
     }
 
-    /// `narrowTile` for this device: 4 × TN register tiles, in version 2 work-groups of 64 × 1
-    /// with slices of 4 (a quarter of the wide tile's local memory), if conv2d.cl builds with
-    /// it and the device allows its work-group.
-    private func chooseNarrowTile() throws -> GEMMTile? {
-        guard gemmTile.tm > 4 || (gemmVersion == .tiled && gemmTile.wgm > 1) else { return nil }
-        var t = GEMMTile(tm: 4, tn: gemmTile.tn, local: gemmTile.local)
-        if gemmVersion == .tiled {
-            t.wgm = 1; t.wgn = 64; t.ks = 4
-            let limit = try (precision == .mixed ? [false, true] : [false]).map {
-                cl.groupLimit(try cl.kernel("conv2d", "conv2d_s1_tiled", options: options(for: "conv2d", half: $0, tile: t)))
-            }.min()!
-            guard t.wgn <= limit, t.tiledLocalBytes <= device.localMemory else { return nil }
-        } else {
-            _ = try cl.program("conv2d", options: options(for: "conv2d", tile: t))
-            if precision == .mixed { _ = try cl.program("conv2d", options: options(for: "conv2d", half: true, tile: t)) }
-        }
-        return t
-    }
-
-    /// The smallest work-group limit (CL_KERNEL_WORK_GROUP_SIZE) among `kernels` of `file`, in
-    /// its FP16 program too under `mixed`.
-    private func groupLimit(_ file: String, _ kernels: [String]) throws -> Int {
-        let variants = precision == .mixed && Self.halfFiles.contains(file) ? [false, true] : [false]
-        return try variants.flatMap { half in
-            try kernels.map { cl.groupLimit(try cl.kernel(file, $0, options: options(for: file, half: half))) }
-        }.min() ?? device.maxWorkGroupSize
-    }
-
-    /// Fits the reductions' and the element-wise kernels' work-groups to what the device
-    /// allows each kernel; a reduction group smaller than the shape's is said once.
-    private func fitGroupSizes() throws {
-        // GPUs: 256 work-items per reduction; CPUs (PoCL turns a work-group into a loop and
-        // splits it at every barrier): 16, each summing a long strided slice.
-        let wanted = gpuShaped ? 256 : 16
-        let limit = min(device.maxWorkGroupSize,
-                        try groupLimit("instance_norm", ["instance_norm_forward", "instance_norm_backward",
-                                                         "instance_norm_chunk_stats_wg", "instance_norm_chunk_grad_sums_wg"]),
-                        try groupLimit("batch_norm", ["batch_norm_stats", "batch_norm_backward_sums"]),
-                        try groupLimit("conv2d", ["channel_sum"]),
-                        try groupLimit("reduce", ["sum_partial", "mse_partial", "l1_partial", "bce_logits_partial", "reduce_final"]))
-        var g = 1
-        while g * 2 <= min(wanted, limit) { g *= 2 }
-        reduceGroup = g
-        if g < wanted && g < device.maxWorkGroupSize {
-            cl.warnOnce("note: reductions run in work-groups of \(g) work-items, not \(wanted): the most \(device.name) allows them")
-        }
-        let elementLimit = min(device.maxWorkGroupSize, try groupLimit("elementwise", ["add_scaled", "fill", "leaky_relu_forward"]))
-        let multiple = cl.preferredGroupMultiple(try cl.kernel("elementwise", "add_scaled", options: options(for: "elementwise")))
-        var e = gpuShaped ? 128 : 64
-        if e % multiple != 0 { e = (e + multiple - 1) / multiple * multiple }
-        if e > elementLimit { e = elementLimit >= multiple ? elementLimit / multiple * multiple : elementLimit }
-        elementGroup = max(1, e)
-    }
-
-    /// The tiled GEMM in the GPU shape, unless the device cannot give its kernels (gemm_tiled,
-    /// conv2d_s1_tiled, conv2d_s1_wgrad_tiled) their work-group or local memory: then the
-    /// packed one, said once (an error where `tuning` demanded it).
-    private func chooseGEMMVersion() throws -> OpenCLTuning.GEMMVersion {
-        let wanted = tuning.gemmVersion ?? (gpuShaped ? .tiled : .packed)
-        guard wanted == .tiled else { return wanted }
-        let items = gemmTile.wgm * gemmTile.wgn
-        let limit = min(try groupLimit("gemm", ["gemm_tiled"]), try groupLimit("conv2d", ["conv2d_s1_tiled", "conv2d_s1_wgrad_tiled"]))
-        guard items > limit || gemmTile.tiledLocalBytes > device.localMemory else { return .tiled }
-        let why = "the tiled GEMM kernels need \(items) work-items and \(gemmTile.tiledLocalBytes) bytes of local memory; "
-            + "\(device.name) allows \(limit) and has \(device.localMemory)"
-        if tuning.gemmVersion == .tiled { throw OptionError(why) }
-        FileHandle.standardError.write(Data("note: \(why): using gemm_packed\n".utf8))
-        return .packed
+    /// The plan of a backend on `cl`'s device: each kernel's limit and each program's spills
+    /// asked of the driver, which builds the programs on demand (the backend then builds every
+    /// program of the plan, so that a build failure surfaces when it is made).
+    static func plan(_ cl: OpenCLContext, gpuShaped: Bool, gemmTile: GEMMTile, tuning: OpenCLTuning = OpenCLTuning(),
+                     precision: Precision) throws -> KernelPlan {
+        try KernelPlan(limits: DeviceLimits(cl.device), gpuShaped: gpuShaped, gemmTile: gemmTile, tuning: tuning, precision: precision,
+                       groupLimit: { p, name in cl.groupLimit(try cl.kernel(p.file, name, options: p.options)) },
+                       groupMultiple: { p, name in cl.preferredGroupMultiple(try cl.kernel(p.file, name, options: p.options)) },
+                       spills: { p in cl.buildLog(try cl.program(p.file, options: p.options)).contains("spilled") })
     }
 
     /// Throws the first device failure (an allocation, launch or transfer that failed) since
@@ -203,22 +135,12 @@ public final class OpenCLBackend: Backend {
         return v
     }
 
-    /// The vector width of the FMA ceiling kernels: the device's preferred float width,
-    /// as a width OpenCL C has (1, 2, 4, 8 or 16).
-    var fmaWidth: Int { [16, 8, 4, 2].first { $0 <= device.preferredFloatWidth } ?? 1 }
+    /// The vector width of the FMA ceiling kernels (`KernelPlan.fmaWidth`).
+    var fmaWidth: Int { plan.fmaWidth }
 
-    /// Build options of a kernel file on this device (the GEMM's tile sizes, or `tile`'s; the
-    /// ceiling's width), of its FP16 program when `half`, and the precision's rounding.
+    /// Build options of a kernel file on this device (`KernelPlan.options`).
     func options(for file: String, half: Bool = false, tile: GEMMTile? = nil) -> String {
-        var o: String
-        switch file {
-        case "gemm", "conv2d", "winograd": o = (tile ?? gemmTile).buildOptions
-        case "bench": o = "-DFMA_WIDTH=\(fmaWidth)"
-        default: o = ""
-        }
-        if half { o += " -DACT_HALF" }
-        if precision == .tf32 && Self.operandFiles.contains(file) { o += " -DROUND_TF32" }
-        return o
+        plan.options(for: file, half: half, tile: tile)
     }
 
     /// Whether a launch with `args` runs the FP16 program: when one of its buffers is FP16.
@@ -244,8 +166,9 @@ public final class OpenCLBackend: Backend {
              _ args: [KernelArg]) {
         let half = half ?? Self.hasHalf(args)
         // the tensor ops cast to FP32 before these (the losses and reductions are FP32-only)
-        precondition(!half || Self.halfFiles.contains(file), "\(name) of \(file).cl has no FP16 program")
+        precondition(!half || KernelTable.file(file)?.activations == true, "\(name) of \(file).cl has no FP16 program")
         written(args, except: reading)
+        checkLaunch(name, tile: gemmTile, local: local)
         cl.launch(kernel(file, name, half: half), name, global: global, local: local, args)
     }
 
@@ -273,7 +196,18 @@ public final class OpenCLBackend: Backend {
             cl.record(CL_INVALID_KERNEL, "creating kernel \(name) of conv2d.cl for the narrow tile: \(error)")
             k = nil
         }
+        checkLaunch(name, tile: tile, local: local)
         cl.launch(k, name, global: global, local: local, args)
+    }
+
+    /// Debug builds (the tests): records a failure where a launch disagrees with `plan` and
+    /// `KernelTable` (a kernel of the other shape, a work-group the table does not say), so
+    /// the list of programs and work-groups that `cyclegan programs` prints cannot drift from
+    /// the launchers.
+    @inline(__always) private func checkLaunch(_ name: String, tile: GEMMTile, local: [Int]?) {
+        #if DEBUG
+        if let problem = plan.launchProblem(name, tile: tile, local: local) { cl.record(CL_INVALID_WORK_GROUP_SIZE, problem) }
+        #endif
     }
 
     /// A 1-D launch over `count` elements in groups of `elementGroup`.

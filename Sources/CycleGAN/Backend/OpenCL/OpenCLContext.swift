@@ -110,6 +110,20 @@ final class OpenCLContext {
     func program(_ file: String, options: String = "") throws -> cl_program {
         let key = file + "|" + options
         if let p = programs[key] { return p }
+        let (program, status) = try build(file, options: options)
+        if status != CL_SUCCESS {
+            var e = OpenCLError(code: status, operation: "building \(file).cl for \(device.name)")
+            e.detail = "build log:\n" + buildLog(program)
+            clReleaseProgram(program)
+            throw e
+        }
+        programs[key] = program
+        return program
+    }
+
+    /// A new program of Kernels/<file>.cl and the status of clBuildProgram with `options`
+    /// (the caller owns the program, built or not: its log says why).
+    func build(_ file: String, options: String) throws -> (program: cl_program, status: cl_int) {
         let text = try Self.programSource(named: file)
         var err: cl_int = 0
         let program: cl_program? = text.withCString { cstr in
@@ -121,18 +135,49 @@ final class OpenCLContext {
             throw OpenCLError(code: err, operation: "clCreateProgramWithSource \(file).cl")
         }
         var dev: cl_device_id? = device.id
-        let status = clBuildProgram(program, 1, &dev, options, nil, nil)
-        if status != CL_SUCCESS {
-            var e = OpenCLError(code: status, operation: "building \(file).cl for \(device.name)")
-            e.detail = "build log:\n" + buildLog(program)
-            clReleaseProgram(program)
-            throw e
-        }
-        programs[key] = program
-        return program
+        return (program, clBuildProgram(program, 1, &dev, options, nil, nil))
     }
 
-    private func buildLog(_ program: cl_program) -> String {
+    /// The names of the kernels a built program holds (CL_PROGRAM_KERNEL_NAMES).
+    func kernelNames(_ program: cl_program) -> [String] {
+        var size = 0
+        guard clGetProgramInfo(program, cl_program_info(CL_PROGRAM_KERNEL_NAMES), 0, nil, &size) == CL_SUCCESS, size > 0 else { return [] }
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        guard clGetProgramInfo(program, cl_program_info(CL_PROGRAM_KERNEL_NAMES), size, &bytes, nil) == CL_SUCCESS else { return [] }
+        return String(cString: bytes).split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// The device binary of a built program (CL_PROGRAM_BINARIES: NVIDIA's is PTX text).
+    func binary(_ program: cl_program) -> [UInt8] {
+        var size = 0
+        guard clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS,
+              size > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let status: cl_int = bytes.withUnsafeMutableBufferPointer { buf in
+            var ptr: UnsafeMutablePointer<UInt8>? = buf.baseAddress
+            return clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>?>.size, &ptr, nil)
+        }
+        return status == CL_SUCCESS ? bytes : []
+    }
+
+    /// A kernel's CL_KERNEL_WORK_GROUP_SIZE, CL_KERNEL_LOCAL_MEM_SIZE, CL_KERNEL_PRIVATE_MEM_SIZE
+    /// and CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE (0 where the driver does not say).
+    func workGroupInfo(_ kernel: cl_kernel) -> (workGroupSize: Int, localBytes: Int, privateBytes: Int, multiple: Int) {
+        func size(_ what: Int32) -> Int {
+            var n = 0
+            return clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(what), MemoryLayout<Int>.size, &n, nil)
+                == CL_SUCCESS ? n : 0
+        }
+        func bytes(_ what: Int32) -> Int {
+            var n: cl_ulong = 0
+            return clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(what), MemoryLayout<cl_ulong>.size, &n, nil)
+                == CL_SUCCESS ? Int(n) : 0
+        }
+        return (size(CL_KERNEL_WORK_GROUP_SIZE), bytes(CL_KERNEL_LOCAL_MEM_SIZE), bytes(CL_KERNEL_PRIVATE_MEM_SIZE),
+                size(CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE))
+    }
+
+    func buildLog(_ program: cl_program) -> String {
         var size = 0
         guard clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS,
               size > 0 else { return "(the driver gave no build log)" }
@@ -173,7 +218,7 @@ final class OpenCLContext {
         if let chosen = local, case let limit = groupLimit(kernel), chosen.reduce(1, *) > limit {
             // Kernels that index by global id alone run in smaller groups, said once; the
             // group-shaped ones had their sizes fitted at start-up, so this is a failure.
-            guard !Self.groupShapedKernels.contains(name) else {
+            guard !KernelTable.indexedByGroup.contains(name) else {
                 record(CL_INVALID_WORK_GROUP_SIZE, "launching \(name): a work-group of \(chosen.reduce(1, *)) items, "
                     + "more than this kernel allows on \(device.name) (\(limit))")
                 return
@@ -270,15 +315,6 @@ final class OpenCLContext {
                                               MemoryLayout<Int>.size, &n, nil)
         return status == CL_SUCCESS && n > 0 ? n : 1
     }
-
-    /// Kernels whose work-group shape is part of their indexing (a tree reduction over the
-    /// group, a tile staged by the whole group): their local sizes are fitted to the
-    /// kernels' limits when the backend is made (OpenCLBackend.init), never shrunk at launch.
-    static let groupShapedKernels: Set<String> = [
-        "instance_norm_forward", "instance_norm_backward", "instance_norm_chunk_stats_wg", "instance_norm_chunk_grad_sums_wg",
-        "channel_sum", "sum_partial", "mse_partial", "l1_partial", "bce_logits_partial", "reduce_final",
-        "gemm_tiled", "conv2d_s1_tiled", "conv2d_s1_wgrad_tiled",
-    ]
 
     private var warned = Set<String>()
     /// Says `message` on stderr once per process.

@@ -76,7 +76,8 @@ public struct GEMMTile: Sendable {
     /// Local size of the 3-D GEMM grid (n-blocks, m-blocks, splits).
     public var local: [Int]?
     /// gemm_tiled's work-group: `wgn` × `wgm` work-items, each with one TM × TN tile, over
-    /// r slices of `ks` staged in local memory (64 × 128 tiles of C with the GPU's 4 × 8).
+    /// r slices of `ks` staged in local memory (64 × 128 tiles of C with the GPU's 4 × 8;
+    /// `gpu` takes slices of 4).
     public var wgm = 16, wgn = 16, ks = 16
     /// Local size of the stride-1 conv grid (ox-blocks, rows, m-blocks).
     var convLocal: [Int]? { local.map { [$0[0], 1, $0[1]] } }
@@ -106,11 +107,49 @@ public struct GEMMTile: Sendable {
             : GEMMTile(tm: 6, tn: min(16, 2 * max(1, width)), local: [1, 16, 1])
     }
 
-    /// GPUs: small tiles, many work-items. CPUs: `cpu(width:)`. $CYCLEGAN_GEMM_TILE
-    /// ("TMxTN" or "TMxTN:L0xL1", for tuning) overrides; a malformed one is an error, and a
-    /// local size past the device's limit is dropped with a note.
-    static func forDevice(_ d: OpenCLDeviceInfo, gpuShaped: Bool) throws -> GEMMTile {
-        var tile = gpuShaped ? GEMMTile(tm: 4, tn: 8, local: [16, 4, 1]) : cpu(width: d.preferredFloatWidth)
+    /// The default tiling: on GPUs small register tiles, many work-items (`gpu`); on CPUs
+    /// `cpu(width:)`.
+    public static func defaultTile(for d: DeviceLimits, gpuShaped: Bool) -> GEMMTile {
+        gpuShaped ? gpu : cpu(width: d.preferredFloatWidth)
+    }
+
+    /// The GPU shape's tiling: 4 × 8 outputs a work-item, 16 × 16 work-items (64 × 128 tiles
+    /// of C, 42.7 multiply-adds per float loaded), slices of 4 rows. The slice sets the
+    /// registers (ptxas, sm_90: 80–96 at 4, 118–132 at 8, 163–178 at 16) and so the resident
+    /// work-groups: 2–3 per SM at 4, where 8 and 16 leave gemm_tiled one (Kernels/RESOURCES.md).
+    static let gpu: GEMMTile = {
+        var t = GEMMTile(tm: 4, tn: 8, local: [16, 4, 1])
+        t.ks = 4
+        return t
+    }()
+
+    /// The tilings `cyclegan tune` tries: around the defaults of the kernel shape, each within
+    /// the device's work-group limit.
+    public static func candidates(gpuShaped: Bool, limits: DeviceLimits) -> [GEMMTile] {
+        func tile(_ tm: Int, _ tn: Int, _ local: [Int]?, _ wgm: Int = 16, _ wgn: Int = 16, _ ks: Int = 16) -> GEMMTile {
+            var t = GEMMTile(tm: tm, tn: tn, local: local)
+            t.wgm = wgm; t.wgn = wgn; t.ks = ks
+            return t
+        }
+        // GPUs: the default, longer slices (fewer barriers, more registers), 4 × 4 tiles (fewer
+        // registers, reuse 32), and wider tiles in smaller groups.
+        let all: [GEMMTile] = gpuShaped
+            ? [gpu, tile(4, 8, [16, 4, 1], 16, 16, 8), tile(4, 8, [16, 4, 1]), tile(4, 4, [16, 4, 1], 16, 16, 4),
+               tile(4, 4, [16, 4, 1], 16, 16, 8), tile(4, 4, [16, 4, 1]), tile(4, 4, [16, 4, 1], 8, 8, 16),
+               tile(8, 8, [8, 8, 1]), tile(8, 8, [8, 8, 1], 8, 8, 16), tile(8, 4, [16, 4, 1])]
+            : [cpu(width: limits.preferredFloatWidth), tile(16, 16, [1, 8, 1]), tile(16, 16, [1, 16, 1]),
+               tile(6, 16, [1, 16, 1]), tile(8, 16, [1, 8, 1]), tile(16, 8, [1, 8, 1])]
+        var seen = Set<String>()
+        return all.filter { t in
+            (t.local?.reduce(1, *) ?? 1) <= limits.maxWorkGroupSize && seen.insert(t.buildOptions + " \(t.description)").inserted
+        }
+    }
+
+    /// `defaultTile`, unless $CYCLEGAN_GEMM_TILE ("TMxTN" or "TMxTN:L0xL1", for tuning)
+    /// overrides it; a malformed one is an error, and a local size past the device's limit is
+    /// dropped with a note.
+    static func forDevice(_ d: DeviceLimits, gpuShaped: Bool) throws -> GEMMTile {
+        var tile = defaultTile(for: d, gpuShaped: gpuShaped)
         if let s = ProcessInfo.processInfo.environment["CYCLEGAN_GEMM_TILE"], !s.isEmpty {
             let parts = s.split(separator: ":", omittingEmptySubsequences: false)
             let mn = parts[0].split(separator: "x").map { Int($0) }
