@@ -86,12 +86,12 @@ run() {
   stage devices 20 "$bin" devices
   local device=auto
   grep -q "type GPU" "$OUT/devices.txt" && device=gpu
-  # Every program of the device's list (`cyclegan programs`, with the tune candidates) built by
+  # Every program of the device's list (`cyclegan programs`: every precision, the narrow build) built by
   # the driver itself: build logs (NVIDIA: -cl-nv-verbose, ptxas's registers and spills),
   # binaries (NVIDIA: its PTX, which `scripts/gpu-compilers.sh --ptx DIR` assembles here) and
   # the driver's kernel limits in programs/kernels.tsv. The driver's compile cache is off, so
   # every log is a fresh build's.
-  CUDA_CACHE_DISABLE=1 stage programs 60 "$bin" programs --device "$device" --candidates --build "$OUT/programs"
+  CUDA_CACHE_DISABLE=1 stage programs 60 "$bin" programs --device "$device" --build "$OUT/programs"
   stage check-small 30 "$bin" check --small --device "$device"
   stage check 60 "$bin" check --device "$device"
   stage check-fixtures 30 "$bin" check --device "$device" --fixtures Tests/Fixtures

@@ -32,7 +32,11 @@ struct Programs: ParsableCommand {
     @Option(help: "Build every program of the device's list on it and write the build logs, binaries and kernels.tsv here.")
     var build: String?
 
-    func run() throws {
+    func run() {
+        runReportingErrors { try list() }
+    }
+
+    private func list() throws {
         let precisions = precisionText == "all" ? [Precision.fp32, .tf32, .mixed] : [try Precision.parse(precisionText, source: "--precision")]
         let list: ProgramList
         var target: OpenCLDeviceInfo? = nil
