@@ -32,6 +32,19 @@ final class KernelTableTests: XCTestCase {
         XCTAssertEqual(Set(KernelTable.files.map(\.name) + ["common"]), Set(embeddedKernelSources.keys), "KernelTable.files against Kernels.swift")
     }
 
+    /// Package.swift's resource list (SwiftPM needs its own) and Kernels/README.md's table of
+    /// kernels against `KernelTable`.
+    func testPackageSwiftAndTheKernelsReadmeNameWhatTheTableHolds() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let package = try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let embedded = package.matches(of: #/\.embedInCode\("(\w+)\.cl"\)/#).map { String($0.output.1) }
+        XCTAssertEqual(Set(embedded), Set(KernelTable.files.map(\.name) + ["common"]), "Package.swift's .embedInCode list")
+        let readme = try String(contentsOf: root.appendingPathComponent("Kernels/README.md"), encoding: .utf8)
+        for k in KernelTable.kernels where k.use != .bench {
+            XCTAssertTrue(readme.contains("`\(k.name)`"), "Kernels/README.md does not name \(k.name)")
+        }
+    }
+
     func testEveryBuiltProgramHoldsTheKernelsTheTableSays() throws {
         let ocl = try TestDevices.requireOpenCL()
         let cl = try OpenCLContext(device: ocl.device, profiling: false)
@@ -99,5 +112,79 @@ final class KernelTableTests: XCTestCase {
         XCTAssertNotNil(cpu.launchProblem("pad_phases", tile: cpu.gemmTile, local: [64, 1, 1]), "a GPU-shaped kernel in the CPU shape")
         XCTAssertNil(cpu.launchProblem("pad_phases_rows", tile: cpu.gemmTile, local: [4, 1]))
         XCTAssertNotNil(gpu.launchProblem("no_such_kernel", tile: t, local: nil))
+    }
+
+    func testEveryKernelsArgumentsAreItsSignatureOnThePoCLCompiler() throws {
+        let ocl = try TestDevices.requireOpenCL()
+        let cl = try OpenCLContext(device: ocl.device, profiling: false)
+        XCTAssertEqual(Set(KernelTable.signatures.keys), Set(KernelTable.kernels.map(\.name)), "a signature for every kernel, no other")
+        var checked = 0
+        for gpuShaped in [false, true] {
+            let plan = try KernelPlan(limits: DeviceLimits(ocl.device), gpuShaped: gpuShaped, precision: .mixed)
+            for p in plan.programs {
+                let options = p.options + " -cl-kernel-arg-info"
+                for k in plan.kernels(in: p) {
+                    let kernel = try cl.kernel(p.file, k.name, options: options)
+                    XCTAssertNil(cl.argumentCountProblem(kernel, k.name, declared: k.arguments), p.label)
+                    for (i, d) in k.arguments.enumerated() {
+                        guard let info = cl.argumentInfo(kernel, i) else { XCTFail("\(k.name): no argument information"); continue }
+                        let expected = d.expectedInfo(half: p.half)
+                        let what = "\(p.label) \(k.name) argument \(i) (\(d))"
+                        XCTAssertEqual(info.address, expected.address, what)
+                        XCTAssertEqual(info.typeName, expected.typeName, what)
+                        XCTAssertEqual(info.name, d.name, what)
+                        if case .global(_, let const_) = d.kind { XCTAssertEqual(info.const, const_, "\(what): const") }
+                        checked += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 1000)
+    }
+
+    func testADeclarationThatDisagreesWithItsKernelFails() throws {
+        let ocl = try TestDevices.requireOpenCL()
+        let cl = try OpenCLContext(device: ocl.device, profiling: false)
+        let k = KernelTable.byName["gemm_tiled"]!
+        let kernel = try cl.kernel("gemm", k.name, options: ocl.plan.options(for: "gemm"))
+        XCTAssertNil(cl.argumentCountProblem(kernel, k.name, declared: k.arguments))
+        XCTAssertNotNil(cl.argumentCountProblem(kernel, k.name, declared: Array(k.arguments.dropLast())), "one argument short")
+        // a launch whose arguments are not the signature's: one short, a float for an int, an FP16 buffer for a float one
+        let f = ocl.makeBuffer(count: 4, dtype: .float32), h = ocl.makeBuffer(count: 4, dtype: .float16)
+        XCTAssertNil(KernelTable.argumentProblem("fill", half: false, [.buffer(f), .float(0), .int(4)]))
+        XCTAssertNil(KernelTable.argumentProblem("fill", half: true, [.buffer(h), .float(0), .int(4)]))
+        XCTAssertNotNil(KernelTable.argumentProblem("fill", half: false, [.buffer(f), .float(0)]))
+        XCTAssertNotNil(KernelTable.argumentProblem("fill", half: false, [.buffer(f), .float(0), .float(4)]))
+        XCTAssertNotNil(KernelTable.argumentProblem("zero_tail", half: true, [.buffer(h), .int(0), .int(4)]))
+    }
+
+    /// A kernel whose work-group is part of its indexing (`indexedByGroup`) is one whose body
+    /// reads its group or local id, holds a barrier or local memory, or calls tree_sum; a
+    /// declaration that says otherwise fails here.
+    func testTheGroupShapeFlagIsWhatTheSourceSays() throws {
+        for f in KernelTable.files {
+            let text = try OpenCLContext.source(named: f.name)
+            for k in KernelTable.kernels(in: f.name) {
+                let body = try XCTUnwrap(Self.body(of: k.name, in: text), k.name)
+                let shaped = ["get_local_id", "get_group_id", "get_local_size", "barrier(", "__local", "tree_sum(", "TILE_DOUBLE_BUFFERED"]
+                    .contains { body.contains($0) }
+                XCTAssertEqual(k.indexedByGroup, shaped, "\(f.name).cl \(k.name): indexedByGroup against its source")
+            }
+        }
+    }
+
+    /// The text of kernel `name`'s body in `source` (a PARTIAL_KERNEL's: the macro's, which reads its group).
+    static func body(of name: String, in source: String) -> String? {
+        if source.contains("PARTIAL_KERNEL(\(name),"), let r = source.range(of: "#define PARTIAL_KERNEL") {
+            return String(source[r.lowerBound...].prefix(600))
+        }
+        guard let start = source.range(of: #"void\s+"# + name + #"\s*\("#, options: .regularExpression) else { return nil }
+        guard let open = source.range(of: "{", range: start.upperBound..<source.endIndex) else { return nil }
+        var depth = 0, i = open.lowerBound
+        while i < source.endIndex {
+            if source[i] == "{" { depth += 1 } else if source[i] == "}" { depth -= 1; if depth == 0 { return String(source[open.lowerBound...i]) } }
+            i = source.index(after: i)
+        }
+        return nil
     }
 }

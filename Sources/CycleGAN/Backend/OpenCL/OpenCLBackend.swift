@@ -99,7 +99,10 @@ public final class OpenCLBackend: Backend {
         }
         plan = try Self.plan(cl, gpuShaped: gpuShaped, gemmTile: tile, tuning: tuning, precision: precision)
         for note in plan.notes { cl.warnOnce(note) }
-        for p in plan.programs { _ = try cl.program(p.file, options: p.options) }
+        for p in plan.programs {
+            _ = try cl.program(p.file, options: p.options)
+            try cl.checkArgumentCounts(plan.kernels(in: p), file: p.file, options: p.options)
+        }
         cl.onOutOfMemory = { [unowned pool, unowned derived] in
             derived.clear()
             let freed = pool.cachedBytes
@@ -168,7 +171,7 @@ public final class OpenCLBackend: Backend {
         // the tensor ops cast to FP32 before these (the losses and reductions are FP32-only)
         precondition(!half || KernelTable.file(file)?.activations == true, "\(name) of \(file).cl has no FP16 program")
         written(args, except: reading)
-        checkLaunch(name, tile: gemmTile, local: local)
+        checkLaunch(name, tile: gemmTile, local: local, half: half, args)
         cl.launch(kernel(file, name, half: half), name, global: global, local: local, args)
     }
 
@@ -191,22 +194,23 @@ public final class OpenCLBackend: Backend {
             return run("conv2d", name, half: half, global: global, local: local, reading: reading, args)
         }
         written(args, except: reading)
-        let k: cl_kernel?
-        do { k = try cl.kernel("conv2d", name, options: options(for: "conv2d", half: half ?? Self.hasHalf(args), tile: tile)) } catch {
+        let k: cl_kernel?, half = half ?? Self.hasHalf(args)
+        do { k = try cl.kernel("conv2d", name, options: options(for: "conv2d", half: half, tile: tile)) } catch {
             cl.record(CL_INVALID_KERNEL, "creating kernel \(name) of conv2d.cl for the narrow tile: \(error)")
             k = nil
         }
-        checkLaunch(name, tile: tile, local: local)
+        checkLaunch(name, tile: tile, local: local, half: half, args)
         cl.launch(k, name, global: global, local: local, args)
     }
 
     /// Debug builds (the tests): records a failure where a launch disagrees with `plan` and
-    /// `KernelTable` (a kernel of the other shape, a work-group the table does not say), so
-    /// the list of programs and work-groups that `cyclegan programs` prints cannot drift from
-    /// the launchers.
-    @inline(__always) private func checkLaunch(_ name: String, tile: GEMMTile, local: [Int]?) {
+    /// `KernelTable` (a kernel of the other shape, a work-group the table does not say, an
+    /// argument list other than the kernel's signature), so the list of programs and
+    /// work-groups that `cyclegan programs` prints cannot drift from the launchers.
+    @inline(__always) private func checkLaunch(_ name: String, tile: GEMMTile, local: [Int]?, half: Bool, _ args: [KernelArg]) {
         #if DEBUG
         if let problem = plan.launchProblem(name, tile: tile, local: local) { cl.record(CL_INVALID_WORK_GROUP_SIZE, problem) }
+        if let problem = KernelTable.argumentProblem(name, half: half, args) { cl.record(CL_INVALID_KERNEL_ARGS, problem) }
         #endif
     }
 

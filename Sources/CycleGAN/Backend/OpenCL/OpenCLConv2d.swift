@@ -52,16 +52,22 @@ extension OpenCLBackend {
     func gemm(_ a: Buffer, _ b: Buffer, bOffset: Int = 0, _ c: Buffer, cOffset: Int,
               m: Int, n: Int, r: Int, ldc: Int, bias: Buffer? = nil,
               batches: Int = 1, strides: (a: Int, b: Int, c: Int) = (0, 0, 0)) {
-        launchGEMM(m: m, n: n, z: batches,
-                   [.buffer(a), .int(strides.a), .buffer(b), .int(bOffset), .int(strides.b), .buffer(c), .int(cOffset), .int(strides.c),
-                    .int(m), .int(n), .int(r), .int(ldc), .int(r), .int(1), .buffer(bias ?? a), .int(bias == nil ? 0 : 1)])
+        launchGEMM(a, aBatch: strides.a, b, bOffset: bOffset, bBatch: strides.b, c, cOffset: cOffset, cBatch: strides.c,
+                   m: m, n: n, r: r, ldc: ldc, batches: batches, bias: bias)
     }
 
-    /// Launches the chosen GEMM kernel (`gemmVersion`) over the tiles of an m × n product
-    /// and `z` batches or splits. Both versions sum each output's terms in the same order,
-    /// so they give the same bits.
-    func launchGEMM(m: Int, n: Int, z: Int, _ args: [KernelArg]) {
-        let grid = [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), z]
+    /// Launches the chosen GEMM kernel (`gemmVersion`; both take gemm.cl's one argument list
+    /// and sum each output's terms in the same order, so they give the same bits) over the
+    /// tiles of an m × n product: `batches` independent products, operands `*Batch` floats
+    /// apart, each reduction over r split into `splits` slices of `rChunk` (each slice's
+    /// partial C `m·ldc` floats after the last), plus bias[m] (one split only).
+    func launchGEMM(_ a: Buffer, aBatch: Int = 0, _ b: Buffer, bOffset: Int = 0, bBatch: Int = 0, _ c: Buffer, cOffset: Int = 0,
+                    cBatch: Int = 0, m: Int, n: Int, r: Int, ldc: Int, batches: Int = 1, splits: Int = 1, rChunk: Int? = nil,
+                    bias: Buffer? = nil) {
+        let args: [KernelArg] = [.buffer(a), .int(aBatch), .buffer(b), .int(bOffset), .int(bBatch), .buffer(c), .int(cOffset), .int(cBatch),
+                                 .int(m), .int(n), .int(r), .int(ldc), .int(rChunk ?? r), .int(splits), .buffer(bias ?? a),
+                                 .int(bias == nil ? 0 : 1)]
+        let grid = [blocks(n, gemmTile.tn), blocks(m, gemmTile.tm), batches * splits]
         switch gemmVersion {
         case .packed: run("gemm", "gemm_packed", global: grid, local: gemmTile.local, args)
         case .tiled: run("gemm", "gemm_tiled", global: grid, local: [gemmTile.wgn, gemmTile.wgm, 1], args)
@@ -84,11 +90,8 @@ extension OpenCLBackend {
     /// out[outOffset + m*n'…] (+)= Σ_r A·B with the r range split into `splits` slices for
     /// parallelism and the partial products reduced in a fixed order (deterministic; no atomics).
     func gemmSplit(_ a: Buffer, _ b: Buffer, out: Buffer, outOffset: Int, m: Int, n: Int, r: Int, splits: Int, accumulate: Bool) {
-        let chunk = blocks(r, splits)
         let partial = makeBuffer(count: splits * m * n)
-        launchGEMM(m: m, n: n, z: splits,
-                   [.buffer(a), .int(0), .buffer(b), .int(0), .int(0), .buffer(partial), .int(0), .int(0), .int(m), .int(n), .int(r), .int(n),
-                    .int(chunk), .int(splits), .buffer(a), .int(0)])
+        launchGEMM(a, b, partial, m: m, n: n, r: r, ldc: n, splits: splits, rChunk: blocks(r, splits))
         reducePartials(partial, splits: splits, count: m * n, out: out, outOffset: outOffset, accumulate: accumulate)
     }
 
@@ -198,12 +201,13 @@ extension OpenCLBackend {
     func convStride1(_ a: Buffer, _ xp: Buffer, xpOffset: Int = 0, _ roff: Buffer, _ y: Buffer, yOffset: Int, m: Int, rows: Int,
                      oh: Int, ow: Int, layout: Stride1Layout, bias: Buffer?, ldOut: Int? = nil, ldPlane: Int? = nil, tile: GEMMTile? = nil) {
         let t = tile ?? gemmTile
+        // conv2d_s1_tiled always walks the flat q = oy·ldx + ox; conv2d_s1 also takes the row stride of its grid
         let args: [KernelArg] = [.buffer(a), .buffer(xp), .int(xpOffset), .buffer(roff), .buffer(y), .int(yOffset), .int(m), .int(rows),
                                  .int(oh), .int(ow), .int(layout.ldx), .buffer(bias ?? a), .int(bias == nil ? 0 : 1),
-                                 .int(ldOut ?? ow), .int(ldPlane ?? oh * (ldOut ?? ow)), .int(layout.flat ? 0 : layout.ldx)]
+                                 .int(ldOut ?? ow), .int(ldPlane ?? oh * (ldOut ?? ow))]
         if gemmVersion == .tiled {
             runConv("conv2d_s1_tiled", tile: t, global: [blocks(oh * layout.ldx, t.tn), blocks(m, t.tm), 1],
-                    local: [t.wgn, t.wgm, 1], Array(args.dropLast()))
+                    local: [t.wgn, t.wgm, 1], args)
             return
         }
         let grid = layout.flat ? [blocks(oh * layout.ldx, t.tn), 1, blocks(m, t.tm)] : [blocks(ow, t.tn), oh, blocks(m, t.tm)]
@@ -211,7 +215,7 @@ extension OpenCLBackend {
         let local = t.convLocal.map { l in
             grid[2] > 1 ? l : (layout.flat ? [min(8, grid[0]), 1, 1] : [1, min(8, oh), 1])
         }
-        runConv("conv2d_s1", tile: t, global: grid, local: local, args)
+        runConv("conv2d_s1", tile: t, global: grid, local: local, args + [.int(layout.flat ? 0 : layout.ldx)])
     }
 
     /// The tiling of a pass with `m` output channels: `narrowTile` for at most its rows.

@@ -108,9 +108,8 @@ extension OpenCLBackend {
                 run("winograd", "winograd_gy_wgrad", global: [mRows, tiles], local: [min(group, mRows), 1], gyArgs)
             }
             // dU[p] (split s at p·duStride + s·m·c) = Σ over the slice's tiles of Ĝ[p] · V[p]
-            launchGEMM(m: m, n: c, z: 16 * splits,
-                       [.buffer(gg), .int(gStride), .buffer(v), .int(0), .int(vStride), .buffer(du), .int(0), .int(duStride),
-                        .int(m), .int(c), .int(tiles), .int(c), .int(blocks(tiles, splits)), .int(splits), .buffer(gg), .int(0)])
+            launchGEMM(gg, aBatch: gStride, v, bBatch: vStride, du, cBatch: duStride, m: m, n: c, r: tiles, ldc: c, batches: 16,
+                       splits: splits, rChunk: blocks(tiles, splits))
             let gradArgs: [KernelArg] = [.buffer(du), .int(duStride), .int(splits), .buffer(gw), .int(m), .int(c),
                                          .int(accumulate || ty0 > 0 ? 1 : 0)]
             if !gpuShaped && t.hasVectorPanels {
