@@ -197,40 +197,51 @@ public enum OpCases {
     }
 }
 
-/// The comparison of one output of one case on two backends.
+/// The comparison of one output of one case on two backends, by `Tolerance`'s two rules.
 public struct ParityResult {
     public let op: String
     public let shape: String
     public let output: String
     public let maxAbsError: Double
     public let relativeError: Double
+    /// rtol (and atol's share of the reference's largest magnitude): `Tolerance(rtol: tolerance)`.
     public let tolerance: Double
-    /// The element with the largest absolute error: its flat index, our value, the reference's.
+    /// The largest |got − ref| / (atol + rtol·|ref|) over the elements: at most 1 to pass.
+    public private(set) var limitShare = 0.0
+    /// The element that uses the largest share of its limit: its flat index, our value, the reference's.
     public var worstIndex = 0, worstValue: Float = 0, worstReference: Float = 0
-    public var passed: Bool { relativeError <= tolerance }
-    /// "op shape output: relative error e (tolerance t), worst element [i] v vs reference r".
+    public var passed: Bool { relativeError <= tolerance && limitShare <= 1 }
+    /// "op shape output: relative error e (tolerance t), worst element [i] v vs reference r
+    /// (abs d, s of its limit)".
     public var summary: String {
         "\(op) \(shape) \(output): relative error \(relativeError) (tolerance \(tolerance)), worst element [\(worstIndex)] "
-            + "\(worstValue) vs reference \(worstReference) (abs \(maxAbsError))"
+            + "\(worstValue) vs reference \(worstReference) (max abs \(maxAbsError), \(String(format: "%.3g", limitShare)) of its limit)"
     }
 
-    /// Compares one output, `got`, with the reference `ref`: ‖got − ref‖/‖ref‖ ≤ `tolerance`.
+    /// Compares one output, `got`, with the reference `ref`: ‖got − ref‖/‖ref‖ ≤ `tolerance`
+    /// and every element within `Tolerance(rtol: tolerance)`'s bound.
     public init(op: String, shape: String, output: String, got: [Float], reference ref: [Float], tolerance: Double) {
         self.op = op; self.shape = shape; self.output = output; self.tolerance = tolerance
         relativeError = CycleGAN.relativeError(got, ref)
-        var mx = -1.0
-        for i in 0..<got.count {
+        let rule = Tolerance(rtol: tolerance)
+        let scale = ref.reduce(0.0) { max($0, abs(Double($1))) }
+        var mx = 0.0, share = -1.0
+        for i in 0..<min(got.count, ref.count) {
             let d = abs(Double(got[i]) - Double(ref[i]))
-            if d > mx || d.isNaN { mx = d; worstIndex = i; worstValue = got[i]; worstReference = ref[i] }
-            if d.isNaN { break }
+            mx = d.isNaN || mx.isNaN ? .nan : max(mx, d)
+            let limit = rule.limit(reference: Double(ref[i]), scale: scale)
+            let s = d.isNaN ? .infinity : limit > 0 ? d / limit : (d > 0 ? .infinity : 0)
+            if s > share { share = s; worstIndex = i; worstValue = got[i]; worstReference = ref[i] }
+            if s.isInfinite { break }
         }
-        maxAbsError = max(mx, 0)
+        maxAbsError = mx
+        limitShare = got.count == ref.count ? max(share, 0) : .infinity
     }
 }
 
 /// Compares every output of one case on a backend (`got`) with the reference's (`ref`).
 public func compareOutputs(_ c: OpCase, got: [String: [Float]], reference ref: [String: [Float]],
-                           tolerance: Double = 1e-4) -> [ParityResult] {
+                           tolerance: Double = Tolerance.fp32.rtol) -> [ParityResult] {
     ref.keys.sorted().map { key in
         ParityResult(op: c.op, shape: c.shape, output: key, got: got[key] ?? [], reference: ref[key]!, tolerance: tolerance)
     }
@@ -240,7 +251,7 @@ public func compareOutputs(_ c: OpCase, got: [String: [Float]], reference ref: [
 /// `backend`'s precision) and compares each output: ‖ours − cpu‖/‖cpu‖ ≤ `tolerance`, or
 /// under `--precision mixed` for an output stored in FP16 ≤ `Precision.fp16StoredTolerance`.
 public func checkParity(_ cases: [OpCase], on backend: Backend, reference: Backend? = nil,
-                        tolerance: Double = 1e-4, progress: ((ParityResult) -> Void)? = nil) -> [ParityResult] {
+                        tolerance: Double = Tolerance.fp32.rtol, progress: ((ParityResult) -> Void)? = nil) -> [ParityResult] {
     let reference = reference ?? CPUBackend(precision: backend.precision)
     precondition(reference.precision == backend.precision, "parity of \(backend.precision) against \(reference.precision)")
     var results: [ParityResult] = []
