@@ -23,7 +23,7 @@
 #define STEP4(a, b, c, d) STEP(a); STEP(b); STEP(c); STEP(d)
 
 // The sum of a vector's lanes, to keep every chain live.
-float lane_sum(FVEC s) {
+static inline float lane_sum(FVEC s) {
     float t = 0.0f;
     for (int i = 0; i < FMA_WIDTH; i++) t += ((float*)&s)[i];
     return t;

@@ -5,7 +5,7 @@
 // its own, so a call the compiler declines to inline is an unresolved symbol (NVIDIA's
 // ptxas refuses the program). Kernels that only the CPU shape launches (barrier-free, a row
 // or chunk per work-item, float16 lanes) sit inside `#ifdef CPU_SHAPE`, which the host
-// defines in every program of a CPU-shaped backend (OpenCLBackend.options(for:)): a GPU
+// defines in every program of a CPU-shaped backend (KernelPlan.options): a GPU
 // never compiles them.
 
 // ---- Precision (--precision; Sources/CycleGAN/Tensor/Precision.swift) ----------------------

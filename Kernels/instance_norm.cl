@@ -167,12 +167,14 @@ __kernel void instance_norm_apply_grad_elem(__global const act_t* v, __global co
 // pairwise update of mean and squared deviations: a sound variance), then one pass.
 // Each chunk is `chunk` elements; global (ceil(HW/chunk), planes).
 
+#ifdef CPU_SHAPE
 // Sum of a float16 vector's lanes.
 static inline float hsum16(float16 v) {
     float8 h = v.lo + v.hi;
     float4 q = h.lo + h.hi;
     return (q.x + q.y) + (q.z + q.w);
 }
+#endif
 
 #ifdef CPU_SHAPE
 // part[(plane*chunks + k)*2 + {0,1}] = (mean, M2) of chunk k: two passes over the chunk.
@@ -241,9 +243,11 @@ __kernel void instance_norm_apply(__global const act_t* x, __global act_t* y, __
 }
 #endif
 
+#ifdef CPU_SHAPE
 // The float16 forms of norm_yhat and norm_grad_in.
 static inline float16 norm_yhat16(float16 v, int from_x, float mean, float rstd) { return from_x ? (v - mean) * rstd : v; }
 static inline float16 norm_grad_in16(float16 g, float16 yh, int act, float slope) { return act ? select(slope * g, g, yh > 0.0f) : g; }
+#endif
 
 #ifdef CPU_SHAPE
 // part[(plane*chunks + k)*2 + {0,1}] = (sum g, sum g*yh) over chunk k (yh, g as in

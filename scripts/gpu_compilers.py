@@ -41,9 +41,11 @@ CHECKED_USES = ("launched", "fallback", "direct")  # kernels a GPU launches in s
 NV = {"sm_80": dict(name="A100", smem_sm=167936), "sm_90": dict(name="H100", smem_sm=233472)}
 NV_REGS_SM, NV_THREADS_SM, NV_BLOCKS_SM, NV_SMEM_GROUP = 65536, 2048, 32, 49152
 # AMD: gfx90a (CDNA2, wave64): 4 SIMDs a CU, 8 waves a SIMD, 512 VGPRs a lane (arch VGPRs and
-# AGPRs together, granule 8), 64 KiB LDS a CU (granule 512 B), at most 16 work-groups a CU.
+# AGPRs together, granule 8), 64 KiB LDS a CU (granule 512 B), at most 16 work-groups of more
+# than one wave a CU.
 # gfx1100 (RDNA3, wave32, LLVM's default WGP mode): 4 SIMDs a WGP, 16 waves a SIMD, 1,536
-# VGPRs a lane (granule 24), 128 KiB LDS a WGP (64 KiB a work-group), at most 16 work-groups.
+# VGPRs a lane (granule 24), 128 KiB LDS a WGP (64 KiB a work-group), at most 16 work-groups of
+# more than one wave.
 AMD = {"gfx90a": dict(simds=4, waves=8, vgprs=512, granule=8, lds=65536, lds_group=65536, unit="CU"),
        "gfx1100": dict(simds=4, waves=16, vgprs=1536, granule=24, lds=131072, lds_group=65536, unit="WGP")}
 AMD_GROUPS = 16
@@ -68,12 +70,13 @@ def nv_occupancy(arch, regs, smem, wg):
 def amd_occupancy(arch, vgprs, lds, wg, wave):
     p = AMD[arch]
     waves_wg = (wg + wave - 1) // wave
-    per_simd = min(p["waves"], p["vgprs"] // ru(max(vgprs, 1), p["granule"]))
-    lim = {"VGPRs": per_simd * p["simds"] // waves_wg, "work-groups": AMD_GROUPS,
-           "waves": p["waves"] * p["simds"] // waves_wg}
+    by_vgpr = p["vgprs"] // ru(max(vgprs, 1), p["granule"])  # waves a SIMD, before the wave slots' cap
+    # (in this order, so that a tie names the waves before the registers)
+    lim = {"waves": p["waves"] * p["simds"] // waves_wg, "VGPRs": by_vgpr * p["simds"] // waves_wg}
+    if waves_wg > 1: lim["work-groups"] = AMD_GROUPS  # groups with barriers (LLVM's model); one-wave groups have none
     if lds: lim["LDS"] = p["lds"] // ru(lds, 512)
     groups = min(lim.values())
-    fits = vgprs <= p["vgprs"] and waves_wg <= per_simd * p["simds"] and lds <= p["lds_group"]
+    fits = vgprs <= p["vgprs"] and waves_wg <= min(by_vgpr, p["waves"]) * p["simds"] and lds <= p["lds_group"]
     return groups, groups * waves_wg / (p["waves"] * p["simds"]), min(lim, key=lambda k: lim[k]), fits
 
 
@@ -342,13 +345,6 @@ def main():
             for k, line in sorted(r["spills"].items()):
                 reports.append(f"{tag}: {line}")
             for w in r["warnings"]: reports.append(f"{tag}: {w}")
-            # the plan asks for 256 registers exactly where the default 128 spill (DeviceProfile.spillsInDefaultRegisters)
-            large, spill128 = LARGE_GRF in p["options"], bool(r["default_spills"])
-            if large and not spill128:
-                fails.append(f"{tag}: built with {LARGE_GRF}, but nothing spills without it (the profile's spillsInDefaultRegisters)")
-            if not large and spill128 and p["registerTiles"]:
-                fails.append(f"{tag}: spills in the default registers ({'; '.join(sorted(r['default_spills']))}), "
-                             f"but the profile says it does not (spillsInDefaultRegisters)")
             rows[target].append(dict(program=p, kernel=None, spills=r["spills"], default_spills=r["default_spills"]))
             continue
         built = r["kernels"]
@@ -392,6 +388,27 @@ def main():
                                      f"(the code object allows {row['maxwg']})")
             rows[target].append(row)
 
+    # Intel: a register-tile file is built with 256 registers a thread exactly where a kernel it
+    # launches (its fp32 default program's "launched" kernels) spills in the default 128
+    # (KernelPlan.largeRegisterFiles; offline, DeviceProfile.spillsInDefaultRegisters says which spill)
+    for profile, target, vendor, cand in TARGETS:
+        if vendor != "intel": continue
+        needs = {}
+        for r in rows[target]:
+            p = r["program"]
+            if p["variant"] == "default" and p["precision"] == "fp32" and p["registerTiles"]:
+                launched = {k["name"] for k in p["kernels"] if k["use"] == "launched"}
+                needs[p["file"]] = sorted(launched & set(r["default_spills"]))
+        for r in rows[target]:
+            p = r["program"]
+            large, need = LARGE_GRF in p["options"], bool(needs.get(p["file"]))
+            if large and not need:
+                fails.append(f"{target} {p['id']}: built with {LARGE_GRF}, but no kernel it launches spills without it "
+                             f"(DeviceProfile.spillsInDefaultRegisters)")
+            if need and not large:
+                fails.append(f"{target} {p['id']}: {', '.join(needs[p['file']])} spill in the default registers, but the plan does not "
+                             f"build {p['file']}.cl with {LARGE_GRF} (DeviceProfile.spillsInDefaultRegisters)")
+
     # fitness of the tiled kernels at the default tile
     fitness = []
     for target, need in FITNESS.items():
@@ -404,7 +421,7 @@ def main():
             fitness.append((target, p["id"], row["kernel"], row.get("blocks"), frame, u, ok))
             if not ok:
                 fails.append(f"{target} {p['id']}: {row['kernel']} misses its fitness target: {row.get('blocks')} resident work-groups "
-                             f"(at least {need}), {frame} B of stack or scratch (none), reuse {u:.1f} (at least {MIN_REUSE:.0f})")
+                             f"(at least {need}), {frame} B of stack or scratch (none), reuse {u if u is None else round(u, 1)} (at least {MIN_REUSE:.0f})")
 
     table = render(a.versions, lists, rows, fitness)
     with open(os.path.join(a.out, "RESOURCES.md"), "w") as fh: fh.write(table)
@@ -412,9 +429,11 @@ def main():
         with open(a.write, "w") as fh: fh.write(table)
         print(f"gpu-compilers: wrote {a.write}")
     else:
-        committed = open(a.compare).read() if os.path.exists(a.compare) else ""
+        committed = open(a.compare).read() if os.path.exists(a.compare) else None
         versions = lambda t: [l for l in t.splitlines() if l.startswith("- tool: ")]
-        if versions(committed) != versions(table):
+        if committed is None:
+            fails.append(f"{a.compare} is missing (scripts/gpu-compilers.sh --write makes it)")
+        elif versions(committed) != versions(table):
             print(f"gpu-compilers: the tools' versions differ from {a.compare}'s; the table is not compared "
                   f"(the new one: {os.path.join(a.out, 'RESOURCES.md')})")
         elif committed != table:
@@ -442,7 +461,7 @@ def render(versions, lists, rows, fitness):
     w("at most 2,048 threads and 32 blocks per SM; a work-group fits when its warps' registers fit 65,536 and its local memory")
     w("48 KiB. **AMD** gfx90a (wave64): 4 SIMDs per CU, 8 waves and 512 VGPRs (with AGPRs, granule 8) per SIMD, 64 KiB LDS per")
     w("CU (granule 512 B); gfx1100 (wave32, WGP mode): 4 SIMDs per WGP, 16 waves and 1,536 VGPRs (granule 24) per SIMD,")
-    w("128 KiB LDS per WGP, 64 KiB per work-group; at most 16 work-groups. Resident work-groups = the least of the limits")
+    w("128 KiB LDS per WGP, 64 KiB per work-group; at most 16 work-groups of more than one wave. Resident work-groups = the least of the limits")
     w("(the limiter column); occupancy = resident threads (waves) over the most the SM (CU, WGP) holds. Local memory")
     w("includes the __local argument (`+`). **Intel**: builds and spill warnings only (Debian's ocloc 22.43 does not")
     w("disassemble). Reuse of a tiled kernel: multiply-adds per float loaded from global memory, (WGM·TM)(WGN·TN)/(WGM·TM + WGN·TN).\n")
@@ -455,7 +474,7 @@ def render(versions, lists, rows, fitness):
     w("| target | program | kernel | resident work-groups | stack/scratch B | reuse | |")
     w("|---|---|---|---|---|---|---|")
     for target, pid, k, blocks, frame, u, ok in fitness:
-        w(f"| {target} | {pid} | {k} | {blocks} | {frame} | {u:.1f} | {'ok' if ok else 'MISSED'} |")
+        w(f"| {target} | {pid} | {k} | {blocks} | {frame} | {'-' if u is None else f'{u:.1f}'} | {'ok' if ok else 'MISSED'} |")
     w("")
     for profile, target, vendor, cand in TARGETS:
         lst = lists[profile]

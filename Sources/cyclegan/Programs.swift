@@ -53,7 +53,9 @@ struct Programs: ParsableCommand {
                 throw ValidationError("--device: \(spec) is not an OpenCL device; the CPU reference builds no programs")
             }
             target = d
-            list = try ProgramList.onDevice(d, precisions: precisions, candidates: candidates)
+            // the tiling train and test would take: the tuned one where `cyclegan tune` cached it
+            let tuned = Tuner.cached(for: d, gpuShaped: try OpenCLTuning().isGPUShaped(on: d))?.tile
+            list = try ProgramList.onDevice(d, tile: tuned, precisions: precisions, candidates: candidates)
         }
         if json {
             FileHandle.standardOutput.write(try list.json())

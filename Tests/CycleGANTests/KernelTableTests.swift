@@ -89,10 +89,10 @@ final class KernelTableTests: XCTestCase {
                 }
             }
             XCTAssertEqual(Set(list.programs.map(\.id)).count, list.programs.count, "\(profile.name): program ids are unique")
-            // 256 registers a thread for the register-tile programs exactly where the default spills (pvc)
+            // 256 registers a thread for a register-tile file exactly where a kernel it launches by default
+            // spills in the default (pvc: gemm_tiled; conv2d_s1_wgrad spills too, but is the fallback)
             let large = list.programs.filter { $0.options.contains("-cl-intel-256-GRF-per-thread") }.map(\.file)
-            XCTAssertEqual(Set(large), profile.spillsInDefaultRegisters ? ["gemm", "conv2d"] : [], profile.name)
-            XCTAssertEqual(profile.spillsInDefaultRegisters, profile.name == "pvc")
+            XCTAssertEqual(Set(large), profile.name == "pvc" ? ["gemm"] : [], "\(profile.name): only where a kernel launched by default spills")
         }
     }
 

@@ -119,7 +119,11 @@ public final class OpenCLBackend: Backend {
         try KernelPlan(limits: DeviceLimits(cl.device), gpuShaped: gpuShaped, gemmTile: gemmTile, tuning: tuning, precision: precision,
                        groupLimit: { p, name in cl.groupLimit(try cl.kernel(p.file, name, options: p.options)) },
                        groupMultiple: { p, name in cl.preferredGroupMultiple(try cl.kernel(p.file, name, options: p.options)) },
-                       spills: { p in cl.buildLog(try cl.program(p.file, options: p.options)).contains("spilled") })
+                       spills: { p in
+                           // Intel's NEO: "kernel gemm_tiled  compiled SIMD32 allocated 128 regs and spilled around 14"
+                           cl.buildLog(try cl.program(p.file, options: p.options)).matches(of: #/kernel (\w+)\s+compiled[^\n]*spilled/#)
+                               .map { String($0.output.1) }
+                       })
     }
 
     /// Throws the first device failure (an allocation, launch or transfer that failed) since

@@ -33,7 +33,7 @@ public struct KernelInfo: Sendable {
         /// The GEMM tile's local size (NULL where it has none), or 8 work-items for a single
         /// block of output channels.
         case gemmLocal
-        /// The packers' T × min(16, limit / T) for the panel widths T of the program's tile.
+        /// The weight packers' TM × min(16, limit / TM) (TM of the program's tile).
         case pack
         /// The direct kernels' 8 × 8.
         case tile2D

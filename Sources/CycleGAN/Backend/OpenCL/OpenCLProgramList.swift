@@ -93,15 +93,18 @@ public struct ProgramList: Codable, Sendable {
         return ProgramList(profile: profile.name, target: profile.target, plans: plans)
     }
 
-    /// What `device` builds in its kernel shape: the plans the backend makes there (the
+    /// What `device` builds in its kernel shape: the plans the backend makes there with `tile`
+    /// (`train`'s: the tuned one, else $CYCLEGAN_GEMM_TILE's, else the device's default; the
     /// programs are built, in one context, to ask the driver each kernel's limit).
-    public static func onDevice(_ device: OpenCLDeviceInfo, precisions: [Precision], candidates: Bool) throws -> ProgramList {
+    public static func onDevice(_ device: OpenCLDeviceInfo, tile: GEMMTile? = nil, precisions: [Precision],
+                                candidates: Bool) throws -> ProgramList {
         let limits = DeviceLimits(device)
         let shaped = try OpenCLTuning().isGPUShaped(on: device)
+        let tile = try tile ?? GEMMTile.forDevice(limits, gpuShaped: shaped)
         let tiles = candidates ? GEMMTile.candidates(gpuShaped: shaped, limits: limits) : []
         let cl = try OpenCLContext(device: device, profiling: false)
         let plans = try plans(precisions: precisions, candidates: tiles) { t, p in
-            try OpenCLBackend.plan(cl, gpuShaped: shaped, gemmTile: t ?? GEMMTile.defaultTile(for: limits, gpuShaped: shaped), precision: p)
+            try OpenCLBackend.plan(cl, gpuShaped: shaped, gemmTile: t ?? tile, precision: p)
         }
         return ProgramList(profile: device.spec, target: device.name, plans: plans)
     }

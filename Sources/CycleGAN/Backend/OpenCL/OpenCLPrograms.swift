@@ -45,9 +45,9 @@ public struct DeviceProfile: Sendable {
     /// sm_80, sm_90 (ptxas), gfx90a, gfx1100 (clang's amdgcn), acm-g10, pvc (ocloc).
     public let target: String
     public let limits: DeviceLimits
-    /// Whether the vendor's compiler spills the register-tile kernels in its default registers
-    /// (what a real device's build log says; ocloc 22.43: gemm_tiled and conv2d_s1_wgrad on pvc).
-    public var spillsInDefaultRegisters = false
+    /// The kernels the vendor's compiler spills in its default registers (what a real device's
+    /// build log says; ocloc 22.43 on pvc: gemm_tiled and conv2d_s1_wgrad in 128 a thread).
+    public var spillsInDefaultRegisters: [String] = []
 
     /// The profiles of `cyclegan programs --profile`: NVIDIA reports 1024 work-items and 48 KiB
     /// of local memory per group; ROCm 256 work-items (its default) and 64 KiB; Intel's NEO
@@ -58,11 +58,12 @@ public struct DeviceProfile: Sendable {
         gpu("mi250", "gfx90a", "AMD Instinct MI250", .amd, units: 104, group: 256, local: 65536, warp: 64),
         gpu("rdna3", "gfx1100", "AMD Radeon RX 7900 XTX", .amd, units: 48, group: 256, local: 65536, warp: 32),
         gpu("arc", "acm-g10", "Intel Arc A770", .intel, units: 512, group: 1024, local: 65536, warp: 32),
-        gpu("pvc", "pvc", "Intel Data Center GPU Max", .intel, units: 448, group: 1024, local: 131072, warp: 32, spills: true),
+        gpu("pvc", "pvc", "Intel Data Center GPU Max", .intel, units: 448, group: 1024, local: 131072, warp: 32,
+            spills: ["gemm_tiled", "conv2d_s1_wgrad"]),
     ]
 
     private static func gpu(_ name: String, _ target: String, _ device: String, _ vendor: DeviceLimits.Vendor, units: Int, group: Int,
-                            local: Int, warp: Int, spills: Bool = false) -> DeviceProfile {
+                            local: Int, warp: Int, spills: [String] = []) -> DeviceProfile {
         DeviceProfile(name: name, target: target, limits: DeviceLimits(
             name: device + " (profile)", isGPU: true, vendor: vendor, computeUnits: units, maxWorkGroupSize: group,
             localMemory: local, preferredFloatWidth: 1, groupMultiple: warp), spillsInDefaultRegisters: spills)
@@ -101,10 +102,10 @@ public struct KernelPlan: Sendable {
     public private(set) var reduceGroup = 1
     /// Work-items of the element-wise kernels.
     public private(set) var elementGroup = 1
-    /// Intel GPUs whose compiler spills the register-tile programs (`KernelFile.registerTiles`)
-    /// in its default 128 registers a thread: those programs are built with 256
-    /// (`-cl-intel-256-GRF-per-thread`, half the threads per EU), said once.
-    public private(set) var largeRegisterFile = false
+    /// On Intel GPUs, the register-tile files (`KernelFile.registerTiles`) where the compiler
+    /// spills a kernel the GPU shape launches by default in its default 128 registers a thread:
+    /// built with 256 (`-cl-intel-256-GRF-per-thread`, half the threads per EU), said once.
+    public private(set) var largeRegisterFiles: Set<String> = []
     /// What the plan fell back from, to be said once (a smaller reduction group, the packed GEMM,
     /// the large register file).
     public private(set) var notes: [String] = []
@@ -118,20 +119,23 @@ public struct KernelPlan: Sendable {
 
     /// `groupLimit(program, kernel)`: CL_KERNEL_WORK_GROUP_SIZE of a kernel in a program (the
     /// backend builds the program to ask); `groupMultiple` likewise its preferred multiple;
-    /// `spills(program)`: whether the program's build log reports a spill (asked on Intel GPUs).
+    /// `spills(program)`: the kernels its build log says spill (asked on Intel GPUs).
     public init(limits: DeviceLimits, gpuShaped: Bool, gemmTile: GEMMTile, tuning: OpenCLTuning = OpenCLTuning(),
                 precision: Precision, groupLimit: (Program, String) throws -> Int,
-                groupMultiple: (Program, String) throws -> Int, spills: (Program) throws -> Bool) throws {
+                groupMultiple: (Program, String) throws -> Int, spills: (Program) throws -> [String]) throws {
         self.limits = limits
         self.precision = precision
         self.gpuShaped = gpuShaped
         self.gemmTile = gemmTile
         if limits.isGPU && limits.vendor == .intel {
-            let spilling = try baseProgram(half: false).filter { KernelTable.file($0.file)?.registerTiles == true }.filter(spills)
-            if !spilling.isEmpty {
-                largeRegisterFile = true
-                notes.append("note: \(spilling.map { $0.file + ".cl" }.joined(separator: " and ")) spill in \(limits.name)'s default "
-                    + "registers: the GEMM register-tile programs are built with -cl-intel-256-GRF-per-thread")
+            for p in baseProgram(half: false) where KernelTable.file(p.file)?.registerTiles == true {
+                // the kernels launched by default (the packed fallback, the direct and bench kernels are not)
+                let launched = Set(kernels(in: p).filter { [.always, .tiledGEMM].contains($0.use) }.map(\.name))
+                let spilled = try spills(p).filter(launched.contains)
+                guard !spilled.isEmpty else { continue }
+                largeRegisterFiles.insert(p.file)
+                notes.append("note: \(spilled.joined(separator: " and ")) spill in \(limits.name)'s default registers: "
+                    + "\(p.file).cl is built with -cl-intel-256-GRF-per-thread")
             }
         }
         try fitGroupSizes(groupLimit, groupMultiple)
@@ -143,7 +147,7 @@ public struct KernelPlan: Sendable {
     /// largest work-group and the register-tile programs spilling where `spills` says (what
     /// `cyclegan programs --profile` lists).
     public init(limits: DeviceLimits, gpuShaped: Bool? = nil, gemmTile: GEMMTile? = nil, precision: Precision,
-                spills: Bool = false) throws {
+                spills: [String] = []) throws {
         let shaped = gpuShaped ?? limits.isGPU
         try self.init(limits: limits, gpuShaped: shaped, gemmTile: gemmTile ?? GEMMTile.defaultTile(for: limits, gpuShaped: shaped),
                       precision: precision, groupLimit: { _, _ in limits.maxWorkGroupSize },
@@ -178,7 +182,7 @@ public struct KernelPlan: Sendable {
     /// Build options of a kernel file: the GEMM tile (tiled files), the ceiling's width, the
     /// CPU-shaped kernels where the kernel shape is the CPU's (`-DCPU_SHAPE`), FP16
     /// activations when `half`, the precision's rounding; 256 registers a thread for the
-    /// register-tile files where `largeRegisterFile`.
+    /// `largeRegisterFiles`.
     public func options(for file: String, half: Bool = false, tile: GEMMTile? = nil) -> String {
         let f = KernelTable.file(file)
         var o: [String] = []
@@ -187,7 +191,7 @@ public struct KernelPlan: Sendable {
         if !gpuShaped { o.append("-DCPU_SHAPE") }
         if half { o.append("-DACT_HALF") }
         if precision == .tf32 && f?.operands == true { o.append("-DROUND_TF32") }
-        if largeRegisterFile && f?.registerTiles == true { o.append("-cl-intel-256-GRF-per-thread") }
+        if largeRegisterFiles.contains(file) { o.append("-cl-intel-256-GRF-per-thread") }
         return o.joined(separator: " ")
     }
 
@@ -209,7 +213,7 @@ public struct KernelPlan: Sendable {
         case .reduction: return reduceGroup
         case .tile: return t.wgn * t.wgm
         case .gemmLocal: return t.local.map { max($0.reduce(1, *), min(8, limits.maxWorkGroupSize)) }
-        case .pack: return min(16 * max(t.tm, t.tn), limits.maxWorkGroupSize)
+        case .pack: return t.tm * max(1, min(16, limits.maxWorkGroupSize / t.tm))
         case .tile2D: return tile2D.reduce(1, *)
         }
     }
@@ -226,7 +230,8 @@ public struct KernelPlan: Sendable {
         case .direct: return program.narrow ? "unused" : "direct"
         default: break
         }
-        if program.narrow && !kernel.narrow { return "unused" }
+        // the narrow build's packed kernels are not the fallback's: a packed plan builds another narrow tile
+        if program.narrow && (!kernel.narrow || (kernel.use == .packedGEMM && gemmVersion == .tiled)) { return "unused" }
         if kernel.shape == .gpu && !gpuShaped { return "unused" }
         switch (kernel.use, gemmVersion) {
         case (.packedGEMM, .tiled): return "fallback"

@@ -60,7 +60,7 @@ public struct OpenCLTuning: Sendable, Equatable {
     }
 
     /// The kernel shape on `device`: the override, else $CYCLEGAN_KERNEL_SHAPE, else the device type.
-    func isGPUShaped(on device: OpenCLDeviceInfo) throws -> Bool {
+    public func isGPUShaped(on device: OpenCLDeviceInfo) throws -> Bool {
         if let kernelShape { return kernelShape == .gpu }
         guard let env = ProcessInfo.processInfo.environment["CYCLEGAN_KERNEL_SHAPE"], !env.isEmpty else { return device.isGPU }
         guard let shape = KernelShape(rawValue: env) else {
