@@ -221,6 +221,8 @@ public enum Benchmark {
         public var forwardMs: Double, backwardMs: Double
         /// Of the step's device time.
         public var share: Double
+        /// Kernels launched under it in the step.
+        public var kernels: Int
     }
 
     /// Per-layer device time of one training iteration (profiling events filed by
@@ -235,7 +237,7 @@ public enum Benchmark {
         try ocl.throwIfFailed()
         let sum = scopes.values.reduce(0) { $0 + $1.forward + $1.backward }
         let layers = scopes.map { LayerTime(layer: $0.key, forwardMs: $0.value.forward * 1000, backwardMs: $0.value.backward * 1000,
-                                            share: sum > 0 ? ($0.value.forward + $0.value.backward) / sum : 0) }
+                                            share: sum > 0 ? ($0.value.forward + $0.value.backward) / sum : 0, kernels: $0.value.kernels) }
         return (layers.sorted { $0.forwardMs + $0.backwardMs > $1.forwardMs + $1.backwardMs }, total * 1000)
     }
 

@@ -307,8 +307,10 @@ public final class OpenCLBackend: Backend {
     }
 
     /// Device seconds of the kernels `body` enqueues, in total and by `LayerScope` label
-    /// (forward, backward). Needs a backend made with `profiling: true`.
-    public func deviceTimeByLayer(_ body: () -> Void) -> (total: Double, layers: [String: (forward: Double, backward: Double)]) {
+    /// (forward, backward, and how many kernels ran under it; "other": under none). Needs a
+    /// backend made with `profiling: true`.
+    public func deviceTimeByLayer(_ body: () -> Void)
+        -> (total: Double, layers: [String: (forward: Double, backward: Double, kernels: Int)]) {
         precondition(cl.profiling, "a per-layer breakdown needs a profiling backend")
         LayerScope.enabled = true
         defer { LayerScope.enabled = false }

@@ -335,7 +335,7 @@ final class OpenCLContext {
 
     /// As `deviceTime`, with each kernel's time also summed by the `LayerScope` it was
     /// enqueued under (label → forward and backward seconds; "other" where none).
-    func deviceTimeByScope(_ body: () -> Void) -> (total: Double, scopes: [String: (forward: Double, backward: Double)]) {
+    func deviceTimeByScope(_ body: () -> Void) -> (total: Double, scopes: [String: (forward: Double, backward: Double, kernels: Int)]) {
         eventLog = []
         eventNames = []
         eventScopes = []
@@ -345,7 +345,7 @@ final class OpenCLContext {
         eventLog = nil
         var first = UInt64.max, last = UInt64(0)
         var perKernel: [String: Double] = [:]
-        var scopes: [String: (forward: Double, backward: Double)] = [:]
+        var scopes: [String: (forward: Double, backward: Double, kernels: Int)] = [:]
         for ((e, name), scope) in zip(zip(events, eventNames), eventScopes) {
             var start: cl_ulong = 0, end: cl_ulong = 0
             if record(clGetEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil), "clGetEventProfilingInfo"),
@@ -354,8 +354,9 @@ final class OpenCLContext {
                 first = min(first, start); last = max(last, end)
                 let t = Double(end - start) * 1e-9
                 perKernel[name, default: 0] += t
-                var entry = scopes[scope?.label ?? "other"] ?? (0, 0)
+                var entry = scopes[scope?.label ?? "other"] ?? (0, 0, 0)
                 if scope?.backward == true { entry.backward += t } else { entry.forward += t }
+                entry.kernels += 1
                 scopes[scope?.label ?? "other"] = entry
             }
             clReleaseEvent(e)

@@ -157,7 +157,7 @@ public enum KernelTable {
               KernelInfo("gemm", "gemm_tiled", gpu: .tile, indexed: true, use: .tiledGEMM),
               KernelInfo("gemm", "reduce_partials", gpu: .element),
               KernelInfo("gemm", "pack_rows", gpu: .pack),
-              KernelInfo("gemm", "pack_cols", gpu: .pack, use: .bench)]
+              KernelInfo("gemm", "pack_cols", gpu: .bench, use: .bench)]
         // instance_norm.cl: a work-group per plane, or chunks of planes merged in order
         k += ["instance_norm_forward", "instance_norm_backward", "instance_norm_chunk_stats_wg", "instance_norm_chunk_grad_sums_wg"]
             .map { KernelInfo("instance_norm", $0, .gpu, gpu: .reduction, indexed: true, scratch: true) }
