@@ -19,8 +19,8 @@ struct Check: ParsableCommand {
     @Flag(help: "Use the small awkward shapes of the parity tests instead (fast; used under oclgrind in CI).")
     var small = false
 
-    @Option(help: "Relative error limit ‖dev − cpu‖/‖cpu‖.")
-    var tolerance = 1e-4
+    @Option(help: "rtol: ‖dev − cpu‖/‖cpu‖ at most this, and every element within rtol·(|cpu| + max|cpu|) (default 1e-4).")
+    var tolerance = Tolerance.fp32.rtol
 
     @Option(help: "Instead, compare with PyTorch's reference values in this folder (Tests/Fixtures): every op case, two training steps of the fixture's CycleGAN, a U-Net with batch norm and dropout, and two pix2pix steps.")
     var fixtures: String?

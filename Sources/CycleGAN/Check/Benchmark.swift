@@ -18,7 +18,7 @@ public struct BenchRow: Codable, Sendable {
     /// the backend's precision.
     public var tolerance: Double? = nil
     /// Whether the check passed (true when not checked).
-    public var passed: Bool { (relativeError ?? 0) <= (tolerance ?? 1e-4) }
+    public var passed: Bool { (relativeError ?? 0) <= (tolerance ?? Tolerance.fp32.rtol) }
 }
 
 /// A full training iteration's timing.

@@ -80,13 +80,13 @@ public struct Pix2PixFixture {
         try compare(&out, "unet forward", "y", y.toArray(), try tensor("unet/y").values, forwardTolerance)
         y.backward(gradient: try input("unet/gy", on: backend))
         guard let gx = x.grad else { throw malformed("no input gradient") }
-        try compare(&out, "unet gradients", "x", gx.toArray(), try tensor("unet/grad_x").values, 1e-4)
+        try compare(&out, "unet gradients", "x", gx.toArray(), try tensor("unet/grad_x").values, Tolerance.fp32.rtol)
         for (key, p) in g.namedParameters() {
             guard let grad = p.grad else { throw malformed("\(key): no gradient") }
-            try compare(&out, "unet gradients", key, grad.toArray(), try tensor("unet/grad/\(key)").values, 1e-4)
+            try compare(&out, "unet gradients", key, grad.toArray(), try tensor("unet/grad/\(key)").values, Tolerance.fp32.rtol)
         }
         for (key, b) in g.namedBuffers() {
-            try compare(&out, "unet running statistics", key, b.toArray(), try tensor("unet/after/\(key)").values, 1e-4)
+            try compare(&out, "unet running statistics", key, b.toArray(), try tensor("unet/after/\(key)").values, Tolerance.fp32.rtol)
         }
         g.mode.training = false
         let yEval = withNoGrad { g(x) }
@@ -144,13 +144,13 @@ public struct Pix2PixFixture {
         for (net, module) in model.networks {
             for (key, p) in module.namedParameters() {
                 guard let g = p.grad else { throw malformed("\(net) \(key): no gradient") }
-                try compare(&out, "gradients", "\(net) \(key)", g.toArray(), try tensor("pix2pix/step1/grad/\(net)/\(key)").values, 1e-4)
+                try compare(&out, "gradients", "\(net) \(key)", g.toArray(), try tensor("pix2pix/step1/grad/\(net)/\(key)").values, Tolerance.fp32.rtol)
             }
         }
-        try state("after1", 1e-4)
+        try state("after1", Tolerance.fp32.rtol)
         let losses2 = try model.trainingStep(realA: try input("pix2pix/step2/real_A", on: backend),
                                              realB: try input("pix2pix/step2/real_B", on: backend))
-        try losses("step2_losses", losses2, 1e-4)
+        try losses("step2_losses", losses2, Tolerance.fp32.rtol)
         try state("after2", 2e-4)
         try backend.throwIfFailed()
         return out

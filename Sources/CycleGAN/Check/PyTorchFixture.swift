@@ -220,7 +220,7 @@ public struct PyTorchFixture {
                     out.append(Comparison(group: "gradients of IN-fed biases (max abs)", key: "\(net) \(key)", error: e,
                                           tolerance: 1e-5, absolute: true))
                 } else {
-                    try compare("gradients", "\(net) \(key)", g, ref, 1e-4)
+                    try compare("gradients", "\(net) \(key)", g, ref, Tolerance.fp32.rtol)
                 }
             }
         }
@@ -231,11 +231,11 @@ public struct PyTorchFixture {
                 }
             }
         }
-        try weights("after1", 1e-4)
+        try weights("after1", Tolerance.fp32.rtol)
 
         // Iteration 2.
         let losses2 = try model.step(realA: try input("step2/real_A", on: backend), realB: try input("step2/real_B", on: backend))
-        try losses("step2_losses", losses2.values, 1e-4)
+        try losses("step2_losses", losses2.values, Tolerance.fp32.rtol)
         try weights("after2", 2e-4)
         try backend.throwIfFailed()
         return out

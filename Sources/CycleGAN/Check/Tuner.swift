@@ -73,7 +73,7 @@ public enum Tuner {
                 progress("\(label): does not build (\(error))")
                 continue
             }
-            let failures = checkParity(OpCases.parity, on: b, tolerance: 1e-4).filter { !$0.passed }
+            let failures = checkParity(OpCases.parity, on: b, tolerance: Tolerance.fp32.rtol).filter { !$0.passed }
             if let f = failures.first {
                 progress("\(label): \(failures.count) parity failures (first: \(f.summary)); dropped")
                 continue
