@@ -68,12 +68,20 @@ public struct KernelInfo: Sendable {
     public let use: Use
     /// Launched from conv2d.cl's second build with `KernelPlan.narrowTile` too.
     public let narrow: Bool
+    /// The tiles a kernel is built with (its `#if` in the source).
+    public enum Needs: Sendable {
+        /// TM and TN OpenCL C vector widths (`GEMMTile.hasVectorPanels`).
+        case vectorPanels
+        /// TN 16.
+        case tn16
+    }
+    public let needs: Needs?
 
     init(_ file: String, _ name: String, _ shape: Shape = .both, gpu: Group, cpu: Group? = nil, indexed: Bool = false,
-         scratch: Bool = false, use: Use = .always, narrow: Bool = false) {
+         scratch: Bool = false, use: Use = .always, narrow: Bool = false, needs: Needs? = nil) {
         self.file = file; self.name = name; self.shape = shape
         gpuGroup = gpu; cpuGroup = cpu ?? gpu
-        indexedByGroup = indexed; localScratch = scratch; self.use = use; self.narrow = narrow
+        indexedByGroup = indexed; localScratch = scratch; self.use = use; self.narrow = narrow; self.needs = needs
     }
 
     /// The work-group class in the kernel shape `gpuShaped`.
@@ -180,8 +188,8 @@ public enum KernelTable {
               KernelInfo("winograd", "winograd_weight_grad", gpu: .element)]
         // built where TM and TN are vector widths; winograd_output_rows16 where TN is 16
         k += ["winograd_input_wgrad_rows", "winograd_gy_wgrad_rows", "winograd_weight_grad_lanes"]
-            .map { KernelInfo("winograd", $0, .cpu, gpu: .fixed(1)) }
-        k += [KernelInfo("winograd", "winograd_output_rows16", .cpu, gpu: .fixed(8))]
+            .map { KernelInfo("winograd", $0, .cpu, gpu: .fixed(1), needs: .vectorPanels) }
+        k += [KernelInfo("winograd", "winograd_output_rows16", .cpu, gpu: .fixed(8), needs: .tn16)]
         return k
     }()
 
@@ -199,10 +207,10 @@ public enum KernelTable {
     /// and TN are OpenCL C vector widths, `winograd_output_rows16` where TN is 16.
     public static func isBuilt(_ kernel: KernelInfo, gpuShaped: Bool, tile: GEMMTile) -> Bool {
         if kernel.shape == .cpu && gpuShaped { return false }
-        switch kernel.name {
-        case "winograd_input_wgrad_rows", "winograd_gy_wgrad_rows", "winograd_weight_grad_lanes": return tile.hasVectorPanels
-        case "winograd_output_rows16": return tile.tn == 16
-        default: return true
+        switch kernel.needs {
+        case .vectorPanels: return tile.hasVectorPanels
+        case .tn16: return tile.tn == 16
+        case nil: return true
         }
     }
 

@@ -44,14 +44,13 @@ public struct ProgramList: Codable, Sendable {
         var seen = Set<String>(), out: [Program] = [], notes: [String] = []
         for (variant, plan) in plans {
             for p in plan.programs where seen.insert(p.file + "|" + p.options).inserted {
-                let precision = p.half ? "mixed" : plan.precision == .tf32 && KernelTable.file(p.file)?.operands == true ? "tf32" : "fp32"
                 let built = plan.kernels(in: p)
                 let variantName = p.narrow ? (variant == "default" ? "narrow" : variant + ", narrow") : variant
                 let t = plan.gemmTile
-                let id = [p.file, precision] + (p.narrow ? ["narrow"] : [])
+                let id = [p.file, p.precision] + (p.narrow ? ["narrow"] : [])
                     + (variant == "default" ? [] : ["t\(t.tm)x\(t.tn)-\(t.wgm)x\(t.wgn)-ks\(t.ks)"])
                 out.append(Program(
-                    id: id.joined(separator: "."), file: p.file, options: p.options, variant: variantName, precision: precision,
+                    id: id.joined(separator: "."), file: p.file, options: p.options, variant: variantName, precision: p.precision,
                     kernels: built.map { Kernel(name: $0.name, workGroup: plan.workGroup($0, tile: p.tile),
                                                 localArgumentBytes: plan.localArgumentBytes($0), use: plan.use(of: $0, in: p)) },
                     notBuilt: KernelTable.kernels(in: p.file).map(\.name).filter { n in !built.contains { $0.name == n } },

@@ -84,8 +84,10 @@ public struct KernelPlan: Sendable {
         /// The GEMM tile its -D options carry (tiled files), else the plan's.
         public let tile: GEMMTile
         public let options: String
+        /// How its kernels compute: "fp32", "tf32" (operand files under tf32) or "mixed" (FP16 storage).
+        public let precision: String
         /// "conv2d mixed narrow", "gemm fp32".
-        public var label: String
+        public var label: String { "\(file) \(precision)\(narrow ? " narrow" : "")" }
     }
 
     public let limits: DeviceLimits
@@ -175,8 +177,7 @@ public struct KernelPlan: Sendable {
     public func program(_ file: String, half: Bool = false, tile: GEMMTile? = nil, narrow: Bool = false) -> Program {
         let t = tile ?? gemmTile
         let p = half ? "mixed" : precision == .tf32 && KernelTable.file(file)?.operands == true ? "tf32" : "fp32"
-        return Program(file: file, half: half, narrow: narrow, tile: t, options: options(for: file, half: half, tile: t),
-                       label: "\(file) \(p)\(narrow ? " narrow" : "")")
+        return Program(file: file, half: half, narrow: narrow, tile: t, options: options(for: file, half: half, tile: t), precision: p)
     }
 
     /// Build options of a kernel file: the GEMM tile (tiled files), the ceiling's width, the
